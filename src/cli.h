@@ -1,0 +1,19 @@
+/* cli.h: the command-line interface. main.c parses the global options and dispatches to one
+ * cc_cmd_* function per subcommand (one file each, cli_<name>.c). Each returns the process exit
+ * code. `config_dir` is already resolved (--config-dir, $CCPROXY_CONFIG_DIR, ~/.ccproxy). */
+#ifndef CC_CLI_H
+#define CC_CLI_H
+
+int cc_cmd_install(const char *config_dir, int argc, char **argv);
+int cc_cmd_start(const char *config_dir, int argc, char **argv);
+int cc_cmd_stop(const char *config_dir, int argc, char **argv);
+int cc_cmd_restart(const char *config_dir, int argc, char **argv);
+int cc_cmd_status(const char *config_dir, int argc, char **argv);
+int cc_cmd_logs(const char *config_dir, int argc, char **argv);
+int cc_cmd_run(const char *config_dir, int argc, char **argv);
+/** `ccproxy lua FILE [ARGS...]`: runs a Lua script inside ccproxy's own LuaJIT with the
+ *  ccproxy modules and the request constructor available (how the busted specs run against
+ *  the real request view). */
+int cc_cmd_lua(const char *config_dir, int argc, char **argv);
+
+#endif

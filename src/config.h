@@ -1,0 +1,155 @@
+/* config.h: the validated configuration, read from the config dir's ccproxy.yaml (settings,
+ * rules, hooks) and config.yaml (LiteLLM-style model_list).
+ *
+ * Ownership: cc_config_load returns a cc_config_t that owns every string, cJSON tree and array
+ * inside it; cc_config_free releases all of it. A loaded config is never modified, so any
+ * number of threads may read it. Every element remembers where it was written (cc_srcpos_t)
+ * so that errors found later (a Lua module that fails to load, a label that routes nowhere)
+ * can name file:line:column. */
+#ifndef CC_CONFIG_H
+#define CC_CONFIG_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/** A place in a config file. `file` points into cc_config_t.files and lives as long. */
+typedef struct {
+    const char *file;
+    int line; /* 1-based; 0 when unknown */
+    int col;  /* 1-based */
+} cc_srcpos_t;
+
+/** One rule of ccproxy.rules: the label `name` is given to requests `module` matches. */
+typedef struct {
+    char *name;
+    char *module;  /* as written: "token_count", "ccproxy.rules.TokenCountRule", "mine.big" */
+    cJSON *params; /* always an object; the seed's list of one-key maps is merged into one */
+    cc_srcpos_t pos;
+} cc_rule_cfg_t;
+
+/** One entry of ccproxy.hooks: a module name, or {hook, params}. */
+typedef struct {
+    char *module;
+    cJSON *params; /* always an object (empty when none) */
+    cc_srcpos_t pos;
+} cc_hook_cfg_t;
+
+/** One entry of ccproxy.oat_sources: "provider: command" or {command, user_agent}. */
+typedef struct {
+    char *provider;
+    char *command;
+    char *user_agent; /* NULL when not set */
+    cc_srcpos_t pos;
+} cc_oat_source_t;
+
+/** A header a deployment adds upstream (litellm_params.extra_headers / headers). */
+typedef struct {
+    char *name;
+    char *value;
+} cc_header_kv_t;
+
+/** One entry of config.yaml model_list.
+ *  A *deployment* says where requests go (provider, api_base, upstream model).
+ *  An *alias* is an entry whose litellm_params.model names another entry's model_name; it
+ *  routes to that entry (label -> alias -> deployment). */
+typedef struct {
+    char *model_name;
+    char *model;          /* litellm_params.model as written */
+    int alias_of;         /* index of the entry this alias names, or -1 for a deployment */
+    /* The fields below are set for deployments only (NULL/0 for aliases). */
+    char *provider;       /* "anthropic", "openai", "gemini", ...: prefix of `model`, or
+                             litellm_params.custom_llm_provider, or inferred from the name */
+    char *upstream_model; /* `model` without the provider prefix: what goes in the body */
+    char *api_base;       /* as configured, or the provider's default; no trailing '/' */
+    char *api_key;        /* resolved value (os.environ/VAR read at load), NULL when none */
+    char *api_key_env;    /* VAR of os.environ/VAR, for messages; NULL otherwise */
+    cc_header_kv_t *headers; /* extra headers sent upstream */
+    size_t n_headers;
+    bool ssl_verify;      /* litellm_params.ssl_verify (default true) */
+    char *ca_file;        /* ssl_verify given as a path: the CA bundle to trust */
+    double timeout;       /* litellm_params.timeout seconds (0 = the global default) */
+    cJSON *litellm_params; /* the whole map, for scripts */
+    cJSON *model_info;     /* model_info map or NULL; kept for later use */
+    cc_srcpos_t pos;
+} cc_model_t;
+
+/** Limits and timeouts of the listener and upstream side (ccproxy.server / ccproxy.upstream).
+ *  Timeouts are in milliseconds. */
+typedef struct {
+    size_t max_body_bytes;      /* default 32 MiB */
+    size_t max_header_bytes;    /* default 64 KiB */
+    unsigned header_timeout_ms; /* time to receive a request's headers (default 30 s) */
+    unsigned idle_timeout_ms;   /* idle keep-alive client connection (default 120 s) */
+    unsigned connect_timeout_ms;    /* upstream TCP+TLS connect (default 10 s) */
+    unsigned first_byte_timeout_ms; /* upstream response headers (default 600 s) */
+    unsigned upstream_idle_timeout_ms; /* silence inside an upstream response (default 300 s) */
+    unsigned pool_max_idle;     /* idle upstream connections kept per origin (default 16) */
+    unsigned pool_idle_ttl_ms;  /* an idle upstream connection is closed after (default 60 s) */
+    unsigned shutdown_grace_ms; /* in-flight requests get this long on SIGTERM (default 30 s) */
+} cc_limits_t;
+
+typedef struct {
+    char *dir;                /* the config dir, absolute */
+    char *ccproxy_yaml_path;  /* <dir>/ccproxy.yaml */
+    char *config_yaml_path;   /* <dir>/config.yaml */
+    char **files;             /* file names that cc_srcpos_t.file points at */
+    size_t n_files;
+
+    /* ccproxy: */
+    bool debug;
+    bool default_model_passthrough; /* default true */
+    cc_hook_cfg_t *hooks;
+    size_t n_hooks;
+    cc_rule_cfg_t *rules;
+    size_t n_rules;
+    cc_oat_source_t *oat_sources;
+    size_t n_oat_sources;
+    cc_limits_t limits;
+
+    /* litellm: (HOST and PORT from the environment override host and port) */
+    char *host;      /* default "127.0.0.1" */
+    int port;        /* default 4000 */
+    int num_workers; /* default 1 */
+    bool litellm_debug;
+
+    /* config.yaml */
+    cc_model_t *models;
+    size_t n_models;
+} cc_config_t;
+
+/** Loads and validates <dir>/ccproxy.yaml and <dir>/config.yaml.
+ *  Returns NULL on error, with every problem appended to `errors`, one per line, each as
+ *  "<file>:<line>:<col>: <what is wrong>; <what would be right>". Problems that do not stop
+ *  the config from working (unknown keys, deprecated forms) go to `warnings` in the same
+ *  form (either may be NULL). A missing ccproxy.yaml means defaults; a missing config.yaml is
+ *  an error that says to run `ccproxy install`. */
+cc_config_t *cc_config_load(const char *dir, cc_buf_t *errors, cc_buf_t *warnings);
+void cc_config_free(cc_config_t *cfg);
+
+/** Index of the entry whose model_name is `name` (exact, case-sensitive), or -1. */
+int cc_config_find_model(const cc_config_t *cfg, const char *name);
+
+/** Follows aliases from entry `index` to the deployment it ends at; -1 on a cycle or a
+ *  dangling name (cc_config_load already rejects both, so -1 means a bad index). */
+int cc_config_deployment_of(const cc_config_t *cfg, int index);
+
+/** Resolves a routing label to a deployment index, as model_router does: the label's entry,
+ *  else the "default" entry; -1 when neither exists. */
+int cc_config_route_label(const cc_config_t *cfg, const char *label);
+
+/** Finds the deployment for a client-requested model in passthrough mode: the entry named
+ *  exactly `model`, else an entry whose model_name is a glob ("claude-*", "*") matching it.
+ *  Returns the deployment index or -1. */
+int cc_config_route_passthrough(const cc_config_t *cfg, const char *model);
+
+/** The default api_base of a provider ("https://api.anthropic.com", ...), or NULL. */
+const char *cc_provider_default_api_base(const char *provider);
+
+/** The config dir: `cli_dir` if given, else $CCPROXY_CONFIG_DIR, else ~/.ccproxy.
+ *  Returns a malloc'd absolute path. */
+char *cc_config_dir_resolve(const char *cli_dir);
+
+#endif
