@@ -129,21 +129,26 @@ typedef struct {
 cc_config_t *cc_config_load(const char *dir, cc_buf_t *errors, cc_buf_t *warnings);
 void cc_config_free(cc_config_t *cfg);
 
-/** Index of the entry whose model_name is `name` (exact, case-sensitive), or -1. */
+/** Index of the entry whose model_name is `name` exactly, else of the first entry whose
+ *  model_name is a glob ("claude-*", "*") matching it; -1 when none. */
 int cc_config_find_model(const cc_config_t *cfg, const char *name);
 
-/** Follows aliases from entry `index` to the deployment it ends at; -1 on a cycle or a
- *  dangling name (cc_config_load already rejects both, so -1 means a bad index). */
-int cc_config_deployment_of(const cc_config_t *cfg, int index);
+/** Where a request goes: the deployment entry and the model value for the upstream body. */
+typedef struct {
+    int deployment;             /* index into cfg->models of a deployment (never an alias) */
+    const char *upstream_model; /* points into cfg, or at the `name` passed in when the
+                                   deployment's model is a wildcard (provider/star) */
+    const char *via;            /* model_name of the first entry used (the alias or label) */
+} cc_route_t;
 
-/** Resolves a routing label to a deployment index, as model_router does: the label's entry,
- *  else the "default" entry; -1 when neither exists. */
-int cc_config_route_label(const cc_config_t *cfg, const char *label);
+/** Follows `name` through aliases to a deployment (exact names before globs, at most 8 hops;
+ *  cc_config_load rejects cycles and dangling names). When the deployment's model is a
+ *  wildcard, the upstream model is the last name in the chain. Returns 0 or -1. */
+int cc_config_resolve(const cc_config_t *cfg, const char *name, cc_route_t *out);
 
-/** Finds the deployment for a client-requested model in passthrough mode: the entry named
- *  exactly `model`, else an entry whose model_name is a glob ("claude-*", "*") matching it.
- *  Returns the deployment index or -1. */
-int cc_config_route_passthrough(const cc_config_t *cfg, const char *model);
+/** Routes a label as model_router does: the label's entry, else the "default" entry.
+ *  Returns 0, or -1 when neither exists. */
+int cc_config_route_label(const cc_config_t *cfg, const char *label, cc_route_t *out);
 
 /** The default api_base of a provider ("https://api.anthropic.com", ...), or NULL. */
 const char *cc_provider_default_api_base(const char *provider);

@@ -1,0 +1,35 @@
+/* lua_bindings.c: the `ccproxy.core` module table: collects the functions of lua_json.c,
+ * lua_req.c and friends under one name (see lua_bindings.h). */
+#include "lua_bindings.h"
+
+#include <lauxlib.h>
+
+#include "log.h"
+
+static int l_log(lua_State *L) {
+    const char *level = luaL_checkstring(L, 1);
+    const char *msg = luaL_checkstring(L, 2);
+    cc_log_level_t lv = CC_LOG_INFO;
+    if (level[0] == 'd') lv = CC_LOG_DEBUG;
+    else if (level[0] == 'w') lv = CC_LOG_WARN;
+    else if (level[0] == 'e') lv = CC_LOG_ERROR;
+    cc_log(lv, "%s", msg);
+    return 0;
+}
+
+static int open_core(lua_State *L) {
+    lua_newtable(L);                              /* core */
+    lua_pushcfunction(L, l_log);
+    lua_setfield(L, -2, "log");
+    lua_pushstring(L, CCPROXY_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
+void cc_lua_register_bindings(lua_State *L) {
+    lua_getglobal(L, "package");                  /* package */
+    lua_getfield(L, -1, "preload");               /* package preload */
+    lua_pushcfunction(L, open_core);
+    lua_setfield(L, -2, "ccproxy.core");
+    lua_pop(L, 2);                                /* */
+}

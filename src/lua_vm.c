@@ -1,0 +1,53 @@
+/* lua_vm.c: creating LuaJIT states and calling into them safely (see lua_vm.h). */
+#include "lua_vm.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+
+#include "lua_bindings.h"
+#include "paths.h"
+
+/* Puts <datadir>/lua first on package.path so `require "ccproxy.x"` finds the runtime. */
+static void set_module_path(lua_State *L) {
+    const char *dir = cc_paths_datadir();
+    lua_getglobal(L, "package");                  /* package */
+    lua_getfield(L, -1, "path");                  /* package path */
+    const char *old = lua_tostring(L, -1);
+    lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s", dir, dir, old ? old : "");
+    lua_setfield(L, -3, "path");                  /* package path */
+    lua_pop(L, 2);                                /* */
+}
+
+lua_State *cc_lua_new_state(void) {
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
+    luaL_openlibs(L);
+    set_module_path(L);
+    cc_lua_register_bindings(L);
+    return L;
+}
+
+static int traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int cc_lua_pcall(lua_State *L, int nargs, int nresults, cc_buf_t *err) {
+    int base = lua_gettop(L) - nargs;             /* index of the function */
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);                          /* traceback fn args... */
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (rc != 0 && err) {
+        size_t n = 0;
+        const char *m = lua_tolstring(L, -1, &n);
+        if (m) cc_buf_append(err, m, n);
+    }
+    return rc;
+}
