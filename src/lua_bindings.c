@@ -5,6 +5,8 @@
 #include <lauxlib.h>
 
 #include "log.h"
+#include "lua_json.h"
+#include "lua_req.h"
 
 static int l_log(lua_State *L) {
     const char *level = luaL_checkstring(L, 1);
@@ -23,6 +25,10 @@ static int open_core(lua_State *L) {
     lua_setfield(L, -2, "log");
     lua_pushstring(L, CCPROXY_VERSION);
     lua_setfield(L, -2, "version");
+    lua_newtable(L);                              /* core json */
+    cc_lua_json_register(L);
+    lua_setfield(L, -2, "json");                  /* core */
+    cc_lua_req_register(L);
     return 1;
 }
 

@@ -1,0 +1,176 @@
+-- ccproxy.runtime: loads the rule and hook modules named in ccproxy.yaml and runs them for each
+-- request. Trusted code: it is the only Lua that sees every module, and it contains every
+-- script error (a failing rule counts as no match, a failing hook is skipped) so one broken
+-- script never costs a request.
+local core = require("ccproxy.core")
+
+local M = {}
+
+local state = {
+  rules = {},   -- { name, module, path, match, params, where }
+  hooks = {},   -- { module, path, request, params, where }
+  spec = nil,
+  errors = { rules = 0, hooks = 0 },
+}
+
+-- The Python tool's class and module names, as aliases of the built-ins.
+local aliases = {
+  ["ccproxy.rules.TokenCountRule"] = "token_count",
+  ["ccproxy.rules.MatchModelRule"] = "match_model",
+  ["ccproxy.rules.ThinkingRule"] = "thinking",
+  ["ccproxy.rules.MatchToolRule"] = "match_tool",
+  ["ccproxy.rules.WebSearchRule"] = "web_search",
+}
+
+local function file_exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+-- Where a module named `name` lives, for kind "rules" or "hooks"; nil and the places tried.
+function M.resolve(name, kind, config_dir, builtin_dir)
+  local base = aliases[name]
+  if not base then
+    base = name:match("^ccproxy%." .. kind .. "%.([%w_]+)$")
+  end
+  local tried = {}
+  if base then
+    local p = builtin_dir .. "/" .. kind .. "/" .. base .. ".lua"
+    tried[#tried + 1] = p
+    if file_exists(p) then return p end
+    return nil, tried
+  end
+  if name:find("%.") then
+    local p = config_dir .. "/" .. name:gsub("%.", "/") .. ".lua"
+    tried[#tried + 1] = p
+    if file_exists(p) then return p end
+    return nil, tried
+  end
+  for _, dir in ipairs({ config_dir .. "/" .. kind, builtin_dir .. "/" .. kind }) do
+    local p = dir .. "/" .. name .. ".lua"
+    tried[#tried + 1] = p
+    if file_exists(p) then return p end
+  end
+  return nil, tried
+end
+
+-- Loads a module file as text (never bytecode) and checks its shape.
+local function load_module(path, fn_name, kind_word)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  local ok, mod = xpcall(chunk, debug.traceback)
+  if not ok then return nil, path .. ": error while loading: " .. tostring(mod) end
+  if type(mod) ~= "table" or type(mod[fn_name]) ~= "function" then
+    return nil, string.format("%s: a %s module must return a table with a %s(req, params) "
+      .. "function; it returned %s", path, kind_word, fn_name,
+      type(mod) == "table" and "a table without " .. fn_name or type(mod))
+  end
+  return mod
+end
+
+-- Config params over the module's declared defaults, with type checks against the defaults.
+local function merge_params(mod, given, where, what, errors)
+  local params = {}
+  local defaults = type(mod.params) == "table" and mod.params or {}
+  for k, v in pairs(defaults) do params[k] = v end
+  for k, v in pairs(given or {}) do
+    local d = defaults[k]
+    if d ~= nil and type(d) ~= type(v) and v ~= core.json.null then
+      errors[#errors + 1] = string.format("%s: %s param %s must be a %s (default %s), got %s",
+        where, what, tostring(k), type(d), tostring(d), type(v))
+    end
+    params[k] = v
+  end
+  if type(mod.check) == "function" then
+    local ok, res, msg = pcall(mod.check, params)
+    if not ok then
+      errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what, tostring(res))
+    elseif res == false or (res == nil and msg) then
+      errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what,
+        tostring(msg or "invalid"))
+    end
+  end
+  return params
+end
+
+local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
+  local path, tried = M.resolve(entry.module, kind, spec.config_dir, spec.builtin_dir)
+  if not path then
+    errors[#errors + 1] = string.format("%s: %s module '%s' not found (looked in %s); write a "
+      .. "built-in name or put %s.lua beside your config", entry.where, kind_word, entry.module,
+      table.concat(tried, ", "), entry.module:gsub("%.", "/"))
+    return nil
+  end
+  local mod, err = load_module(path, fn_name, kind_word)
+  if not mod then
+    errors[#errors + 1] = string.format("%s: cannot load %s '%s': %s", entry.where, kind_word,
+      entry.module, err)
+    return nil
+  end
+  local what = kind_word .. " '" .. (entry.name or entry.module) .. "'"
+  local params = merge_params(mod, entry.params, entry.where, what, errors)
+  return { name = entry.name, module = entry.module, path = path, mod = mod,
+           params = params, where = entry.where }
+end
+
+-- Loads every module of `spec`. Returns true, or false and all errors as one string.
+function M.load(spec)
+  local errors = {}
+  local rules, hooks = {}, {}
+  for _, e in ipairs(spec.rules or {}) do
+    local r = load_entry(e, "rules", "match", "rule", spec, errors)
+    if r then rules[#rules + 1] = r end
+  end
+  for _, e in ipairs(spec.hooks or {}) do
+    local h = load_entry(e, "hooks", "request", "hook", spec, errors)
+    if h then hooks[#hooks + 1] = h end
+  end
+  if #errors > 0 then return false, table.concat(errors, "\n") end
+  state.rules, state.hooks, state.spec = rules, hooks, spec
+  return true
+end
+
+function M.spec()
+  return state.spec
+end
+
+local function first_line(msg)
+  return (tostring(msg):match("^[^\n]*"))
+end
+
+-- Rules in config order; the first that matches names the label. A rule that raises counts
+-- as no match. Returns the label ("default" when none matched) and the rule's name or nil.
+function M.classify(req)
+  for _, r in ipairs(state.rules) do
+    local ok, res = xpcall(r.mod.match, debug.traceback, req, r.params)
+    if not ok then
+      state.errors.rules = state.errors.rules + 1
+      core.log("error", string.format("%s rule '%s' (%s) failed and counts as no match: %s",
+        req.id or "-", r.name, r.path, tostring(res)))
+    elseif res then
+      return r.name, r.name
+    end
+  end
+  return "default", nil
+end
+
+-- The request stage: every hook in config order. A hook that raises is logged and skipped.
+function M.run(req)
+  for _, h in ipairs(state.hooks) do
+    local ok, err = xpcall(h.mod.request, debug.traceback, req, h.params)
+    if not ok then
+      state.errors.hooks = state.errors.hooks + 1
+      core.log("error", string.format("%s hook '%s' (%s) failed and was skipped: %s",
+        req.id or "-", h.module, h.path, tostring(err)))
+    end
+  end
+end
+
+function M.stats()
+  return { rule_errors = state.errors.rules, hook_errors = state.errors.hooks,
+           rules = #state.rules, hooks = #state.hooks }
+end
+
+M.first_line = first_line
+return M

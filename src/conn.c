@@ -1,0 +1,578 @@
+/* conn.c: the client connection state machine (see conn.h).
+ *
+ *   accept -> READING (llhttp; idle timer, then header timer once bytes arrive)
+ *          -> HANDLING (parser paused; socket still read to notice a vanished client)
+ *          -> response written -> READING again (keep-alive) or CLOSING
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api_error.h"
+#include "log.h"
+#include "worker.h"
+
+typedef enum { ST_READING, ST_HANDLING, ST_CLOSING } conn_state_t;
+
+struct cc_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    cc_worker_t *w;
+    llhttp_t parser;
+    conn_state_t state;
+    cc_request_t req;
+    bool in_message;      /* the parser is inside a request */
+    bool header_value;    /* last header callback was a value */
+    cc_buf_t field;       /* header name being collected */
+    cc_buf_t value;       /* header value being collected */
+    size_t header_bytes;  /* bytes of the request head so far */
+    int reject_status;    /* 413/431 decided inside a callback */
+    const char *reject_msg;
+    cc_buf_t pending;     /* bytes that arrived while a request was being handled */
+    bool head_sent;
+    bool chunked;         /* response framing */
+    bool close_after;     /* close once the response is written */
+    bool close_delimited; /* HTTP/1.0 body without length: close ends it */
+    size_t write_queued;
+    cc_conn_observer_t obs;
+    char request_id[24];
+    char read_buf[65536];
+    int handles_open;
+};
+
+typedef struct {
+    uv_write_t req;
+    cc_conn_t *c;
+    size_t len;
+    char data[];
+} write_req_t;
+
+static const llhttp_settings_t *parser_settings(void);
+static void conn_close(cc_conn_t *c);
+static void process_input(cc_conn_t *c, const char *data, size_t len);
+
+/* --- small helpers --------------------------------------------------------------------- */
+
+static void request_reset(cc_request_t *r) {
+    free(r->method);
+    free(r->target);
+    free(r->path);
+    free(r->query);
+    cc_headers_free(&r->headers);
+    cc_buf_free(&r->body);
+    memset(r, 0, sizeof *r);
+}
+
+cc_worker_t *cc_conn_worker(cc_conn_t *c) {
+    return c->w;
+}
+
+const char *cc_conn_request_id(cc_conn_t *c) {
+    return c->request_id;
+}
+
+void cc_conn_set_observer(cc_conn_t *c, const cc_conn_observer_t *obs) {
+    if (obs)
+        c->obs = *obs;
+    else
+        memset(&c->obs, 0, sizeof c->obs);
+}
+
+size_t cc_conn_write_queue(const cc_conn_t *c) {
+    return c->write_queued;
+}
+
+bool cc_conn_head_sent(const cc_conn_t *c) {
+    return c->head_sent;
+}
+
+static void arm_timer(cc_conn_t *c, unsigned ms);
+
+static void on_timeout(uv_timer_t *t) {
+    cc_conn_t *c = t->data;
+    if (c->state != ST_READING) return;
+    if (c->in_message) {
+        cc_debug("client %s: request not received within %u ms; closing", c->request_id,
+                 c->w->cfg->limits.header_timeout_ms);
+        cc_conn_respond_error(c, 408, "invalid_request_error",
+                              "the request was not received in time");
+        return;
+    }
+    conn_close(c);
+}
+
+static void arm_timer(cc_conn_t *c, unsigned ms) {
+    if (ms) uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+/* --- writing --------------------------------------------------------------------------- */
+
+static void on_write(uv_write_t *wr, int status) {
+    write_req_t *r = (write_req_t *)wr;
+    cc_conn_t *c = r->c;
+    c->write_queued -= r->len;
+    free(r);
+    if (status < 0 && c->state != ST_CLOSING) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == ST_CLOSING) return;
+    if (c->write_queued < CC_CONN_LOW_WATER && c->obs.drain) c->obs.drain(c->obs.arg);
+}
+
+/* Queues `n` pieces as one write. Returns 0, or -1 when the connection is closing. */
+static int write_pieces(cc_conn_t *c, const uv_buf_t *pieces, size_t n) {
+    if (c->state == ST_CLOSING) return -1;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += pieces[i].len;
+    if (total == 0) return 0;
+    write_req_t *r = malloc(sizeof *r + total);
+    if (!r) {
+        conn_close(c);
+        return -1;
+    }
+    r->c = c;
+    r->len = total;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(r->data + off, pieces[i].base, pieces[i].len);
+        off += pieces[i].len;
+    }
+    uv_buf_t b = uv_buf_init(r->data, (unsigned)total);
+    c->write_queued += total;
+    int rc = uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        c->write_queued -= total;
+        free(r);
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *status_text(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 529: return "Overloaded";
+    default: return "Status";
+    }
+}
+
+int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long long content_length) {
+    if (c->head_sent || c->state == ST_CLOSING) return -1;
+    cc_buf_t out = CC_BUF_INIT;
+    int minor = c->req.http_major == 1 && c->req.http_minor == 0 ? 0 : 1;
+    cc_buf_printf(&out, "HTTP/1.%d %d %s\r\n", minor, status, status_text(status));
+    if (h) {
+        for (size_t i = 0; i < h->n; i++) {
+            const cc_header_t *f = &h->items[i];
+            if (cc_headers_is_hop_by_hop(h, f->name) || strcasecmp(f->name, "content-length") == 0 ||
+                strcasecmp(f->name, "date") == 0)
+                continue;
+            cc_buf_printf(&out, "%s: %s\r\n", f->name, f->value);
+        }
+    }
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cc_buf_printf(&out, "Date: %s\r\n", date);
+    cc_buf_printf(&out, "x-ccproxy-request-id: %s\r\n", c->request_id);
+    c->chunked = false;
+    c->close_delimited = false;
+    if (content_length >= 0) {
+        cc_buf_printf(&out, "Content-Length: %lld\r\n", content_length);
+    } else if (minor == 1) {
+        cc_buf_puts(&out, "Transfer-Encoding: chunked\r\n");
+        c->chunked = true;
+    } else {
+        c->close_delimited = true;
+        c->close_after = true;
+    }
+    if (!c->req.keep_alive || c->w->stopping) c->close_after = true;
+    cc_buf_puts(&out, c->close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+    uv_buf_t piece = uv_buf_init(out.data, (unsigned)out.len);
+    int rc = write_pieces(c, &piece, 1);
+    cc_buf_free(&out);
+    c->head_sent = true;
+    return rc;
+}
+
+int cc_conn_write_body(cc_conn_t *c, const char *data, size_t len) {
+    if (c->state == ST_CLOSING) return -1;
+    if (len == 0) return 0;
+    if (!c->chunked) {
+        uv_buf_t piece = uv_buf_init((char *)data, (unsigned)len);
+        return write_pieces(c, &piece, 1);
+    }
+    char size_line[24];
+    int n = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
+    uv_buf_t pieces[3] = {uv_buf_init(size_line, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                          uv_buf_init("\r\n", 2)};
+    return write_pieces(c, pieces, 3);
+}
+
+static void start_next_request(cc_conn_t *c);
+
+static void on_shutdown(uv_shutdown_t *s, int status) {
+    cc_conn_t *c = s->data;
+    free(s);
+    conn_close(c);
+}
+
+/* Closes after everything queued has been written. */
+static void close_gracefully(cc_conn_t *c) {
+    if (c->state == ST_CLOSING) return;
+    uv_shutdown_t *s = malloc(sizeof *s);
+    if (!s || uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(s);
+        conn_close(c);
+        return;
+    }
+    s->data = c;
+    c->state = ST_CLOSING; /* no more writes; on_shutdown closes the handles */
+    memset(&c->obs, 0, sizeof c->obs);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void cc_conn_end(cc_conn_t *c) {
+    if (c->state == ST_CLOSING) return;
+    if (c->chunked) {
+        uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+        write_pieces(c, &last, 1);
+    }
+    memset(&c->obs, 0, sizeof c->obs);
+    if (c->w->active_requests) c->w->active_requests--;
+    if (c->close_after || c->w->stopping) {
+        close_gracefully(c);
+        return;
+    }
+    start_next_request(c);
+}
+
+void cc_conn_abort(cc_conn_t *c) {
+    memset(&c->obs, 0, sizeof c->obs);
+    if (c->state == ST_HANDLING && c->w->active_requests) c->w->active_requests--;
+    conn_close(c);
+}
+
+void cc_conn_respond(cc_conn_t *c, int status, const char *content_type, const char *body,
+                     size_t len, const cc_headers_t *extra) {
+    cc_headers_t h = CC_HEADERS_INIT;
+    if (extra) cc_headers_copy(&h, extra);
+    if (content_type) cc_headers_set(&h, "Content-Type", content_type);
+    if (cc_conn_write_head(c, status, &h, (long long)len) == 0) cc_conn_write_body(c, body, len);
+    cc_headers_free(&h);
+    cc_conn_end(c);
+}
+
+void cc_conn_respond_error(cc_conn_t *c, int status, const char *type, const char *message) {
+    cc_buf_t body = CC_BUF_INIT;
+    cc_api_error_json(&body, type ? type : cc_api_error_type(status), message);
+    if (c->state == ST_READING) {
+        /* Rejected while reading: answer, then close (the rest of the request is unread). */
+        c->close_after = true;
+        c->state = ST_HANDLING;
+        c->w->active_requests++;
+    }
+    cc_conn_respond(c, status, "application/json", body.data, body.len, NULL);
+    cc_buf_free(&body);
+}
+
+void cc_conn_close_after_response(cc_conn_t *c) {
+    c->close_after = true;
+}
+
+bool cc_conn_close_if_idle(cc_conn_t *c) {
+    if (c->state != ST_READING || c->in_message) return false;
+    conn_close(c);
+    return true;
+}
+
+/* --- closing --------------------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h) {
+    cc_conn_t *c = h->data;
+    if (--c->handles_open > 0) return;
+    request_reset(&c->req);
+    cc_buf_free(&c->field);
+    cc_buf_free(&c->value);
+    cc_buf_free(&c->pending);
+    free(c);
+}
+
+static void conn_close(cc_conn_t *c) {
+    if (c->handles_open == 0) return;
+    if (c->state == ST_CLOSING && uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    bool was_handling = c->state == ST_HANDLING;
+    c->state = ST_CLOSING;
+    cc_conn_observer_t obs = c->obs;
+    memset(&c->obs, 0, sizeof c->obs);
+    if (was_handling && obs.gone) {
+        if (c->w->active_requests) c->w->active_requests--;
+        obs.gone(obs.arg);
+    }
+    cc_worker_untrack_conn(c->w, c);
+    if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+/* --- reading --------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    cc_conn_t *c = h->data;
+    *buf = uv_buf_init(c->read_buf, sizeof c->read_buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    cc_conn_t *c = s->data;
+    if (nread < 0) {
+        /* EOF or error: the client is gone (or done). */
+        conn_close(c);
+        return;
+    }
+    if (nread == 0) return;
+    if (c->state == ST_HANDLING) {
+        /* Pipelined bytes: keep them for later, but never without bound. */
+        if (c->pending.len + (size_t)nread > c->w->cfg->limits.max_body_bytes + 65536) {
+            cc_warn("client %s: too much pipelined data; closing", c->request_id);
+            conn_close(c);
+            return;
+        }
+        cc_buf_append(&c->pending, buf->base, (size_t)nread);
+        return;
+    }
+    if (c->state != ST_READING) return;
+    process_input(c, buf->base, (size_t)nread);
+}
+
+static void reject(cc_conn_t *c, int status, const char *msg) {
+    uv_timer_stop(&c->timer);
+    cc_conn_respond_error(c, status, NULL, msg);
+}
+
+static void dispatch_request(cc_conn_t *c) {
+    uv_timer_stop(&c->timer);
+    c->state = ST_HANDLING;
+    c->head_sent = false;
+    c->chunked = false;
+    c->w->active_requests++;
+    uint64_t id = atomic_fetch_add(&c->w->server->next_request_id, 1);
+    snprintf(c->request_id, sizeof c->request_id, "r%llu", (unsigned long long)id);
+    atomic_fetch_add(&c->w->server->requests_total, 1);
+    cc_dispatch(c, &c->req);
+}
+
+static void process_input(cc_conn_t *c, const char *data, size_t len) {
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    if (err == HPE_OK) return;
+    if (err == HPE_PAUSED) {
+        /* A complete request: keep what follows it for the next round. */
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        if (pos && pos >= data && pos < data + len)
+            cc_buf_append(&c->pending, pos, (size_t)(data + len - pos));
+        dispatch_request(c);
+        return;
+    }
+    if (c->reject_status) {
+        reject(c, c->reject_status, c->reject_msg);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "malformed HTTP request: %s", llhttp_get_error_reason(&c->parser));
+    cc_debug("client: %s", msg);
+    reject(c, 400, msg);
+}
+
+static void start_next_request(cc_conn_t *c) {
+    request_reset(&c->req);
+    c->state = ST_READING;
+    c->in_message = false;
+    c->head_sent = false;
+    c->chunked = false;
+    c->header_bytes = 0;
+    llhttp_resume(&c->parser);
+    arm_timer(c, c->w->cfg->limits.idle_timeout_ms);
+    if (c->pending.len) {
+        cc_buf_t p = c->pending;
+        c->pending = (cc_buf_t)CC_BUF_INIT;
+        process_input(c, p.data, p.len);
+        cc_buf_free(&p);
+    }
+}
+
+/* --- llhttp callbacks ------------------------------------------------------------------ */
+
+#define CONN(p) ((cc_conn_t *)(p)->data)
+
+static int on_message_begin(llhttp_t *p) {
+    cc_conn_t *c = CONN(p);
+    request_reset(&c->req);
+    c->in_message = true;
+    c->header_value = false;
+    c->header_bytes = 0;
+    cc_buf_reset(&c->field);
+    cc_buf_reset(&c->value);
+    c->req.start_ns = cc_now_ns();
+    arm_timer(c, c->w->cfg->limits.header_timeout_ms);
+    return 0;
+}
+
+static int count_head(cc_conn_t *c, size_t len) {
+    c->header_bytes += len;
+    if (c->header_bytes > c->w->cfg->limits.max_header_bytes) {
+        c->reject_status = 431;
+        c->reject_msg = "the request's headers are too large";
+        return -1;
+    }
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+    cc_conn_t *c = CONN(p);
+    if (count_head(c, len) < 0) return -1;
+    size_t old = c->req.target ? strlen(c->req.target) : 0;
+    char *t = realloc(c->req.target, old + len + 1);
+    if (!t) return -1;
+    memcpy(t + old, at, len);
+    t[old + len] = '\0';
+    c->req.target = t;
+    return 0;
+}
+
+static int flush_header(cc_conn_t *c) {
+    if (c->field.len == 0) return 0;
+    int rc = cc_headers_add(&c->req.headers, c->field.data, c->field.len,
+                            c->value.data ? c->value.data : "", c->value.len);
+    cc_buf_reset(&c->field);
+    cc_buf_reset(&c->value);
+    return rc;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+    cc_conn_t *c = CONN(p);
+    if (count_head(c, len) < 0) return -1;
+    if (c->header_value) {
+        if (flush_header(c) < 0) return -1;
+        c->header_value = false;
+    }
+    return cc_buf_append(&c->field, at, len) < 0 ? -1 : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+    cc_conn_t *c = CONN(p);
+    if (count_head(c, len) < 0) return -1;
+    c->header_value = true;
+    return cc_buf_append(&c->value, at, len) < 0 ? -1 : 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+    cc_conn_t *c = CONN(p);
+    if (flush_header(c) < 0) return -1;
+    cc_request_t *r = &c->req;
+    r->method = strdup(llhttp_method_name((llhttp_method_t)p->method));
+    r->http_major = p->http_major;
+    r->http_minor = p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    if (!r->target) r->target = strdup("/");
+    char *q = strchr(r->target, '?');
+    r->path = q ? strndup(r->target, (size_t)(q - r->target)) : strdup(r->target);
+    r->query = q ? strdup(q + 1) : NULL;
+    if (!r->method || !r->path) return -1;
+    size_t max = c->w->cfg->limits.max_body_bytes;
+    if (p->flags & F_CONTENT_LENGTH && p->content_length > max) {
+        c->reject_status = 413;
+        c->reject_msg = "the request body is larger than ccproxy.server.max_body_bytes";
+        return -1;
+    }
+    const char *expect = cc_headers_get(&r->headers, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && r->http_minor >= 1) {
+        uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+        write_pieces(c, &cont, 1);
+    }
+    if (p->content_length > 0 && p->content_length <= max)
+        cc_buf_reserve(&r->body, (size_t)p->content_length);
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+    cc_conn_t *c = CONN(p);
+    if (c->req.body.len + len > c->w->cfg->limits.max_body_bytes) {
+        c->reject_status = 413;
+        c->reject_msg = "the request body is larger than ccproxy.server.max_body_bytes";
+        return -1;
+    }
+    arm_timer(c, c->w->cfg->limits.header_timeout_ms);
+    return cc_buf_append(&c->req.body, at, len) < 0 ? -1 : 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+    cc_conn_t *c = CONN(p);
+    c->in_message = false;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t *parser_settings(void) {
+    static llhttp_settings_t s;
+    static int init;
+    if (!init) {
+        llhttp_settings_init(&s);
+        s.on_message_begin = on_message_begin;
+        s.on_url = on_url;
+        s.on_header_field = on_header_field;
+        s.on_header_value = on_header_value;
+        s.on_headers_complete = on_headers_complete;
+        s.on_body = on_body;
+        s.on_message_complete = on_message_complete;
+        init = 1;
+    }
+    return &s;
+}
+
+void cc_conn_accept(cc_worker_t *w, uv_stream_t *server) {
+    cc_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    snprintf(c->request_id, sizeof c->request_id, "-");
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        c->state = ST_CLOSING;
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, parser_settings());
+    c->parser.data = c;
+    c->state = ST_READING;
+    cc_worker_track_conn(w, c);
+    arm_timer(c, w->cfg->limits.idle_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}

@@ -1,0 +1,95 @@
+/* endpoints.c: what each path of the API does. POST /v1/messages and
+ * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health and
+ * the 404/405 answers are served here. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "proxy.h"
+#include "worker.h"
+
+static void respond_json(cc_conn_t *c, int status, cJSON *obj) {
+    char *text = cJSON_PrintUnformatted(obj);
+    cc_conn_respond(c, status, "application/json", text ? text : "{}", text ? strlen(text) : 2,
+                    NULL);
+    free(text);
+    cJSON_Delete(obj);
+}
+
+static void serve_health(cc_conn_t *c) {
+    cc_worker_t *w = cc_conn_worker(c);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", w->stopping ? "stopping" : "ok");
+    cJSON_AddStringToObject(o, "version", CCPROXY_VERSION);
+    cJSON_AddNumberToObject(o, "uptime_s", (double)(now - w->server->started_ms) / 1000.0);
+    cJSON_AddNumberToObject(o, "generation", atomic_load(&w->server->generation));
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&w->server->requests_total));
+    cJSON_AddNumberToObject(o, "workers", w->cfg->num_workers > 0 ? w->cfg->num_workers : 1);
+    respond_json(c, 200, o);
+}
+
+/* GET /v1/models: the configured model names in the Anthropic list shape. */
+static void serve_models(cc_conn_t *c) {
+    const cc_config_t *cfg = cc_conn_worker(c)->cfg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    const char *first = NULL, *last = NULL;
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const char *name = cfg->models[i].model_name;
+        if (strchr(name, '*') || strchr(name, '?')) continue; /* globs are not models */
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "type", "model");
+        cJSON_AddStringToObject(m, "id", name);
+        cJSON_AddStringToObject(m, "display_name", name);
+        cJSON_AddStringToObject(m, "created_at", "1970-01-01T00:00:00Z");
+        cJSON_AddItemToArray(data, m);
+        if (!first) first = name;
+        last = name;
+    }
+    cJSON_AddBoolToObject(o, "has_more", 0);
+    if (first)
+        cJSON_AddStringToObject(o, "first_id", first);
+    else
+        cJSON_AddNullToObject(o, "first_id");
+    if (last)
+        cJSON_AddStringToObject(o, "last_id", last);
+    else
+        cJSON_AddNullToObject(o, "last_id");
+    respond_json(c, 200, o);
+}
+
+void cc_dispatch(cc_conn_t *c, cc_request_t *req) {
+    const char *p = req->path;
+    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (strcmp(p, "/v1/messages") == 0 || strcmp(p, "/v1/messages/count_tokens") == 0) {
+        if (!post) {
+            cc_conn_respond_error(c, 405, "invalid_request_error", "use POST for this endpoint");
+            return;
+        }
+        cc_proxy_handle(c, req);
+        return;
+    }
+    if (strcmp(p, "/health") == 0 || strcmp(p, "/health/liveliness") == 0 ||
+        strcmp(p, "/health/readiness") == 0) {
+        serve_health(c);
+        return;
+    }
+    if (get && strcmp(p, "/v1/models") == 0) {
+        serve_models(c);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s %s is not an endpoint of ccproxy (it serves POST /v1/messages, "
+             "POST /v1/messages/count_tokens, GET /v1/models and GET /health)",
+             req->method, p);
+    cc_conn_respond_error(c, 404, "not_found_error", msg);
+}

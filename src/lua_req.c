@@ -1,0 +1,749 @@
+/* lua_req.c: the request view (see lua_req.h and docs/lua-api.md).
+ *
+ *   req (userdata "ccproxy.request") -> cc_preq_t
+ *     req.headers / req.client_headers -> userdata "ccproxy.headers" (case-insensitive)
+ *     req.body -> the whole body decoded on first access; edits are diffed member by member
+ *                 when the stage ends, so untouched bytes go upstream unchanged
+ */
+#include "lua_req.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_body.h"
+#include "log.h"
+#include "lua_json.h"
+#include "tokens.h"
+
+#define REQ_MT "ccproxy.request"
+#define HDR_MT "ccproxy.headers"
+
+typedef struct {
+    cc_preq_t *r;
+} req_ud_t;
+
+typedef struct {
+    cc_preq_t *r;
+    int client; /* 1: the client's headers, read-only */
+} hdr_ud_t;
+
+static cc_preq_t *check_req(lua_State *L, int idx) {
+    req_ud_t *ud = luaL_checkudata(L, idx, REQ_MT);
+    if (!ud->r) luaL_error(L, "request used after its stage ended (keep what you need in locals)");
+    return ud->r;
+}
+
+static void push_ref(lua_State *L, int ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+}
+
+static void push_opt_string(lua_State *L, const char *s) {
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+static const char *body_data(const cc_preq_t *r, size_t *len) {
+    *len = r->client->body.len;
+    return r->client->body.data ? r->client->body.data : "";
+}
+
+/* --- headers view ---------------------------------------------------------------------- */
+
+static const cc_headers_t *hdr_list(lua_State *L, hdr_ud_t *h) {
+    if (!h->r) luaL_error(L, "request used after its stage ended");
+    return h->client ? &h->r->client->headers : &h->r->headers;
+}
+
+static int hdr_index(lua_State *L) {
+    hdr_ud_t *h = luaL_checkudata(L, 1, HDR_MT);
+    const char *name = luaL_checkstring(L, 2);
+    push_opt_string(L, cc_headers_get(hdr_list(L, h), name));
+    return 1;
+}
+
+static int hdr_newindex(lua_State *L) {
+    hdr_ud_t *h = luaL_checkudata(L, 1, HDR_MT);
+    const char *name = luaL_checkstring(L, 2);
+    if (h->client) return luaL_error(L, "req.client_headers is read-only; edit req.headers");
+    hdr_list(L, h);
+    if (lua_isnil(L, 3)) {
+        cc_headers_remove(&h->r->headers, name);
+        return 0;
+    }
+    const char *value = luaL_checkstring(L, 3);
+    if (!*name || strpbrk(name, " \t\r\n:") || strpbrk(value, "\r\n"))
+        return luaL_error(L, "invalid header %s: names have no spaces or ':', values no newlines",
+                          name);
+    cc_headers_set(&h->r->headers, name, value);
+    return 0;
+}
+
+static int hdr_list_fn(lua_State *L) {
+    hdr_ud_t *h = luaL_checkudata(L, 1, HDR_MT);
+    const cc_headers_t *list = hdr_list(L, h);
+    lua_createtable(L, (int)list->n, 0);
+    for (size_t i = 0; i < list->n; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushstring(L, list->items[i].name);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, list->items[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+static void push_headers(lua_State *L, cc_preq_t *r, int client) {
+    int *ref = client ? &r->ref_client_headers : &r->ref_headers;
+    if (*ref != LUA_NOREF) {
+        push_ref(L, *ref);
+        return;
+    }
+    hdr_ud_t *h = lua_newuserdata(L, sizeof *h);
+    h->r = r;
+    h->client = client;
+    luaL_getmetatable(L, HDR_MT);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* --- body ------------------------------------------------------------------------------ */
+
+static void push_body(lua_State *L, cc_preq_t *r) {
+    if (r->ref_body == LUA_NOREF) {
+        size_t len;
+        const char *b = body_data(r, &len);
+        if (cc_lua_push_json_text(L, b, len) < 0) luaL_error(L, "the request body is not JSON");
+        r->ref_body = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    push_ref(L, r->ref_body);
+}
+
+/* req:field(name): one top-level member, decoded alone (or from req.body once decoded). */
+static int req_field(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    if (r->ref_body != LUA_NOREF) {
+        push_ref(L, r->ref_body);
+        lua_getfield(L, -1, key);
+        return 1;
+    }
+    if (r->ref_fields == LUA_NOREF) {
+        lua_newtable(L);
+        r->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    push_ref(L, r->ref_fields);                   /* cache */
+    lua_getfield(L, -1, key);                     /* cache v|nil */
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+    size_t len;
+    const char *b = body_data(r, &len);
+    cc_json_member_t m;
+    if (cc_json_find_member(b, len, key, &m) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    cc_lua_push_json_text(L, b + m.value.start, m.value.len); /* cache v */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, key);
+    return 1;
+}
+
+/* --- routing --------------------------------------------------------------------------- */
+
+static void push_deployment(lua_State *L, const cc_preq_t *r) {
+    if (!r->routed) {
+        lua_pushnil(L);
+        return;
+    }
+    const cc_model_t *d = &r->cfg->models[r->deployment];
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, d->model_name);
+    lua_setfield(L, -2, "model_name");
+    push_opt_string(L, d->provider);
+    lua_setfield(L, -2, "provider");
+    push_opt_string(L, r->upstream_model);
+    lua_setfield(L, -2, "model");
+    push_opt_string(L, d->api_base);
+    lua_setfield(L, -2, "api_base");
+    push_opt_string(L, r->route_via);
+    lua_setfield(L, -2, "via");
+    lua_pushboolean(L, r->passthrough);
+    lua_setfield(L, -2, "passthrough");
+    lua_pushboolean(L, d->api_key != NULL);
+    lua_setfield(L, -2, "has_api_key");
+    if (d->litellm_params)
+        cc_lua_push_json(L, d->litellm_params);
+    else
+        lua_pushnil(L);
+    /* The api_key stays out of scripts' reach: hooks decide headers, not secrets. */
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, "api_key");
+    }
+    lua_setfield(L, -2, "litellm_params");
+    if (d->model_info)
+        cc_lua_push_json(L, d->model_info);
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "model_info");
+}
+
+static int req_route(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    cc_buf_t err = CC_BUF_INIT;
+    int rc = cc_preq_route(r, name, &err);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.data ? err.data : "cannot route");
+        cc_buf_free(&err);
+        return 2;
+    }
+    cc_buf_free(&err);
+    if (r->ref_body != LUA_NOREF) { /* keep a decoded body in step with the model */
+        push_ref(L, r->ref_body);
+        lua_pushstring(L, r->upstream_model);
+        lua_setfield(L, -2, "model");
+        lua_pop(L, 1);
+    }
+    push_deployment(L, r);
+    return 1;
+}
+
+static int req_route_passthrough(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    cc_buf_t err = CC_BUF_INIT;
+    int rc = cc_preq_route_passthrough(r, &err);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.data ? err.data : "cannot route");
+        cc_buf_free(&err);
+        return 2;
+    }
+    cc_buf_free(&err);
+    push_deployment(L, r);
+    return 1;
+}
+
+/* --- other methods --------------------------------------------------------------------- */
+
+static int req_tokens(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    if (r->tokens < 0) {
+        size_t len;
+        const char *b = body_data(r, &len);
+        r->tokens = cc_tokens_estimate(b, len);
+        if (r->tokens < 0) r->tokens = 0;
+    }
+    lua_pushnumber(L, (lua_Number)r->tokens);
+    return 1;
+}
+
+static int req_tokens_over(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    lua_Number threshold = luaL_checknumber(L, 2);
+    size_t len;
+    const char *b = body_data(r, &len);
+    if (r->tokens < 0 && (lua_Number)cc_tokens_upper_bound(b, len) <= threshold) {
+        lua_pushboolean(L, 0); /* cannot exceed it: no need to count */
+        return 1;
+    }
+    req_tokens(L);
+    lua_pushboolean(L, lua_tonumber(L, -1) > threshold);
+    return 1;
+}
+
+static int req_log(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *level = luaL_checkstring(L, 2);
+    const char *msg = luaL_checkstring(L, 3);
+    cc_log_level_t lv = level[0] == 'd' ? CC_LOG_DEBUG
+                        : level[0] == 'w' ? CC_LOG_WARN
+                        : level[0] == 'e' ? CC_LOG_ERROR
+                                          : CC_LOG_INFO;
+    cc_log(lv, "%s %s", r->id ? r->id : "-", msg);
+    return 0;
+}
+
+static const luaL_Reg req_methods[] = {
+    {"field", req_field},
+    {"route", req_route},
+    {"route_passthrough", req_route_passthrough},
+    {"tokens", req_tokens},
+    {"tokens_over", req_tokens_over},
+    {"log", req_log},
+    {NULL, NULL},
+};
+
+static int req_index(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    for (const luaL_Reg *m = req_methods; m->name; m++) {
+        if (strcmp(k, m->name) == 0) {
+            lua_pushcfunction(L, m->func);
+            return 1;
+        }
+    }
+    if (strcmp(k, "method") == 0) push_opt_string(L, r->client->method);
+    else if (strcmp(k, "path") == 0) push_opt_string(L, r->client->path);
+    else if (strcmp(k, "query") == 0) push_opt_string(L, r->client->query);
+    else if (strcmp(k, "id") == 0) push_opt_string(L, r->id);
+    else if (strcmp(k, "endpoint") == 0) push_opt_string(L, r->endpoint);
+    else if (strcmp(k, "headers") == 0) push_headers(L, r, 0);
+    else if (strcmp(k, "client_headers") == 0) push_headers(L, r, 1);
+    else if (strcmp(k, "body") == 0) push_body(L, r);
+    else if (strcmp(k, "model") == 0) {
+        if (r->ref_body != LUA_NOREF) {
+            push_ref(L, r->ref_body);
+            lua_getfield(L, -1, "model");
+            if (lua_type(L, -1) == LUA_TSTRING) return 1;
+            lua_pop(L, 2);
+        }
+        push_opt_string(L, cc_preq_model(r));
+    } else if (strcmp(k, "requested_model") == 0) push_opt_string(L, r->model);
+    else if (strcmp(k, "stream") == 0) lua_pushboolean(L, r->stream);
+    else if (strcmp(k, "label") == 0) push_opt_string(L, r->label);
+    else if (strcmp(k, "rule") == 0) push_opt_string(L, r->rule);
+    else if (strcmp(k, "session_id") == 0) push_opt_string(L, r->session_id);
+    else if (strcmp(k, "deployment") == 0) push_deployment(L, r);
+    else if (strcmp(k, "ctx") == 0) {
+        if (r->ref_ctx == LUA_NOREF) {
+            lua_newtable(L);
+            r->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        push_ref(L, r->ref_ctx);
+    } else
+        lua_pushnil(L);
+    return 1;
+}
+
+static void set_string_field(lua_State *L, char **slot) {
+    if (lua_isnil(L, 3)) {
+        free(*slot);
+        *slot = NULL;
+        return;
+    }
+    const char *v = luaL_checkstring(L, 3);
+    char *copy = strdup(v);
+    if (!copy) luaL_error(L, "out of memory");
+    free(*slot);
+    *slot = copy;
+}
+
+static int req_newindex(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "model") == 0) {
+        const char *m = luaL_checkstring(L, 3);
+        cc_preq_set_model(r, m);
+        if (r->ref_body != LUA_NOREF) {
+            push_ref(L, r->ref_body);
+            lua_pushvalue(L, 3);
+            lua_setfield(L, -2, "model");
+            lua_pop(L, 1);
+        }
+    } else if (strcmp(k, "label") == 0) {
+        set_string_field(L, &r->label);
+    } else if (strcmp(k, "rule") == 0) {
+        set_string_field(L, &r->rule);
+    } else if (strcmp(k, "session_id") == 0) {
+        set_string_field(L, &r->session_id);
+    } else if (strcmp(k, "body") == 0) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (r->ref_body != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, r->ref_body);
+        lua_pushvalue(L, 3);
+        r->ref_body = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        return luaL_error(L, "req.%s cannot be set (settable: model, label, rule, session_id, "
+                             "body; keep your own data in req.ctx)", k);
+    }
+    return 0;
+}
+
+static int req_tostring(lua_State *L) {
+    req_ud_t *ud = luaL_checkudata(L, 1, REQ_MT);
+    if (!ud->r)
+        lua_pushliteral(L, "ccproxy.request (ended)");
+    else
+        lua_pushfstring(L, "ccproxy.request %s %s", ud->r->client->method, ud->r->client->path);
+    return 1;
+}
+
+void cc_lua_req_push(lua_State *L, cc_preq_t *r) {
+    req_ud_t *ud = lua_newuserdata(L, sizeof *ud);
+    ud->r = r;
+    luaL_getmetatable(L, REQ_MT);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    r->ref_view = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* --- finishing: diff the decoded body against the original, member by member --------- */
+
+typedef struct {
+    cc_json_edit_t *edits;
+    size_t n, cap;
+    cc_buf_t text; /* all new values, back to back; edits point into it by offset */
+    size_t *offsets;
+} edits_t;
+
+static void edits_add(edits_t *e, const char *key, size_t off, size_t len, bool remove) {
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 8;
+        e->edits = realloc(e->edits, e->cap * sizeof *e->edits);
+        e->offsets = realloc(e->offsets, e->cap * sizeof *e->offsets);
+    }
+    e->edits[e->n].key = strdup(key);
+    e->edits[e->n].value = remove ? NULL : "";
+    e->edits[e->n].value_len = len;
+    e->offsets[e->n] = off;
+    e->n++;
+}
+
+typedef struct {
+    lua_State *L;
+    int body_idx;
+    edits_t *e;
+    const char *body;
+    int failed;
+    cc_buf_t *err;
+} diff_ctx_t;
+
+static int diff_member(const char *body, const cc_json_member_t *m, void *arg) {
+    diff_ctx_t *d = arg;
+    cc_buf_t key = CC_BUF_INIT;
+    cc_json_string_decode(body + m->key.start, m->key.len, &key);
+    lua_State *L = d->L;
+    lua_getfield(L, d->body_idx, key.data ? key.data : "");
+    if (lua_isnil(L, -1)) {
+        edits_add(d->e, key.data ? key.data : "", 0, 0, true);
+    } else {
+        cJSON *orig = cJSON_ParseWithLength(body + m->value.start, m->value.len);
+        if (!orig || !cc_lua_json_equal(L, -1, orig)) {
+            size_t off = d->e->text.len;
+            if (cc_lua_to_json(L, -1, orig, &d->e->text, d->err) < 0) {
+                d->failed = 1;
+            } else {
+                edits_add(d->e, key.data, off, d->e->text.len - off, false);
+            }
+        }
+        cJSON_Delete(orig);
+    }
+    lua_pop(L, 1);
+    cc_buf_free(&key);
+    return d->failed;
+}
+
+static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
+    size_t len;
+    const char *body = body_data(r, &len);
+    edits_t e = {0};
+    push_ref(L, r->ref_body);
+    int bidx = lua_gettop(L);
+    int rc = 0;
+    if (!lua_istable(L, bidx)) {
+        cc_buf_puts(err, "req.body must stay a table");
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (r->model_set) { /* routing decided the model after the body was decoded */
+        lua_pushstring(L, r->model_set);
+        lua_setfield(L, bidx, "model");
+    }
+    diff_ctx_t d = {L, bidx, &e, body, 0, err};
+    cc_json_each_member(body, len, diff_member, &d);
+    if (d.failed) {
+        rc = -1;
+        goto done;
+    }
+    /* Members the script added. */
+    lua_pushnil(L);
+    while (lua_next(L, bidx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        const char *k = lua_tostring(L, -1);
+        cc_json_member_t m;
+        if (cc_json_find_member(body, len, k, &m) == 0) continue;
+        lua_getfield(L, bidx, k);
+        size_t off = e.text.len;
+        if (cc_lua_to_json(L, -1, NULL, &e.text, err) < 0) {
+            lua_pop(L, 3);
+            rc = -1;
+            goto done;
+        }
+        lua_pop(L, 1);
+        edits_add(&e, k, off, e.text.len - off, false);
+    }
+    if (e.n) {
+        for (size_t i = 0; i < e.n; i++)
+            if (e.edits[i].value) e.edits[i].value = e.text.data + e.offsets[i];
+        cc_buf_reset(&r->body_out);
+        if (cc_json_apply_edits(body, len, e.edits, e.n, &r->body_out) < 0) {
+            cc_buf_puts(err, "cannot apply the body edits");
+            rc = -1;
+        } else {
+            r->body_changed = true;
+        }
+    }
+done:
+    lua_pop(L, 1);
+    for (size_t i = 0; i < e.n; i++) free((char *)e.edits[i].key);
+    free(e.edits);
+    free(e.offsets);
+    cc_buf_free(&e.text);
+    return rc;
+}
+
+/* The model set through req.model or routing, spliced into the original bytes. */
+static int apply_model(cc_preq_t *r) {
+    if (!r->model_set || (r->model && strcmp(r->model, r->model_set) == 0)) return 0;
+    size_t len;
+    const char *body = body_data(r, &len);
+    cc_buf_t val = CC_BUF_INIT;
+    cc_buf_puts(&val, "\"");
+    cc_buf_json_escape(&val, r->model_set, strlen(r->model_set));
+    cc_buf_puts(&val, "\"");
+    cc_json_edit_t ed = {"model", val.data, val.len};
+    cc_buf_reset(&r->body_out);
+    int rc = cc_json_apply_edits(body, len, &ed, 1, &r->body_out);
+    cc_buf_free(&val);
+    if (rc == 0) r->body_changed = true;
+    return rc;
+}
+
+static void unref(lua_State *L, int *ref) {
+    if (*ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = LUA_NOREF;
+}
+
+static void release_view(lua_State *L, cc_preq_t *r) {
+    if (r->ref_view != LUA_NOREF) {
+        push_ref(L, r->ref_view);
+        ((req_ud_t *)lua_touserdata(L, -1))->r = NULL;
+        lua_pop(L, 1);
+    }
+    int *hrefs[] = {&r->ref_headers, &r->ref_client_headers};
+    for (int i = 0; i < 2; i++) {
+        if (*hrefs[i] == LUA_NOREF) continue;
+        push_ref(L, *hrefs[i]);
+        ((hdr_ud_t *)lua_touserdata(L, -1))->r = NULL;
+        lua_pop(L, 1);
+    }
+    unref(L, &r->ref_view);
+    unref(L, &r->ref_body);
+    unref(L, &r->ref_ctx);
+    unref(L, &r->ref_headers);
+    unref(L, &r->ref_client_headers);
+    unref(L, &r->ref_fields);
+}
+
+int cc_lua_req_finish(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
+    int rc = 0;
+    if (r->ref_body != LUA_NOREF)
+        rc = apply_body_edits(L, r, err);
+    else
+        rc = apply_model(r);
+    release_view(L, r);
+    return rc;
+}
+
+/* --- registration and the spec constructor --------------------------------------------- */
+
+/* What ccproxy.core.request() builds: a client request and its preq, kept alive by the view
+ * (through its environment table) and freed when both are collected. */
+typedef struct {
+    cc_request_t client;
+    cc_preq_t r;
+    cc_config_t *cfg;
+    int finished;
+} test_req_t;
+
+#define TEST_MT "ccproxy.test_request"
+
+static int test_gc(lua_State *L) {
+    test_req_t *t = luaL_checkudata(L, 1, TEST_MT);
+    if (!t->finished) release_view(L, &t->r);
+    cc_preq_free(&t->r);
+    free(t->client.method);
+    free(t->client.target);
+    free(t->client.path);
+    free(t->client.query);
+    cc_headers_free(&t->client.headers);
+    cc_buf_free(&t->client.body);
+    cc_config_free(t->cfg);
+    return 0;
+}
+
+static void add_headers_from(lua_State *L, int idx, cc_headers_t *h) {
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TNUMBER && lua_istable(L, -1)) {
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            size_t nl, vl;
+            const char *n = luaL_checklstring(L, -2, &nl);
+            const char *v = luaL_checklstring(L, -1, &vl);
+            cc_headers_add(h, n, nl, v, vl);
+            lua_pop(L, 2);
+        } else if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t nl, vl;
+            const char *n = lua_tolstring(L, -2, &nl);
+            const char *v = luaL_checklstring(L, -1, &vl);
+            cc_headers_add(h, n, nl, v, vl);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* ccproxy.core.request{method=, path=, query=, headers=, body=, config_dir=}:
+ * a real request view, built exactly as the server builds one. Raises on bad input. */
+static int l_request(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    test_req_t *t = lua_newuserdata(L, sizeof *t);  /* opts t */
+    memset(t, 0, sizeof *t);
+    t->finished = 1;
+    luaL_getmetatable(L, TEST_MT);
+    lua_setmetatable(L, -2);
+    int tidx = lua_gettop(L);
+    lua_getfield(L, 1, "method");
+    t->client.method = strdup(luaL_optstring(L, -1, "POST"));
+    lua_getfield(L, 1, "path");
+    t->client.path = strdup(luaL_optstring(L, -1, "/v1/messages"));
+    lua_getfield(L, 1, "query");
+    if (lua_isstring(L, -1)) t->client.query = strdup(lua_tostring(L, -1));
+    lua_pop(L, 3);
+    cc_buf_t target = CC_BUF_INIT;
+    cc_buf_printf(&target, "%s%s%s", t->client.path, t->client.query ? "?" : "",
+                  t->client.query ? t->client.query : "");
+    t->client.target = cc_buf_steal(&target, NULL);
+    t->client.http_major = t->client.http_minor = 1;
+    t->client.keep_alive = true;
+    lua_getfield(L, 1, "headers");
+    if (lua_istable(L, -1)) add_headers_from(L, lua_gettop(L), &t->client.headers);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "body");
+    if (lua_istable(L, -1)) {
+        cc_buf_t err = CC_BUF_INIT;
+        if (cc_lua_to_json(L, -1, NULL, &t->client.body, &err) < 0) {
+            lua_pushfstring(L, "request body: %s", err.data ? err.data : "?");
+            cc_buf_free(&err);
+            return lua_error(L);
+        }
+        cc_buf_free(&err);
+    } else {
+        size_t n;
+        const char *b = luaL_optlstring(L, -1, "{}", &n);
+        cc_buf_append(&t->client.body, b, n);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "config_dir");
+    const char *dir = lua_tostring(L, -1);
+    cc_buf_t errs = CC_BUF_INIT;
+    if (dir) {
+        t->cfg = cc_config_load(dir, &errs, NULL);
+        if (!t->cfg) {
+            lua_pushfstring(L, "config %s: %s", dir, errs.data ? errs.data : "?");
+            cc_buf_free(&errs);
+            return lua_error(L);
+        }
+    } else {
+        t->cfg = calloc(1, sizeof *t->cfg);
+        t->cfg->default_model_passthrough = true;
+    }
+    lua_pop(L, 1);
+    cc_buf_reset(&errs);
+    if (cc_preq_init(&t->r, &t->client, t->cfg, "spec", &errs) < 0) {
+        lua_pushstring(L, errs.data ? errs.data : "bad request");
+        cc_buf_free(&errs);
+        return lua_error(L);
+    }
+    cc_buf_free(&errs);
+    t->finished = 0;
+    cc_lua_req_push(L, &t->r);                    /* opts t view */
+    lua_createtable(L, 0, 1);                     /* opts t view env */
+    lua_pushvalue(L, tidx);
+    lua_setfield(L, -2, "owner");
+    lua_setfenv(L, -2);                           /* opts t view */
+    return 1;
+}
+
+/* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
+ * go upstream: {body=, headers={{name,value},...}, model=, label=, rule=, session_id=,
+ * deployment=...}. */
+static int l_finish(lua_State *L) {
+    req_ud_t *ud = luaL_checkudata(L, 1, REQ_MT);
+    if (!ud->r) return luaL_error(L, "request already finished");
+    lua_getfenv(L, 1);
+    lua_getfield(L, -1, "owner");
+    test_req_t *t = luaL_checkudata(L, -1, TEST_MT);
+    lua_pop(L, 2);
+    cc_preq_t *r = ud->r;
+    lua_newtable(L);                              /* result */
+    push_deployment(L, r);
+    lua_setfield(L, -2, "deployment");
+    cc_buf_t err = CC_BUF_INIT;
+    int rc = cc_lua_req_finish(L, r, &err);
+    t->finished = 1;
+    if (rc < 0) {
+        lua_pushfstring(L, "finish: %s", err.data ? err.data : "?");
+        cc_buf_free(&err);
+        return lua_error(L);
+    }
+    cc_buf_free(&err);
+    const cc_buf_t *body = cc_preq_body(r);
+    lua_pushlstring(L, body->data ? body->data : "", body->len);
+    lua_setfield(L, -2, "body");
+    lua_pushboolean(L, r->body_changed);
+    lua_setfield(L, -2, "body_changed");
+    lua_createtable(L, (int)r->headers.n, 0);
+    for (size_t i = 0; i < r->headers.n; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushstring(L, r->headers.items[i].name);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, r->headers.items[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "headers");
+    push_opt_string(L, cc_preq_model(r));
+    lua_setfield(L, -2, "model");
+    push_opt_string(L, r->label);
+    lua_setfield(L, -2, "label");
+    push_opt_string(L, r->rule);
+    lua_setfield(L, -2, "rule");
+    push_opt_string(L, r->session_id);
+    lua_setfield(L, -2, "session_id");
+    return 1;
+}
+
+void cc_lua_req_register(lua_State *L) {
+    luaL_newmetatable(L, REQ_MT);
+    lua_pushcfunction(L, req_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, req_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, req_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, HDR_MT);
+    lua_pushcfunction(L, hdr_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, hdr_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, hdr_list_fn);
+    lua_setfield(L, -2, "__call");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, TEST_MT);
+    lua_pushcfunction(L, test_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_request);
+    lua_setfield(L, -2, "request");
+    lua_pushcfunction(L, l_finish);
+    lua_setfield(L, -2, "finish");
+}

@@ -1,0 +1,143 @@
+/* pipeline.c: loading the runtime and modules into a worker's Lua state, and running the
+ * request stage (see pipeline.h). The decisions themselves live in lua/ccproxy/runtime.lua. */
+#include "pipeline.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lua_json.h"
+#include "lua_req.h"
+#include "lua_vm.h"
+#include "paths.h"
+
+struct cc_pipeline_s {
+    lua_State *L;
+    int ref_run; /* runtime.run(req) */
+    const cc_config_t *cfg;
+};
+
+static void push_where(lua_State *L, const cc_srcpos_t *pos) {
+    if (pos->file)
+        lua_pushfstring(L, "%s:%d:%d", pos->file, pos->line, pos->col);
+    else
+        lua_pushliteral(L, "ccproxy.yaml");
+}
+
+/* The part of the configuration the runtime needs, as a Lua table. */
+static void push_spec(lua_State *L, const cc_config_t *cfg) {
+    lua_newtable(L);                              /* spec */
+    lua_pushstring(L, cfg->dir ? cfg->dir : ".");
+    lua_setfield(L, -2, "config_dir");
+    lua_pushstring(L, cc_paths_datadir());
+    lua_setfield(L, -2, "builtin_dir");
+    lua_pushboolean(L, cfg->debug);
+    lua_setfield(L, -2, "debug");
+    lua_pushboolean(L, cfg->default_model_passthrough);
+    lua_setfield(L, -2, "default_model_passthrough");
+    lua_createtable(L, (int)cfg->n_rules, 0);     /* spec rules */
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const cc_rule_cfg_t *rc = &cfg->rules[i];
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, rc->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, rc->module);
+        lua_setfield(L, -2, "module");
+        cc_lua_push_json(L, rc->params);
+        lua_setfield(L, -2, "params");
+        push_where(L, &rc->pos);
+        lua_setfield(L, -2, "where");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "rules");
+    lua_createtable(L, (int)cfg->n_hooks, 0);     /* spec hooks */
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        const cc_hook_cfg_t *hc = &cfg->hooks[i];
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, hc->module);
+        lua_setfield(L, -2, "module");
+        cc_lua_push_json(L, hc->params);
+        lua_setfield(L, -2, "params");
+        push_where(L, &hc->pos);
+        lua_setfield(L, -2, "where");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "hooks");
+    lua_createtable(L, 0, (int)cfg->n_oat_sources); /* spec oat_sources */
+    for (size_t i = 0; i < cfg->n_oat_sources; i++) {
+        const cc_oat_source_t *o = &cfg->oat_sources[i];
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, o->command);
+        lua_setfield(L, -2, "command");
+        if (o->user_agent) {
+            lua_pushstring(L, o->user_agent);
+            lua_setfield(L, -2, "user_agent");
+        }
+        lua_setfield(L, -2, o->provider);
+    }
+    lua_setfield(L, -2, "oat_sources");
+}
+
+cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
+    cc_pipeline_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->cfg = cfg;
+    p->ref_run = LUA_NOREF;
+    p->L = cc_lua_new_state();
+    if (!p->L) goto fail;
+    lua_State *L = p->L;
+    lua_getglobal(L, "require");                  /* require */
+    lua_pushliteral(L, "ccproxy.runtime");
+    if (cc_lua_pcall(L, 1, 1, err) != 0) goto fail; /* runtime */
+    lua_getfield(L, -1, "load");                  /* runtime load */
+    push_spec(L, cfg);                            /* runtime load spec */
+    if (cc_lua_pcall(L, 1, 2, err) != 0) goto fail; /* runtime ok errs */
+    if (!lua_toboolean(L, -2)) {
+        if (lua_isstring(L, -1)) cc_buf_puts(err, lua_tostring(L, -1));
+        goto fail;
+    }
+    lua_pop(L, 2);                                /* runtime */
+    lua_getfield(L, -1, "run");                   /* runtime run */
+    p->ref_run = luaL_ref(L, LUA_REGISTRYINDEX);  /* runtime */
+    lua_pop(L, 1);                                /* */
+    return p;
+fail:
+    cc_pipeline_free(p);
+    return NULL;
+}
+
+void cc_pipeline_free(cc_pipeline_t *p) {
+    if (!p) return;
+    if (p->L) lua_close(p->L);
+    free(p);
+}
+
+int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
+    lua_State *L = p->L;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_run); /* run */
+    cc_lua_req_push(L, r);                        /* run req */
+    cc_buf_t lerr = CC_BUF_INIT;
+    int rc = 0;
+    if (cc_lua_pcall(L, 1, 0, &lerr) != 0) {
+        /* runtime.run contains every script error itself; reaching here is a runtime bug. */
+        cc_error("%s pipeline failed: %s", r->id, lerr.data ? lerr.data : "?");
+    }
+    cc_buf_free(&lerr);
+    lua_settop(L, top);
+    if (!r->routed && cc_preq_route_passthrough(r, err) < 0) rc = -1;
+    cc_buf_t ferr = CC_BUF_INIT;
+    if (cc_lua_req_finish(L, r, &ferr) < 0) {
+        cc_error("%s the body edited by a hook cannot be sent: %s", r->id,
+                 ferr.data ? ferr.data : "?");
+        if (rc == 0) {
+            cc_buf_printf(err, "a hook left the request body in a state that cannot be encoded "
+                               "as JSON: %s", ferr.data ? ferr.data : "?");
+            rc = -1;
+        }
+    }
+    cc_buf_free(&ferr);
+    lua_settop(L, top);
+    return rc;
+}

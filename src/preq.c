@@ -1,0 +1,152 @@
+/* preq.c: building the upstream request from the client's (see preq.h): which client header
+ * fields travel, routing to a deployment and applying its credentials. */
+#include "preq.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json_body.h"
+
+/* Client fields that never go upstream: hop-by-hop ones, and those ccproxy sets itself. */
+static bool stays_here(const cc_headers_t *h, const char *name) {
+    static const char *const own[] = {"host", "content-length", "expect"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcasecmp(name, own[i]) == 0) return true;
+    return cc_headers_is_hop_by_hop(h, name);
+}
+
+static char *member_string(const char *body, size_t len, const char *key) {
+    cc_json_member_t m;
+    if (cc_json_find_member(body, len, key, &m) != 0) return NULL;
+    if (m.value.len < 2 || body[m.value.start] != '"') return NULL;
+    cc_buf_t out = CC_BUF_INIT;
+    if (cc_json_string_decode(body + m.value.start, m.value.len, &out) < 0) {
+        cc_buf_free(&out);
+        return NULL;
+    }
+    return cc_buf_steal(&out, NULL);
+}
+
+int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cfg,
+                 const char *id, cc_buf_t *err) {
+    memset(r, 0, sizeof *r);
+    r->client = client;
+    r->cfg = cfg;
+    r->id = id;
+    r->endpoint = strstr(client->path, "count_tokens") ? "count_tokens" : "messages";
+    r->tokens = -1;
+    r->deployment = -1;
+    r->ref_view = r->ref_body = r->ref_ctx = r->ref_headers = r->ref_client_headers =
+        r->ref_fields = -2; /* LUA_NOREF */
+    for (size_t i = 0; i < client->headers.n; i++) {
+        const cc_header_t *f = &client->headers.items[i];
+        if (stays_here(&client->headers, f->name)) continue;
+        cc_headers_add(&r->headers, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    const char *body = client->body.data ? client->body.data : "";
+    size_t len = client->body.len;
+    cc_json_member_t m;
+    if (cc_json_find_member(body, len, "model", &m) == -2) {
+        cc_buf_puts(err, "the request body is not a JSON object");
+        return -1;
+    }
+    r->model = member_string(body, len, "model");
+    if (cc_json_find_member(body, len, "stream", &m) == 0)
+        r->stream = m.value.len == 4 && memcmp(body + m.value.start, "true", 4) == 0;
+    return 0;
+}
+
+void cc_preq_free(cc_preq_t *r) {
+    cc_headers_free(&r->headers);
+    free(r->model);
+    free(r->model_set);
+    free(r->label);
+    free(r->rule);
+    free(r->session_id);
+    free(r->upstream_model);
+    free(r->route_via);
+    cc_buf_free(&r->body_out);
+    memset(r, 0, sizeof *r);
+}
+
+int cc_preq_set_model(cc_preq_t *r, const char *model) {
+    char *m = strdup(model);
+    if (!m) return -1;
+    free(r->model_set);
+    r->model_set = m;
+    return 0;
+}
+
+const char *cc_preq_model(const cc_preq_t *r) {
+    return r->model_set ? r->model_set : r->model;
+}
+
+const cc_buf_t *cc_preq_body(const cc_preq_t *r) {
+    return r->body_changed ? &r->body_out : &r->client->body;
+}
+
+/* Credentials and extra headers of the chosen deployment. A configured api_key replaces the
+ * client's credentials; without one the client's own x-api-key / Authorization travel. */
+static void apply_deployment(cc_preq_t *r, const cc_model_t *d) {
+    if (d->api_key) {
+        if (strcmp(d->provider, "anthropic") == 0) {
+            cc_headers_remove(&r->headers, "authorization");
+            cc_headers_set(&r->headers, "x-api-key", d->api_key);
+        } else {
+            cc_headers_remove(&r->headers, "x-api-key");
+            char *bearer = malloc(strlen(d->api_key) + 8);
+            if (bearer) {
+                strcpy(bearer, "Bearer ");
+                strcat(bearer, d->api_key);
+                cc_headers_set(&r->headers, "authorization", bearer);
+                free(bearer);
+            }
+        }
+    }
+    for (size_t i = 0; i < d->n_headers; i++)
+        cc_headers_set(&r->headers, d->headers[i].name, d->headers[i].value);
+}
+
+static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, bool passthrough) {
+    const cc_model_t *d = &r->cfg->models[rt->deployment];
+    free(r->upstream_model);
+    free(r->route_via);
+    r->upstream_model = strdup(model);
+    r->route_via = strdup(rt->via ? rt->via : d->model_name);
+    r->deployment = rt->deployment;
+    r->routed = true;
+    r->passthrough = passthrough;
+    apply_deployment(r, d);
+    const char *cur = cc_preq_model(r);
+    if (r->upstream_model && (!cur || strcmp(cur, r->upstream_model) != 0))
+        cc_preq_set_model(r, r->upstream_model);
+    return r->upstream_model && r->route_via ? 0 : -1;
+}
+
+int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err) {
+    cc_route_t rt;
+    if (cc_config_route_label(r->cfg, name, &rt) < 0) {
+        cc_buf_printf(err,
+                      "label '%s' routes nowhere: config.yaml has no model_name '%s' and no "
+                      "'default'",
+                      name, name);
+        return -1;
+    }
+    return take_route(r, &rt, rt.upstream_model, false);
+}
+
+int cc_preq_route_passthrough(cc_preq_t *r, cc_buf_t *err) {
+    const char *model = r->model;
+    cc_route_t rt;
+    if (model && cc_config_resolve(r->cfg, model, &rt) == 0)
+        return take_route(r, &rt, rt.upstream_model, true);
+    /* The client's model is not configured: send it, unchanged, where "default" goes. */
+    if (cc_config_route_label(r->cfg, "default", &rt) == 0 && model)
+        return take_route(r, &rt, model, true);
+    cc_buf_printf(err,
+                  "model '%s' is not configured: add a model_list entry for it (or a 'default' "
+                  "or a glob like 'claude-*') to config.yaml",
+                  model ? model : "(none)");
+    return -1;
+}

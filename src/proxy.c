@@ -1,0 +1,240 @@
+/* proxy.c: one proxied request (see proxy.h).
+ *
+ *   client request -> cc_preq_t -> pipeline (rules, hooks, route) -> upstream request
+ *   upstream head  -> client head (hop-by-hop fields dropped)
+ *   upstream body  -> client body, piece by piece; the client's write queue over its high
+ *                     mark pauses the upstream, draining resumes it
+ *   client gone    -> upstream cancelled at once
+ *   failure        -> Anthropic error (before the head) or `event: error` + close (after)
+ */
+#include "proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_error.h"
+#include "log.h"
+#include "pipeline.h"
+#include "preq.h"
+#include "upstream.h"
+#include "url.h"
+#include "worker.h"
+
+typedef struct {
+    cc_conn_t *conn;
+    cc_worker_t *w;
+    cc_preq_t r;
+    cc_upstream_t *up;
+    cc_headers_t up_headers;
+    char target[2048];
+    char host[256];
+    int status;
+    bool sse;
+    bool paused;
+    size_t bytes;
+    uint64_t start_ns, head_ns;
+} exchange_t;
+
+static void ex_free(exchange_t *ex) {
+    cc_preq_free(&ex->r);
+    cc_headers_free(&ex->up_headers);
+    free(ex);
+}
+
+static void log_line(exchange_t *ex, const char *outcome) {
+    const cc_config_t *cfg = ex->w->cfg;
+    const char *dep = ex->r.routed ? cfg->models[ex->r.deployment].model_name : "-";
+    double total = (double)(cc_now_ns() - ex->start_ns) / 1e6;
+    double ttfb = ex->head_ns ? (double)(ex->head_ns - ex->start_ns) / 1e6 : -1;
+    cc_info("%s %s %s rule=%s label=%s deployment=%s model=%s status=%d bytes=%zu ttfb=%.1fms "
+            "total=%.1fms%s%s%s%s",
+            cc_conn_request_id(ex->conn), ex->r.client->method, ex->r.client->path,
+            ex->r.rule ? ex->r.rule : "-", ex->r.label ? ex->r.label : "default", dep,
+            ex->r.upstream_model ? ex->r.upstream_model : "-", ex->status, ex->bytes, ttfb,
+            total, ex->r.session_id ? " session=" : "", ex->r.session_id ? ex->r.session_id : "",
+            outcome ? " " : "", outcome ? outcome : "");
+}
+
+/* --- client events --------------------------------------------------------------------- */
+
+static void on_client_drain(void *arg) {
+    exchange_t *ex = arg;
+    if (ex->paused) {
+        ex->paused = false;
+        cc_upstream_resume(ex->up);
+    }
+}
+
+static void on_client_gone(void *arg) {
+    exchange_t *ex = arg;
+    cc_upstream_cancel(ex->up);
+    ex->up = NULL;
+    ex->status = ex->status ? ex->status : 499;
+    log_line(ex, "client-closed");
+    ex_free(ex);
+}
+
+/* --- upstream events ------------------------------------------------------------------- */
+
+static void on_up_head(void *arg, int status, const cc_headers_t *h, long long content_length) {
+    exchange_t *ex = arg;
+    ex->status = status;
+    ex->head_ns = cc_now_ns();
+    const char *ct = cc_headers_get(h, "content-type");
+    ex->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+    cc_headers_t out = CC_HEADERS_INIT;
+    for (size_t i = 0; i < h->n; i++) {
+        const cc_header_t *f = &h->items[i];
+        if (cc_headers_is_hop_by_hop(h, f->name)) continue;
+        cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    const cc_config_t *cfg = ex->w->cfg;
+    if (ex->r.routed) {
+        cc_headers_set(&out, "x-ccproxy-deployment", cfg->models[ex->r.deployment].model_name);
+        if (ex->r.upstream_model) cc_headers_set(&out, "x-ccproxy-model", ex->r.upstream_model);
+    }
+    cc_headers_set(&out, "x-ccproxy-label", ex->r.label ? ex->r.label : "default");
+    cc_conn_write_head(ex->conn, status, &out, content_length);
+    cc_headers_free(&out);
+}
+
+static void on_up_body(void *arg, const char *data, size_t len) {
+    exchange_t *ex = arg;
+    ex->bytes += len;
+    cc_conn_write_body(ex->conn, data, len);
+    if (!ex->paused && cc_conn_write_queue(ex->conn) > CC_CONN_HIGH_WATER) {
+        ex->paused = true;
+        cc_upstream_pause(ex->up);
+    }
+}
+
+static void on_up_done(void *arg) {
+    exchange_t *ex = arg;
+    ex->up = NULL;
+    cc_conn_set_observer(ex->conn, NULL);
+    log_line(ex, NULL);
+    cc_conn_end(ex->conn);
+    ex_free(ex);
+}
+
+static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after_head) {
+    exchange_t *ex = arg;
+    ex->up = NULL;
+    cc_conn_set_observer(ex->conn, NULL);
+    const char *dep = ex->r.routed ? ex->w->cfg->models[ex->r.deployment].model_name : "?";
+    char text[1024];
+    snprintf(text, sizeof text, "upstream %s (%s): %s", dep, ex->host, msg);
+    cc_warn("%s %s", cc_conn_request_id(ex->conn), text);
+    if (after_head) {
+        if (ex->sse) {
+            cc_buf_t ev = CC_BUF_INIT;
+            cc_api_error_sse(&ev, "api_error", text);
+            cc_conn_write_body(ex->conn, ev.data, ev.len);
+            cc_buf_free(&ev);
+            cc_conn_close_after_response(ex->conn);
+            log_line(ex, "upstream-broke");
+            cc_conn_end(ex->conn);
+        } else {
+            log_line(ex, "upstream-broke");
+            cc_conn_abort(ex->conn);
+        }
+        ex_free(ex);
+        return;
+    }
+    int status;
+    const char *type;
+    switch (kind) {
+    case CC_UP_UNREACHABLE: status = 529; type = "overloaded_error"; break;
+    case CC_UP_TIMEOUT: status = 504; type = "api_error"; break;
+    default: status = 502; type = "api_error"; break;
+    }
+    ex->status = status;
+    log_line(ex, "upstream-failed");
+    if (kind == CC_UP_TLS) {
+        /* Retrying cannot fix a certificate problem: tell the client not to. */
+        cc_buf_t body = CC_BUF_INIT;
+        cc_api_error_json(&body, type, text);
+        cc_headers_t h = CC_HEADERS_INIT;
+        cc_headers_set(&h, "x-should-retry", "false");
+        cc_conn_respond(ex->conn, status, "application/json", body.data, body.len, &h);
+        cc_headers_free(&h);
+        cc_buf_free(&body);
+    } else {
+        cc_conn_respond_error(ex->conn, status, type, text);
+    }
+    ex_free(ex);
+}
+
+/* --- the request ----------------------------------------------------------------------- */
+
+static void fail_early(exchange_t *ex, int status, const char *type, const char *msg) {
+    ex->status = status;
+    log_line(ex, "rejected");
+    cc_conn_respond_error(ex->conn, status, type, msg);
+    ex_free(ex);
+}
+
+void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
+    static const cc_upstream_cb_t up_cb = {on_up_head, on_up_body, on_up_done, on_up_fail};
+    cc_worker_t *w = cc_conn_worker(c);
+    exchange_t *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        cc_conn_respond_error(c, 500, "api_error", "out of memory");
+        return;
+    }
+    ex->conn = c;
+    ex->w = w;
+    ex->start_ns = req->start_ns ? req->start_ns : cc_now_ns();
+    cc_buf_t err = CC_BUF_INIT;
+    if (cc_preq_init(&ex->r, req, w->cfg, cc_conn_request_id(c), &err) < 0) {
+        fail_early(ex, 400, "invalid_request_error", err.data);
+        cc_buf_free(&err);
+        return;
+    }
+    if (cc_pipeline_run(w->pipeline, &ex->r, &err) < 0) {
+        fail_early(ex, 404, "not_found_error", err.data ? err.data : "cannot route the request");
+        cc_buf_free(&err);
+        return;
+    }
+    cc_buf_free(&err);
+    const cc_model_t *d = &w->cfg->models[ex->r.deployment];
+    if (strcmp(d->provider, "anthropic") != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "deployment %s uses provider '%s', which this ccproxy version "
+                 "cannot translate to yet; route this label to an anthropic deployment",
+                 d->model_name, d->provider);
+        fail_early(ex, 501, "api_error", msg);
+        return;
+    }
+    cc_url_t url;
+    char uerr[300];
+    if (!d->api_base || cc_url_parse(d->api_base, &url, uerr, sizeof uerr) < 0) {
+        fail_early(ex, 500, "api_error", d->api_base ? uerr : "the deployment has no api_base");
+        return;
+    }
+    snprintf(ex->host, sizeof ex->host, "%s", url.host);
+    cc_url_target(&url, req->path, req->query, ex->target, sizeof ex->target);
+    cc_headers_copy(&ex->up_headers, &ex->r.headers);
+    const cc_buf_t *body = cc_preq_body(&ex->r);
+    cc_upstream_req_t ur = {
+        .origin = {.tls = url.tls, .host = ex->host, .port = url.port, .verify = d->ssl_verify,
+                   .ca_file = d->ca_file},
+        .method = req->method,
+        .target = ex->target,
+        .headers = &ex->up_headers,
+        .body = body->data ? body->data : "",
+        .body_len = body->len,
+        .first_byte_timeout_ms = d->timeout > 0 ? (unsigned)(d->timeout * 1000)
+                                                : w->cfg->limits.first_byte_timeout_ms,
+        .idle_timeout_ms = w->cfg->limits.upstream_idle_timeout_ms,
+    };
+    cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
+    cc_conn_set_observer(c, &obs);
+    ex->up = cc_upstream_start(w->pool, &ur, &up_cb, ex);
+    if (!ex->up) {
+        cc_conn_set_observer(c, NULL);
+        fail_early(ex, 500, "api_error", "out of memory");
+    }
+}
