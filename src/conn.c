@@ -7,7 +7,6 @@
 #include "conn.h"
 
 #include <errno.h>
-#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 
 #include "api_error.h"
+#include "http_request.h"
 #include "log.h"
 #include "worker.h"
 
@@ -24,16 +24,8 @@ struct cc_conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer;
     cc_worker_t *w;
-    llhttp_t parser;
+    cc_http_request_parser_t rp;
     conn_state_t state;
-    cc_request_t req;
-    bool in_message;      /* the parser is inside a request */
-    bool header_value;    /* last header callback was a value */
-    cc_buf_t field;       /* header name being collected */
-    cc_buf_t value;       /* header value being collected */
-    size_t header_bytes;  /* bytes of the request head so far */
-    int reject_status;    /* 413/431 decided inside a callback */
-    const char *reject_msg;
     cc_buf_t pending;     /* bytes that arrived while a request was being handled */
     bool head_sent;
     bool chunked;         /* response framing */
@@ -53,21 +45,10 @@ typedef struct {
     char data[];
 } write_req_t;
 
-static const llhttp_settings_t *parser_settings(void);
 static void conn_close(cc_conn_t *c);
 static void process_input(cc_conn_t *c, const char *data, size_t len);
 
 /* --- small helpers --------------------------------------------------------------------- */
-
-static void request_reset(cc_request_t *r) {
-    free(r->method);
-    free(r->target);
-    free(r->path);
-    free(r->query);
-    cc_headers_free(&r->headers);
-    cc_buf_free(&r->body);
-    memset(r, 0, sizeof *r);
-}
 
 cc_worker_t *cc_conn_worker(cc_conn_t *c) {
     return c->w;
@@ -97,7 +78,7 @@ static void arm_timer(cc_conn_t *c, unsigned ms);
 static void on_timeout(uv_timer_t *t) {
     cc_conn_t *c = t->data;
     if (c->state != ST_READING) return;
-    if (c->in_message) {
+    if (cc_http_request_in_progress(&c->rp)) {
         cc_debug("client %s: request not received within %u ms; closing", c->request_id,
                  c->w->cfg->limits.header_timeout_ms);
         cc_conn_respond_error(c, 408, "invalid_request_error",
@@ -183,7 +164,8 @@ static const char *status_text(int status) {
 int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long long content_length) {
     if (c->head_sent || c->state == ST_CLOSING) return -1;
     cc_buf_t out = CC_BUF_INIT;
-    int minor = c->req.http_major == 1 && c->req.http_minor == 0 ? 0 : 1;
+    const cc_request_t *req = cc_http_request_current(&c->rp);
+    int minor = req->http_major == 1 && req->http_minor == 0 ? 0 : 1;
     cc_buf_printf(&out, "HTTP/1.%d %d %s\r\n", minor, status, status_text(status));
     if (h) {
         for (size_t i = 0; i < h->n; i++) {
@@ -212,7 +194,7 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
         c->close_delimited = true;
         c->close_after = true;
     }
-    if (!c->req.keep_alive || c->w->stopping) c->close_after = true;
+    if (!req->keep_alive || c->w->stopping) c->close_after = true;
     cc_buf_puts(&out, c->close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     uv_buf_t piece = uv_buf_init(out.data, (unsigned)out.len);
     int rc = write_pieces(c, &piece, 1);
@@ -307,7 +289,7 @@ void cc_conn_close_after_response(cc_conn_t *c) {
 }
 
 bool cc_conn_close_if_idle(cc_conn_t *c) {
-    if (c->state != ST_READING || c->in_message) return false;
+    if (c->state != ST_READING || cc_http_request_in_progress(&c->rp)) return false;
     conn_close(c);
     return true;
 }
@@ -317,9 +299,7 @@ bool cc_conn_close_if_idle(cc_conn_t *c) {
 static void on_handle_closed(uv_handle_t *h) {
     cc_conn_t *c = h->data;
     if (--c->handles_open > 0) return;
-    request_reset(&c->req);
-    cc_buf_free(&c->field);
-    cc_buf_free(&c->value);
+    cc_http_request_free(&c->rp);
     cc_buf_free(&c->pending);
     free(c);
 }
@@ -369,11 +349,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     process_input(c, buf->base, (size_t)nread);
 }
 
-static void reject(cc_conn_t *c, int status, const char *msg) {
-    uv_timer_stop(&c->timer);
-    cc_conn_respond_error(c, status, NULL, msg);
-}
-
 static void dispatch_request(cc_conn_t *c) {
     uv_timer_stop(&c->timer);
     c->state = ST_HANDLING;
@@ -383,38 +358,29 @@ static void dispatch_request(cc_conn_t *c) {
     uint64_t id = atomic_fetch_add(&c->w->server->next_request_id, 1);
     snprintf(c->request_id, sizeof c->request_id, "r%llu", (unsigned long long)id);
     atomic_fetch_add(&c->w->server->requests_total, 1);
-    cc_dispatch(c, &c->req);
+    cc_dispatch(c, cc_http_request_current(&c->rp));
 }
 
 static void process_input(cc_conn_t *c, const char *data, size_t len) {
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
-    if (err == HPE_OK) return;
-    if (err == HPE_PAUSED) {
+    size_t used = 0;
+    int rc = cc_http_request_feed(&c->rp, data, len, &used);
+    if (rc == CC_HTTP_REQ_MORE) return;
+    if (rc == CC_HTTP_REQ_DONE) {
         /* A complete request: keep what follows it for the next round. */
-        const char *pos = llhttp_get_error_pos(&c->parser);
-        if (pos && pos >= data && pos < data + len)
-            cc_buf_append(&c->pending, pos, (size_t)(data + len - pos));
+        if (used < len) cc_buf_append(&c->pending, data + used, len - used);
         dispatch_request(c);
         return;
     }
-    if (c->reject_status) {
-        reject(c, c->reject_status, c->reject_msg);
-        return;
-    }
-    char msg[256];
-    snprintf(msg, sizeof msg, "malformed HTTP request: %s", llhttp_get_error_reason(&c->parser));
-    cc_debug("client: %s", msg);
-    reject(c, 400, msg);
+    cc_debug("client: %s", c->rp.error_msg);
+    uv_timer_stop(&c->timer);
+    cc_conn_respond_error(c, c->rp.error_status, NULL, c->rp.error_msg);
 }
 
 static void start_next_request(cc_conn_t *c) {
-    request_reset(&c->req);
+    cc_http_request_next(&c->rp);
     c->state = ST_READING;
-    c->in_message = false;
     c->head_sent = false;
     c->chunked = false;
-    c->header_bytes = 0;
-    llhttp_resume(&c->parser);
     arm_timer(c, c->w->cfg->limits.idle_timeout_ms);
     if (c->pending.len) {
         cc_buf_t p = c->pending;
@@ -424,132 +390,25 @@ static void start_next_request(cc_conn_t *c) {
     }
 }
 
-/* --- llhttp callbacks ------------------------------------------------------------------ */
+/* --- parser events --------------------------------------------------------------------- */
 
-#define CONN(p) ((cc_conn_t *)(p)->data)
-
-static int on_message_begin(llhttp_t *p) {
-    cc_conn_t *c = CONN(p);
-    request_reset(&c->req);
-    c->in_message = true;
-    c->header_value = false;
-    c->header_bytes = 0;
-    cc_buf_reset(&c->field);
-    cc_buf_reset(&c->value);
-    c->req.start_ns = cc_now_ns();
+static void on_request_begin(void *arg) {
+    cc_conn_t *c = arg;
     arm_timer(c, c->w->cfg->limits.header_timeout_ms);
-    return 0;
 }
 
-static int count_head(cc_conn_t *c, size_t len) {
-    c->header_bytes += len;
-    if (c->header_bytes > c->w->cfg->limits.max_header_bytes) {
-        c->reject_status = 431;
-        c->reject_msg = "the request's headers are too large";
-        return -1;
-    }
-    return 0;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len) {
-    cc_conn_t *c = CONN(p);
-    if (count_head(c, len) < 0) return -1;
-    size_t old = c->req.target ? strlen(c->req.target) : 0;
-    char *t = realloc(c->req.target, old + len + 1);
-    if (!t) return -1;
-    memcpy(t + old, at, len);
-    t[old + len] = '\0';
-    c->req.target = t;
-    return 0;
-}
-
-static int flush_header(cc_conn_t *c) {
-    if (c->field.len == 0) return 0;
-    int rc = cc_headers_add(&c->req.headers, c->field.data, c->field.len,
-                            c->value.data ? c->value.data : "", c->value.len);
-    cc_buf_reset(&c->field);
-    cc_buf_reset(&c->value);
-    return rc;
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len) {
-    cc_conn_t *c = CONN(p);
-    if (count_head(c, len) < 0) return -1;
-    if (c->header_value) {
-        if (flush_header(c) < 0) return -1;
-        c->header_value = false;
-    }
-    return cc_buf_append(&c->field, at, len) < 0 ? -1 : 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len) {
-    cc_conn_t *c = CONN(p);
-    if (count_head(c, len) < 0) return -1;
-    c->header_value = true;
-    return cc_buf_append(&c->value, at, len) < 0 ? -1 : 0;
-}
-
-static int on_headers_complete(llhttp_t *p) {
-    cc_conn_t *c = CONN(p);
-    if (flush_header(c) < 0) return -1;
-    cc_request_t *r = &c->req;
-    r->method = strdup(llhttp_method_name((llhttp_method_t)p->method));
-    r->http_major = p->http_major;
-    r->http_minor = p->http_minor;
-    r->keep_alive = llhttp_should_keep_alive(p);
-    if (!r->target) r->target = strdup("/");
-    char *q = strchr(r->target, '?');
-    r->path = q ? strndup(r->target, (size_t)(q - r->target)) : strdup(r->target);
-    r->query = q ? strdup(q + 1) : NULL;
-    if (!r->method || !r->path) return -1;
-    size_t max = c->w->cfg->limits.max_body_bytes;
-    if (p->flags & F_CONTENT_LENGTH && p->content_length > max) {
-        c->reject_status = 413;
-        c->reject_msg = "the request body is larger than ccproxy.server.max_body_bytes";
-        return -1;
-    }
+static void on_request_head(void *arg, const cc_request_t *r) {
+    cc_conn_t *c = arg;
     const char *expect = cc_headers_get(&r->headers, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 && r->http_minor >= 1) {
         uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
         write_pieces(c, &cont, 1);
     }
-    if (p->content_length > 0 && p->content_length <= max)
-        cc_buf_reserve(&r->body, (size_t)p->content_length);
-    return 0;
 }
 
-static int on_body(llhttp_t *p, const char *at, size_t len) {
-    cc_conn_t *c = CONN(p);
-    if (c->req.body.len + len > c->w->cfg->limits.max_body_bytes) {
-        c->reject_status = 413;
-        c->reject_msg = "the request body is larger than ccproxy.server.max_body_bytes";
-        return -1;
-    }
+static void on_request_body(void *arg) {
+    cc_conn_t *c = arg;
     arm_timer(c, c->w->cfg->limits.header_timeout_ms);
-    return cc_buf_append(&c->req.body, at, len) < 0 ? -1 : 0;
-}
-
-static int on_message_complete(llhttp_t *p) {
-    cc_conn_t *c = CONN(p);
-    c->in_message = false;
-    return HPE_PAUSED;
-}
-
-static const llhttp_settings_t *parser_settings(void) {
-    static llhttp_settings_t s;
-    static int init;
-    if (!init) {
-        llhttp_settings_init(&s);
-        s.on_message_begin = on_message_begin;
-        s.on_url = on_url;
-        s.on_header_field = on_header_field;
-        s.on_header_value = on_header_value;
-        s.on_headers_complete = on_headers_complete;
-        s.on_body = on_body;
-        s.on_message_complete = on_message_complete;
-        init = 1;
-    }
-    return &s;
 }
 
 void cc_conn_accept(cc_worker_t *w, uv_stream_t *server) {
@@ -569,8 +428,9 @@ void cc_conn_accept(cc_worker_t *w, uv_stream_t *server) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    llhttp_init(&c->parser, HTTP_REQUEST, parser_settings());
-    c->parser.data = c;
+    cc_http_request_events_t ev = {on_request_begin, on_request_head, on_request_body, c};
+    cc_http_request_init(&c->rp, w->cfg->limits.max_header_bytes, w->cfg->limits.max_body_bytes,
+                         &ev);
     c->state = ST_READING;
     cc_worker_track_conn(w, c);
     arm_timer(c, w->cfg->limits.idle_timeout_ms);

@@ -34,6 +34,7 @@ struct cc_upstream_s {
     bool finished;
     bool paused;
     int status;
+    bool *gone;          /* set while inside llhttp: tells the caller x was freed */
 };
 
 static void on_timer_closed(uv_handle_t *h) {
@@ -41,6 +42,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 static void x_free(cc_upstream_t *x) {
+    if (x->gone) *x->gone = true;
     if (x->timer) {
         uv_timer_stop(x->timer);
         uv_close((uv_handle_t *)x->timer, on_timer_closed);
@@ -126,14 +128,16 @@ static int r_headers_complete(llhttp_t *p) {
     x->head_done = true;
     long long cl = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
     arm(x, x->req.idle_timeout_ms);
+    bool *gone = x->gone;
     x->cb.head(x->arg, x->status, &x->resp_headers, cl);
-    return x->finished ? HPE_USER : 0;
+    return gone && *gone ? -1 : 0; /* the user may have cancelled (freed) x */
 }
 
 static int r_body(llhttp_t *p, const char *at, size_t len) {
     cc_upstream_t *x = X(p);
+    bool *gone = x->gone;
     x->cb.body(x->arg, at, len);
-    return x->finished ? HPE_USER : 0;
+    return gone && *gone ? -1 : 0;
 }
 
 static int r_message_complete(llhttp_t *p) {
@@ -148,7 +152,7 @@ static int r_message_complete(llhttp_t *p) {
     void *arg = x->arg;
     x_free(x);
     cb.done(arg);
-    return HPE_USER; /* stop: x is gone */
+    return -1; /* stop parsing: x is gone */
 }
 
 /* --- connection events ----------------------------------------------------------------- */
@@ -159,8 +163,12 @@ static void on_conn_data(cc_upconn_t *u, const char *data, size_t len, void *arg
     cc_upstream_t *x = arg;
     x->any_byte = true;
     if (x->head_done) arm(x, x->req.idle_timeout_ms);
+    bool gone = false;
+    x->gone = &gone;
     llhttp_errno_t err = llhttp_execute(&x->parser, data, len);
-    if (err == HPE_OK || err == HPE_USER) return; /* HPE_USER: finished; x may be freed */
+    if (gone) return; /* finished (done, fail or cancel) inside a callback */
+    x->gone = NULL;
+    if (err == HPE_OK) return;
     char msg[256];
     snprintf(msg, sizeof msg, "the upstream's response is not valid HTTP: %s",
              llhttp_get_error_reason(&x->parser));
@@ -172,11 +180,13 @@ static void on_conn_closed(cc_upconn_t *u, int status, const char *err, void *ar
     x->conn = NULL;
     if (status == UV_EOF && x->head_done) {
         /* A response delimited by the close: llhttp decides whether that completes it. */
-        llhttp_errno_t e = llhttp_finish(&x->parser);
-        if (e == HPE_OK || e == HPE_USER) {
-            if (!x->finished) x_fail(x, CC_UP_BROKEN, "the upstream closed the connection mid-response");
-            return;
-        }
+        bool gone = false;
+        x->gone = &gone;
+        llhttp_finish(&x->parser);
+        if (gone) return;
+        x->gone = NULL;
+        x_fail(x, CC_UP_BROKEN, "the upstream closed the connection mid-response");
+        return;
     }
     if (!x->any_byte && x->reused && !x->retried) {
         /* A pooled connection the server had already closed: try once on a fresh one. */
