@@ -121,10 +121,17 @@ static int encode(lua_State *L, int idx, const cJSON *order, cc_buf_t *out, cc_b
             cc_buf_puts(err, "cannot encode NaN or infinity as JSON");
             return -1;
         }
-        if (d == floor(d) && fabs(d) < 1e15)
+        if (d == floor(d) && fabs(d) < 1e15) {
             cc_buf_printf(out, "%lld", (long long)d);
-        else
-            cc_buf_printf(out, "%.17g", d);
+            return 0;
+        }
+        /* The shortest form that reads back as the same number: 0.1, not 0.10000000000000001. */
+        char num[32];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, d);
+            if (strtod(num, NULL) == d) break;
+        }
+        cc_buf_puts(out, num);
         return 0;
     }
     case LUA_TSTRING: {

@@ -113,12 +113,25 @@ static void push_headers(lua_State *L, cc_preq_t *r, int client) {
 
 /* --- body ------------------------------------------------------------------------------ */
 
+/* A decoded body carries the model set through req.model or routing, so req.model and
+ * req.body.model always read the same value. */
+static void sync_body_model(lua_State *L, const cc_preq_t *r, const char *model) {
+    if (r->ref_body == LUA_NOREF || !model) return;
+    push_ref(L, r->ref_body);
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, model);
+        lua_setfield(L, -2, "model");
+    }
+    lua_pop(L, 1);
+}
+
 static void push_body(lua_State *L, cc_preq_t *r) {
     if (r->ref_body == LUA_NOREF) {
         size_t len;
         const char *b = body_data(r, &len);
         if (cc_lua_push_json_text(L, b, len) < 0) luaL_error(L, "the request body is not JSON");
         r->ref_body = luaL_ref(L, LUA_REGISTRYINDEX);
+        sync_body_model(L, r, r->model_set);
     }
     push_ref(L, r->ref_body);
 }
@@ -205,12 +218,7 @@ static int req_route(lua_State *L) {
         return 2;
     }
     cc_buf_free(&err);
-    if (r->ref_body != LUA_NOREF) { /* keep a decoded body in step with the model */
-        push_ref(L, r->ref_body);
-        lua_pushstring(L, r->upstream_model);
-        lua_setfield(L, -2, "model");
-        lua_pop(L, 1);
-    }
+    sync_body_model(L, r, r->upstream_model);
     push_deployment(L, r);
     return 1;
 }
@@ -226,6 +234,7 @@ static int req_route_passthrough(lua_State *L) {
         return 2;
     }
     cc_buf_free(&err);
+    sync_body_model(L, r, r->upstream_model);
     push_deployment(L, r);
     return 1;
 }
@@ -322,13 +331,15 @@ static int req_index(lua_State *L) {
     return 1;
 }
 
-static void set_string_field(lua_State *L, char **slot) {
+static void set_string_field(lua_State *L, const char *field, char **slot) {
     if (lua_isnil(L, 3)) {
         free(*slot);
         *slot = NULL;
         return;
     }
-    const char *v = luaL_checkstring(L, 3);
+    if (!lua_isstring(L, 3))
+        luaL_error(L, "req.%s must be a string or nil, not a %s", field, luaL_typename(L, 3));
+    const char *v = lua_tostring(L, 3);
     char *copy = strdup(v);
     if (!copy) luaL_error(L, "out of memory");
     free(*slot);
@@ -339,7 +350,10 @@ static int req_newindex(lua_State *L) {
     cc_preq_t *r = check_req(L, 1);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "model") == 0) {
-        const char *m = luaL_checkstring(L, 3);
+        if (lua_type(L, 3) != LUA_TSTRING)
+            return luaL_error(L, "req.model must be a string (a model name), not a %s",
+                              luaL_typename(L, 3));
+        const char *m = lua_tostring(L, 3);
         cc_preq_set_model(r, m);
         if (r->ref_body != LUA_NOREF) {
             push_ref(L, r->ref_body);
@@ -348,13 +362,15 @@ static int req_newindex(lua_State *L) {
             lua_pop(L, 1);
         }
     } else if (strcmp(k, "label") == 0) {
-        set_string_field(L, &r->label);
+        set_string_field(L, "label", &r->label);
     } else if (strcmp(k, "rule") == 0) {
-        set_string_field(L, &r->rule);
+        set_string_field(L, "rule", &r->rule);
     } else if (strcmp(k, "session_id") == 0) {
-        set_string_field(L, &r->session_id);
+        set_string_field(L, "session_id", &r->session_id);
     } else if (strcmp(k, "body") == 0) {
-        luaL_checktype(L, 3, LUA_TTABLE);
+        if (!lua_istable(L, 3))
+            return luaL_error(L, "req.body must be a table (the JSON object to send), not a %s",
+                              luaL_typename(L, 3));
         if (r->ref_body != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, r->ref_body);
         lua_pushvalue(L, 3);
         r->ref_body = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -439,6 +455,10 @@ static int diff_member(const char *body, const cc_json_member_t *m, void *arg) {
     return d->failed;
 }
 
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
     size_t len;
     const char *body = body_data(r, &len);
@@ -451,17 +471,24 @@ static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
         lua_pop(L, 1);
         return -1;
     }
-    if (r->model_set) { /* routing decided the model after the body was decoded */
-        lua_pushstring(L, r->model_set);
-        lua_setfield(L, bidx, "model");
+    /* The body's model is the last one written (req.model and routing keep it in step), so a
+     * hook that edits req.body.model after routing is obeyed. */
+    lua_getfield(L, bidx, "model");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *cur = cc_preq_model(r);
+        const char *m = lua_tostring(L, -1);
+        if (!cur || strcmp(cur, m) != 0) cc_preq_set_model(r, m);
     }
+    lua_pop(L, 1);
     diff_ctx_t d = {L, bidx, &e, body, 0, err};
     cc_json_each_member(body, len, diff_member, &d);
     if (d.failed) {
         rc = -1;
         goto done;
     }
-    /* Members the script added. */
+    /* Members the script added, in key order so that the same edits give the same bytes. */
+    size_t n_added = 0, cap_added = 0;
+    char **added = NULL;
     lua_pushnil(L);
     while (lua_next(L, bidx)) {
         lua_pop(L, 1);
@@ -469,25 +496,44 @@ static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
         const char *k = lua_tostring(L, -1);
         cc_json_member_t m;
         if (cc_json_find_member(body, len, k, &m) == 0) continue;
-        lua_getfield(L, bidx, k);
-        size_t off = e.text.len;
-        if (cc_lua_to_json(L, -1, NULL, &e.text, err) < 0) {
-            lua_pop(L, 3);
-            rc = -1;
-            goto done;
+        if (n_added == cap_added) {
+            cap_added = cap_added ? cap_added * 2 : 8;
+            added = realloc(added, cap_added * sizeof *added);
         }
-        lua_pop(L, 1);
-        edits_add(&e, k, off, e.text.len - off, false);
+        added[n_added++] = strdup(k);
     }
+    if (n_added) qsort(added, n_added, sizeof *added, cmp_key);
+    for (size_t i = 0; i < n_added && rc == 0; i++) {
+        lua_getfield(L, bidx, added[i]);
+        size_t off = e.text.len;
+        if (cc_lua_to_json(L, -1, NULL, &e.text, err) < 0)
+            rc = -1;
+        else
+            edits_add(&e, added[i], off, e.text.len - off, false);
+        lua_pop(L, 1);
+    }
+    for (size_t i = 0; i < n_added; i++) free(added[i]);
+    free(added);
+    if (rc < 0) goto done;
     if (e.n) {
         for (size_t i = 0; i < e.n; i++)
             if (e.edits[i].value) e.edits[i].value = e.text.data + e.offsets[i];
         cc_buf_reset(&r->body_out);
-        if (cc_json_apply_edits(body, len, e.edits, e.n, &r->body_out) < 0) {
-            cc_buf_puts(err, "cannot apply the body edits");
-            rc = -1;
-        } else {
+        if (cc_json_apply_edits(body, len, e.edits, e.n, &r->body_out) == 0) {
             r->body_changed = true;
+        } else {
+            /* Too many members changed to splice: write the whole body, in the client's key
+             * order as far as it goes. */
+            cJSON *order = cJSON_ParseWithLength(body, len);
+            cc_buf_reset(&r->body_out);
+            rc = cc_lua_to_json(L, bidx, order, &r->body_out, err);
+            cJSON_Delete(order);
+            if (rc == 0 && cc_json_validate(r->body_out.data, r->body_out.len, NULL) < 0) {
+                cc_buf_puts(err, "the edited body is not valid JSON: a string in req.body is "
+                                 "not UTF-8, or it nests deeper than 512");
+                rc = -1;
+            }
+            if (rc == 0) r->body_changed = true;
         }
     }
 done:

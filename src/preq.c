@@ -108,8 +108,26 @@ static void apply_deployment(cc_preq_t *r, const cc_model_t *d) {
         cc_headers_set(&r->headers, d->headers[i].name, d->headers[i].value);
 }
 
+/* Puts back the client's value of `name` (or none) where a deployment had set its own. */
+static void restore_client_field(cc_preq_t *r, const char *name) {
+    cc_headers_remove(&r->headers, name);
+    const char *v = cc_headers_get(&r->client->headers, name);
+    if (v) cc_headers_set(&r->headers, name, v);
+}
+
+/* Routing again: the credentials and headers of the deployment chosen before must not travel
+ * to the next one (say, an OpenAI key to Anthropic). */
+static void undo_deployment(cc_preq_t *r, const cc_model_t *d) {
+    if (d->api_key) {
+        restore_client_field(r, "x-api-key");
+        restore_client_field(r, "authorization");
+    }
+    for (size_t i = 0; i < d->n_headers; i++) restore_client_field(r, d->headers[i].name);
+}
+
 static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, bool passthrough) {
     const cc_model_t *d = &r->cfg->models[rt->deployment];
+    if (r->routed) undo_deployment(r, &r->cfg->models[r->deployment]);
     free(r->upstream_model);
     free(r->route_via);
     r->upstream_model = strdup(model);

@@ -55,12 +55,34 @@ function M.resolve(name, kind, config_dir, builtin_dir)
   return nil, tried
 end
 
+local function first_line(msg)
+  return (tostring(msg):match("^[^\n]*"))
+end
+
+-- Lua shortens long file names in its messages to "...tail"; put the whole path back.
+local function full_path(msg, path)
+  local shown, rest = msg:match("^%.%.%.(.-)(:%d+:.*)$")
+  if shown and path:sub(-#shown) == shown then return path .. rest end
+  return msg
+end
+
 -- Loads a module file as text (never bytecode) and checks its shape.
 local function load_module(path, fn_name, kind_word)
   local chunk, err = loadfile(path, "t")
-  if not chunk then return nil, err end
-  local ok, mod = xpcall(chunk, debug.traceback)
-  if not ok then return nil, path .. ": error while loading: " .. tostring(mod) end
+  if not chunk then
+    if tostring(err):find("wrong mode", 1, true) then
+      return nil, path .. ": is compiled bytecode; write the module as Lua source (ccproxy "
+        .. "loads modules only as text)"
+    end
+    return nil, full_path(tostring(err), path)
+  end
+  local ok, mod = pcall(chunk)
+  if not ok then
+    -- One line that names the file: this goes into the list of config errors.
+    local msg = full_path(first_line(mod), path)
+    if msg:sub(1, #path) ~= path then msg = path .. ": " .. msg end
+    return nil, "error while loading " .. msg
+  end
   if type(mod) ~= "table" or type(mod[fn_name]) ~= "function" then
     return nil, string.format("%s: a %s module must return a table with a %s(req, params) "
       .. "function; it returned %s", path, kind_word, fn_name,
@@ -97,9 +119,15 @@ end
 local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
   local path, tried = M.resolve(entry.module, kind, spec.config_dir, spec.builtin_dir)
   if not path then
-    errors[#errors + 1] = string.format("%s: %s module '%s' not found (looked in %s); write a "
-      .. "built-in name or put %s.lua beside your config", entry.where, kind_word, entry.module,
-      table.concat(tried, ", "), entry.module:gsub("%.", "/"))
+    local fix
+    if entry.module:find("^ccproxy%.") then
+      fix = "ccproxy has no such built-in " .. kind_word .. "; the built-ins are in "
+        .. spec.builtin_dir .. "/" .. kind
+    else
+      fix = "write a built-in name, or create " .. tried[1]
+    end
+    errors[#errors + 1] = string.format("%s: %s module '%s' not found (looked in %s); %s",
+      entry.where, kind_word, entry.module, table.concat(tried, ", "), fix)
     return nil
   end
   local mod, err = load_module(path, fn_name, kind_word)
@@ -133,10 +161,6 @@ end
 
 function M.spec()
   return state.spec
-end
-
-local function first_line(msg)
-  return (tostring(msg):match("^[^\n]*"))
 end
 
 -- Rules in config order; the first that matches names the label. A rule that raises counts

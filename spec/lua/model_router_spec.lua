@@ -1,0 +1,139 @@
+-- spec/lua/model_router_spec.lua: hooks/model_router.lua: label -> alias -> deployment, the
+-- passthrough of "default", and the upstream body (only the model value may change).
+local fx = require("fixtures")
+local core = require("ccproxy.core")
+
+local THINK = { "think", "ccproxy.rules.ThinkingRule" }
+local BG = { "background", "ccproxy.rules.MatchModelRule", { model_name = "haiku" } }
+local HOOKS = { "ccproxy.hooks.rule_evaluator", "ccproxy.hooks.model_router" }
+
+local function with_model(raw, from, to)
+  return fx.replace(raw, '"model":"' .. from .. '"', '"model":"' .. to .. '"')
+end
+
+describe("hook model_router", function()
+  it("routes a label through its alias to the deployment, model in the body", function()
+    local run = fx.pipeline { rules = { THINK }, hooks = HOOKS }
+    local req = run(fx.request("c_oauth", { config_dir = fx.config("lua-route") }))
+    assert.equal("think", req.label)
+    assert.equal("claude-opus-5-5", req.model)
+    assert.equal("claude-sonnet-5-5", req.requested_model)
+    local d = req.deployment
+    assert.equal("claude-opus-5-5", d.model_name)
+    assert.equal("claude-opus-5-5", d.model)
+    assert.equal("think", d.via)
+    assert.equal("anthropic", d.provider)
+    assert.equal("http://127.0.0.1:9", d.api_base)
+    assert.is_false(d.passthrough)
+    local out = core.finish(req)
+    assert.is_true(out.body_changed)
+    assert.equal("claude-opus-5-5", out.model)
+    assert.equal(with_model(fx.body("c_oauth"), "claude-sonnet-5-5", "claude-opus-5-5"), out.body)
+    assert.equal("claude-opus-5-5", out.deployment.model_name)
+  end)
+
+  it("changes only the model bytes of every fixture", function()
+    local run = fx.pipeline { rules = {}, hooks = HOOKS, passthrough = false }
+    for _, name in ipairs(fx.messages) do
+      local raw = fx.body(name)
+      local req = fx.request(name, { config_dir = fx.config("lua-route") })
+      local from = req.model
+      run(req)
+      local out = core.finish(req)
+      assert.equal("claude-sonnet-5-5", out.model, name)
+      if from == "claude-sonnet-5-5" then
+        assert.is_false(out.body_changed, name)
+        assert.equal(raw, out.body, name)
+      else
+        assert.is_true(out.body_changed, name)
+        assert.equal(with_model(raw, from, "claude-sonnet-5-5"), out.body, name)
+      end
+    end
+  end)
+
+  it("changes only the model bytes when a hook decoded the body first", function()
+    local run = fx.pipeline { rules = { { "background", "match_model", { model_name = "opus" } } },
+                              hooks = HOOKS }
+    local req = fx.request("a_say_hi", { config_dir = fx.config("lua-route") })
+    assert.equal("user", req.body.messages[1].role) -- decodes the whole body
+    run(req)
+    assert.equal("claude-haiku-5-5", req.body.model)
+    assert.equal("claude-haiku-5-5", req.model)
+    local out = core.finish(req)
+    assert.is_true(out.body_changed)
+    assert.equal("claude-haiku-5-5", out.model)
+    assert.equal(with_model(fx.body("a_say_hi"), "claude-opus-5-5", "claude-haiku-5-5"), out.body)
+  end)
+
+  it("keeps the client's model for 'default' with passthrough, exact deployment", function()
+    local run = fx.pipeline { rules = { BG }, hooks = HOOKS }
+    local req = run(fx.request("a_say_hi", { config_dir = fx.config("lua-route") }))
+    assert.equal("default", req.label)
+    local d = req.deployment
+    assert.equal("claude-opus-5-5", d.model_name)
+    assert.equal("claude-opus-5-5", d.model)
+    assert.is_true(d.passthrough)
+    local out = core.finish(req)
+    assert.is_false(out.body_changed)
+    assert.equal(fx.body("a_say_hi"), out.body)
+    assert.equal("claude-opus-5-5", out.model)
+  end)
+
+  it("sends an unlisted Claude model through the glob deployment unchanged", function()
+    local run = fx.pipeline { rules = { BG }, hooks = HOOKS }
+    local req = run(fx.request("e_model_sonnet45", { config_dir = fx.config("lua-route") }))
+    local d = req.deployment
+    assert.equal("claude-*", d.model_name)
+    assert.equal("claude-sonnet-4-5-20250929", d.model)
+    assert.is_true(d.passthrough)
+    local out = core.finish(req)
+    assert.is_false(out.body_changed)
+    assert.equal(fx.body("e_model_sonnet45"), out.body)
+  end)
+
+  it("falls back to the default entry for a label without one", function()
+    local run = fx.pipeline { rules = { { "nolabel", "match_model", { model_name = "opus" } } },
+                              hooks = HOOKS }
+    local req = run(fx.request("a_say_hi", { config_dir = fx.config("lua-route") }))
+    assert.equal("nolabel", req.label)
+    local d = req.deployment
+    assert.equal("claude-sonnet-5-5", d.model_name)
+    assert.equal("default", d.via)
+    assert.is_false(d.passthrough)
+    local out = core.finish(req)
+    assert.equal(with_model(fx.body("a_say_hi"), "claude-opus-5-5", "claude-sonnet-5-5"), out.body)
+  end)
+
+  it("routes 'default' to the default entry when passthrough is off", function()
+    local run = fx.pipeline { rules = { BG }, hooks = HOOKS, passthrough = false }
+    local req = run(fx.request("e_model_sonnet45", { config_dir = fx.config("lua-route") }))
+    assert.equal("default", req.label)
+    local d = req.deployment
+    assert.equal("claude-sonnet-5-5", d.model_name)
+    assert.equal("default", d.via)
+    assert.is_false(d.passthrough)
+    assert.equal("claude-sonnet-5-5", core.finish(req).model)
+  end)
+
+  it("uses the label set by an earlier hook, and 'default' when none", function()
+    local run = fx.pipeline { hooks = { "model_router" } }
+    local req = fx.request("a_say_hi", { config_dir = fx.config("lua-route") })
+    req.label = "background"
+    run(req)
+    assert.equal("claude-haiku-5-5", req.deployment.model_name)
+    req = run(fx.request("c_oauth", { config_dir = fx.config("lua-route") }))
+    assert.is_true(req.deployment.passthrough)
+    assert.equal("claude-sonnet-5-5", req.deployment.model_name)
+  end)
+
+  it("leaves the request unrouted, with a warning, when nothing fits", function()
+    local run = fx.pipeline { rules = { BG }, hooks = HOOKS, passthrough = false,
+                              config_dir = fx.config("lua-nodefault") }
+    local req = run(fx.request("e_model_haiku", { config_dir = fx.config("lua-nodefault") }))
+    assert.equal("background", req.label)
+    assert.is_nil(req.deployment)
+    local out = core.finish(req)
+    assert.is_false(out.body_changed)
+    assert.equal("claude-haiku-5-5", out.model)
+  end)
+end)
