@@ -62,6 +62,8 @@ int cc_buf_json_escape(cc_buf_t *b, const char *s, size_t len) {
         case '\n': esc[0] = '\\'; esc[1] = 'n'; n = 2; break;
         case '\r': esc[0] = '\\'; esc[1] = 'r'; n = 2; break;
         case '\t': esc[0] = '\\'; esc[1] = 't'; n = 2; break;
+        case '\b': esc[0] = '\\'; esc[1] = 'b'; n = 2; break;
+        case '\f': esc[0] = '\\'; esc[1] = 'f'; n = 2; break;
         default:
             if (c < 0x20) {
                 memcpy(esc, "\\u00", 4);

@@ -33,7 +33,7 @@ int cc_cmd_lua(const char *config_dir, int argc, char **argv) {
         rc = cc_lua_pcall(L, argc - 2, 0, NULL);
     }
     if (rc != 0) {
-        fprintf(stderr, "ccproxy lua: %s\n", lua_tostring(L, -1));
+        if (lua_isstring(L, -1)) fprintf(stderr, "ccproxy lua: %s\n", lua_tostring(L, -1));
         lua_close(L);
         return 1;
     }

@@ -102,7 +102,7 @@ static int cmp_str(const void *a, const void *b) {
 static int encode(lua_State *L, int idx, const cJSON *order, cc_buf_t *out, cc_buf_t *err,
                   int depth) {
     if (idx < 0) idx = lua_gettop(L) + idx + 1;
-    if (depth > 200) {
+    if (depth > 512) {
         cc_buf_puts(err, "value nested too deeply (or contains a cycle)");
         return -1;
     }

@@ -729,6 +729,13 @@ static int l_finish(lua_State *L) {
     test_req_t *t = luaL_checkudata(L, -1, TEST_MT);
     lua_pop(L, 2);
     cc_preq_t *r = ud->r;
+    cc_buf_t rerr = CC_BUF_INIT;
+    if (t->cfg->n_models && cc_preq_route_unrouted(r, &rerr) < 0) {
+        lua_pushfstring(L, "finish: %s", rerr.data ? rerr.data : "cannot route");
+        cc_buf_free(&rerr);
+        return lua_error(L);
+    }
+    cc_buf_free(&rerr);
     lua_newtable(L);                              /* result */
     push_deployment(L, r);
     lua_setfield(L, -2, "deployment");

@@ -29,6 +29,7 @@ lua_State *cc_lua_new_state(void) {
 }
 
 static int traceback(lua_State *L) {
+    if (lua_isnoneornil(L, 1)) return 1; /* error() without a message: a plain failure exit */
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;

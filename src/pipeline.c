@@ -126,7 +126,7 @@ int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
     }
     cc_buf_free(&lerr);
     lua_settop(L, top);
-    if (!r->routed && cc_preq_route_passthrough(r, err) < 0) rc = -1;
+    if (cc_preq_route_unrouted(r, err) < 0) rc = -1;
     cc_buf_t ferr = CC_BUF_INIT;
     if (cc_lua_req_finish(L, r, &ferr) < 0) {
         cc_error("%s the body edited by a hook cannot be sent: %s", r->id,

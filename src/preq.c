@@ -155,7 +155,10 @@ int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err) {
 }
 
 int cc_preq_route_passthrough(cc_preq_t *r, cc_buf_t *err) {
-    const char *model = r->model;
+    return cc_preq_route_model(r, r->model, err);
+}
+
+int cc_preq_route_model(cc_preq_t *r, const char *model, cc_buf_t *err) {
     cc_route_t rt;
     if (model && cc_config_resolve(r->cfg, model, &rt) == 0)
         return take_route(r, &rt, rt.upstream_model, true);
@@ -167,4 +170,12 @@ int cc_preq_route_passthrough(cc_preq_t *r, cc_buf_t *err) {
                   "or a glob like 'claude-*') to config.yaml",
                   model ? model : "(none)");
     return -1;
+}
+
+int cc_preq_route_unrouted(cc_preq_t *r, cc_buf_t *err) {
+    if (r->routed) return 0;
+    char *model = r->model_set ? strdup(r->model_set) : NULL;
+    int rc = model ? cc_preq_route_model(r, model, err) : cc_preq_route_passthrough(r, err);
+    free(model);
+    return rc;
 }

@@ -52,8 +52,15 @@ void cc_preq_free(cc_preq_t *r);
 /** Routes to `name` (a label or model_name; falls back to "default") and applies the
  *  deployment's credentials and headers. Returns 0 or -1 with a message in `err`. */
 int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err);
+/** Routes `model` as given: its exact or glob entry, else where "default" goes with the
+ *  model unchanged. Returns 0 or -1. */
+int cc_preq_route_model(cc_preq_t *r, const char *model, cc_buf_t *err);
 /** Routes the client's own model (passthrough). Returns 0 or -1. */
 int cc_preq_route_passthrough(cc_preq_t *r, cc_buf_t *err);
+
+/** After the hooks: a request no hook routed goes where its model's name says (the client's
+ *  model, or one a hook set). Returns 0 (also when already routed) or -1. */
+int cc_preq_route_unrouted(cc_preq_t *r, cc_buf_t *err);
 
 /** Sets the model to send upstream. */
 int cc_preq_set_model(cc_preq_t *r, const char *model);

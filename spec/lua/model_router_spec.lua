@@ -126,14 +126,23 @@ describe("hook model_router", function()
     assert.equal("claude-sonnet-5-5", req.deployment.model_name)
   end)
 
-  it("leaves the request unrouted, with a warning, when nothing fits", function()
+  it("leaves the request unrouted when nothing fits, and the stage then fails", function()
     local run = fx.pipeline { rules = { BG }, hooks = HOOKS, passthrough = false,
                               config_dir = fx.config("lua-nodefault") }
     local req = run(fx.request("e_model_haiku", { config_dir = fx.config("lua-nodefault") }))
     assert.equal("background", req.label)
     assert.is_nil(req.deployment)
+    -- the server answers such a request with a not_found_error naming the model
+    assert.has_error(function() core.finish(req) end,
+      "finish: model 'claude-haiku-5-5' is not configured: add a model_list entry for it "
+      .. "(or a 'default' or a glob like 'claude-*') to config.yaml")
+  end)
+
+  it("routes a model a hook set when no router runs", function()
+    local req = fx.request("a_say_hi", { config_dir = fx.config("lua-route") })
+    req.model = "claude-haiku-5-5"
     local out = core.finish(req)
-    assert.is_false(out.body_changed)
+    assert.equal("claude-haiku-5-5", out.deployment.model_name)
     assert.equal("claude-haiku-5-5", out.model)
   end)
 end)
