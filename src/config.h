@@ -22,19 +22,31 @@ typedef struct {
     int col;  /* 1-based */
 } cc_srcpos_t;
 
+/** Where one key of a rule's or hook's params was written (for messages about a value). */
+typedef struct {
+    char *key;
+    cc_srcpos_t pos; /* the value's position */
+} cc_param_pos_t;
+
 /** One rule of ccproxy.rules: the label `name` is given to requests `module` matches. */
 typedef struct {
     char *name;
     char *module;  /* as written: "token_count", "ccproxy.rules.TokenCountRule", "mine.big" */
     cJSON *params; /* always an object; the seed's list of one-key maps is merged into one */
-    cc_srcpos_t pos;
+    cc_srcpos_t pos;        /* the rule's entry */
+    cc_srcpos_t module_pos; /* the `rule:` value */
+    cc_param_pos_t *param_pos; /* one per key of params (see cc_config_param_pos) */
+    size_t n_param_pos;
 } cc_rule_cfg_t;
 
 /** One entry of ccproxy.hooks: a module name, or {hook, params}. */
 typedef struct {
     char *module;
     cJSON *params; /* always an object (empty when none) */
-    cc_srcpos_t pos;
+    cc_srcpos_t pos;        /* the hook's entry */
+    cc_srcpos_t module_pos; /* the module name (the string item, or the `hook:` value) */
+    cc_param_pos_t *param_pos;
+    size_t n_param_pos;
 } cc_hook_cfg_t;
 
 /** One entry of ccproxy.oat_sources: "provider: command" or {command, user_agent}. */
@@ -71,7 +83,7 @@ typedef struct {
     bool ssl_verify;      /* litellm_params.ssl_verify (default true) */
     char *ca_file;        /* ssl_verify given as a path: the CA bundle to trust */
     double timeout;       /* litellm_params.timeout seconds (0 = the global default) */
-    cJSON *litellm_params; /* the whole map, for scripts */
+    cJSON *litellm_params; /* the whole map as written (os.environ/ not resolved), for scripts */
     cJSON *model_info;     /* model_info map or NULL; kept for later use */
     cc_srcpos_t pos;
 } cc_model_t;
@@ -128,6 +140,18 @@ typedef struct {
  *  an error that says to run `ccproxy install`. */
 cc_config_t *cc_config_load(const char *dir, cc_buf_t *errors, cc_buf_t *warnings);
 void cc_config_free(cc_config_t *cfg);
+
+/** cc_config_load with the two files' text given in memory (NULL text = that file is missing).
+ *  `dir` names the files in messages and anchors relative paths (ssl_verify CA bundles); the
+ *  files in it are not read. For tests and the fuzzer. */
+cc_config_t *cc_config_load_mem(const char *dir, const char *ccproxy_yaml, size_t ccproxy_len,
+                                const char *config_yaml, size_t config_len, cc_buf_t *errors,
+                                cc_buf_t *warnings);
+
+/** Where key `key` of a rule's or hook's params was written (rule->param_pos,
+ *  rule->n_param_pos), or `fallback` (say rule->pos) when it was not written in the file. */
+cc_srcpos_t cc_config_param_pos(const cc_param_pos_t *pos, size_t n, const char *key,
+                                cc_srcpos_t fallback);
 
 /** Index of the entry whose model_name is `name` exactly, else of the first entry whose
  *  model_name is a glob ("claude-*", "*") matching it; -1 when none. */

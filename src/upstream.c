@@ -34,15 +34,22 @@ struct cc_upstream_s {
     bool finished;
     bool paused;
     int status;
-    bool *gone;          /* set while inside llhttp: tells the caller x was freed */
+    bool in_parser;      /* inside llhttp_execute/finish: freeing must wait */
+    bool free_pending;   /* x_free was asked for while in_parser */
+    bool complete;       /* the response ended (set inside llhttp) */
+    bool reusable;       /* ... and the connection may be kept */
 };
 
 static void on_timer_closed(uv_handle_t *h) {
     free(h);
 }
 
+/* Frees x, or, while llhttp is running on x->parser, marks it for the caller to free. */
 static void x_free(cc_upstream_t *x) {
-    if (x->gone) *x->gone = true;
+    if (x->in_parser) {
+        x->free_pending = true;
+        return;
+    }
     if (x->timer) {
         uv_timer_stop(x->timer);
         uv_close((uv_handle_t *)x->timer, on_timer_closed);
@@ -128,31 +135,51 @@ static int r_headers_complete(llhttp_t *p) {
     x->head_done = true;
     long long cl = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
     arm(x, x->req.idle_timeout_ms);
-    bool *gone = x->gone;
     x->cb.head(x->arg, x->status, &x->resp_headers, cl);
-    return gone && *gone ? -1 : 0; /* the user may have cancelled (freed) x */
+    return x->finished ? -1 : 0; /* the user may have cancelled x */
 }
 
 static int r_body(llhttp_t *p, const char *at, size_t len) {
     cc_upstream_t *x = X(p);
-    bool *gone = x->gone;
     x->cb.body(x->arg, at, len);
-    return gone && *gone ? -1 : 0;
+    return x->finished ? -1 : 0;
 }
 
 static int r_message_complete(llhttp_t *p) {
     cc_upstream_t *x = X(p);
     if (!x->head_done) return 0; /* end of a 1xx */
-    x->finished = true;
-    bool reusable = llhttp_should_keep_alive(p);
-    cc_upconn_t *conn = x->conn;
-    x->conn = NULL;
-    if (conn) cc_upconn_release(conn, reusable);
-    cc_upstream_cb_t cb = x->cb;
-    void *arg = x->arg;
-    x_free(x);
-    cb.done(arg);
-    return -1; /* stop parsing: x is gone */
+    x->complete = true;
+    x->reusable = llhttp_should_keep_alive(p);
+    return HPE_PAUSED; /* stop here; run_parser finishes the exchange */
+}
+
+/* Runs llhttp on `data` (or finishes the message at EOF when data is NULL), then does what the
+ * callbacks asked for. Returns true when x is gone (finished, failed or cancelled). */
+static bool run_parser(cc_upstream_t *x, const char *data, size_t len) {
+    x->in_parser = true;
+    llhttp_errno_t err = data ? llhttp_execute(&x->parser, data, len) : llhttp_finish(&x->parser);
+    x->in_parser = false;
+    if (x->free_pending) {
+        x_free(x);
+        return true;
+    }
+    if (x->complete) {
+        x->finished = true;
+        cc_upconn_t *conn = x->conn;
+        x->conn = NULL;
+        if (conn) cc_upconn_release(conn, x->reusable);
+        cc_upstream_cb_t cb = x->cb;
+        void *arg = x->arg;
+        x_free(x);
+        cb.done(arg);
+        return true;
+    }
+    if (err == HPE_OK) return false;
+    char msg[256];
+    snprintf(msg, sizeof msg, "the upstream's response is not valid HTTP: %s",
+             llhttp_get_error_reason(&x->parser));
+    x_fail(x, CC_UP_BROKEN, msg);
+    return true;
 }
 
 /* --- connection events ----------------------------------------------------------------- */
@@ -163,16 +190,7 @@ static void on_conn_data(cc_upconn_t *u, const char *data, size_t len, void *arg
     cc_upstream_t *x = arg;
     x->any_byte = true;
     if (x->head_done) arm(x, x->req.idle_timeout_ms);
-    bool gone = false;
-    x->gone = &gone;
-    llhttp_errno_t err = llhttp_execute(&x->parser, data, len);
-    if (gone) return; /* finished (done, fail or cancel) inside a callback */
-    x->gone = NULL;
-    if (err == HPE_OK) return;
-    char msg[256];
-    snprintf(msg, sizeof msg, "the upstream's response is not valid HTTP: %s",
-             llhttp_get_error_reason(&x->parser));
-    x_fail(x, CC_UP_BROKEN, msg);
+    run_parser(x, data, len);
 }
 
 static void on_conn_closed(cc_upconn_t *u, int status, const char *err, void *arg) {
@@ -180,11 +198,7 @@ static void on_conn_closed(cc_upconn_t *u, int status, const char *err, void *ar
     x->conn = NULL;
     if (status == UV_EOF && x->head_done) {
         /* A response delimited by the close: llhttp decides whether that completes it. */
-        bool gone = false;
-        x->gone = &gone;
-        llhttp_finish(&x->parser);
-        if (gone) return;
-        x->gone = NULL;
+        if (run_parser(x, NULL, 0)) return;
         x_fail(x, CC_UP_BROKEN, "the upstream closed the connection mid-response");
         return;
     }
