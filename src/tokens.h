@@ -8,11 +8,12 @@
 
 #include <stddef.h>
 
-/** The estimated input tokens of the body, or -1 when it is not a JSON object. */
+/** The estimated input tokens of the body, or -1 when it is not a valid JSON object. An
+ *  estimate: Claude's tokenizer is not public; tokens.c documents the method. */
 long cc_tokens_estimate(const char *body, size_t len);
 
 /** A cheap bound no smaller than cc_tokens_estimate (O(1)), so a rule can decide
- *  "not over the threshold" without counting. */
+ *  "not over the threshold" without counting. It is the body length in bytes. */
 long cc_tokens_upper_bound(const char *body, size_t len);
 
 #endif
