@@ -33,7 +33,23 @@ static void serve_health(cc_conn_t *c) {
     cJSON_AddNumberToObject(o, "generation", atomic_load(&w->server->generation));
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&w->server->requests_total));
-    cJSON_AddNumberToObject(o, "workers", w->cfg->num_workers > 0 ? w->cfg->num_workers : 1);
+    cJSON_AddNumberToObject(o, "workers", w->server->n_workers);
+    cc_server_t *srv = w->server;
+    pthread_mutex_lock(&srv->lock);
+    if (srv->reload.at[0]) {
+        cJSON *r = cJSON_AddObjectToObject(o, "last_reload");
+        cJSON_AddStringToObject(r, "at", srv->reload.at);
+        cJSON_AddBoolToObject(r, "ok", srv->reload.ok);
+        if (srv->reload.error)
+            cJSON_AddStringToObject(r, "error", srv->reload.error);
+        else
+            cJSON_AddNullToObject(r, "error");
+        if (srv->reload.restart_needed)
+            cJSON_AddStringToObject(r, "restart_needed", srv->reload.restart_needed);
+    } else {
+        cJSON_AddNullToObject(o, "last_reload");
+    }
+    pthread_mutex_unlock(&srv->lock);
     respond_json(c, 200, o);
 }
 

@@ -16,16 +16,36 @@ static bool stays_here(const cc_headers_t *h, const char *name) {
     return cc_headers_is_hop_by_hop(h, name);
 }
 
-static char *member_string(const char *body, size_t len, const char *key) {
-    cc_json_member_t m;
-    if (cc_json_find_member(body, len, key, &m) != 0) return NULL;
-    if (m.value.len < 2 || body[m.value.start] != '"') return NULL;
-    cc_buf_t out = CC_BUF_INIT;
-    if (cc_json_string_decode(body + m.value.start, m.value.len, &out) < 0) {
-        cc_buf_free(&out);
-        return NULL;
+/* One pass over the top-level members picks out what every request needs. */
+typedef struct {
+    cc_json_member_t model, stream;
+    bool has_model, has_stream;
+} scan_t;
+
+static int scan_member(const char *body, const cc_json_member_t *m, void *arg) {
+    scan_t *sc = arg;
+    const char *k = body + m->key.start;
+    /* Keys Claude Code sends are plain; an escaped key is decoded before comparing. */
+    if (m->key.len == 7 && memcmp(k, "\"model\"", 7) == 0) {
+        sc->model = *m;
+        sc->has_model = true;
+    } else if (m->key.len == 8 && memcmp(k, "\"stream\"", 8) == 0) {
+        sc->stream = *m;
+        sc->has_stream = true;
+    } else if (memchr(k, '\\', m->key.len)) {
+        cc_buf_t key = CC_BUF_INIT;
+        if (cc_json_string_decode(k, m->key.len, &key) == 0 && key.data) {
+            if (strcmp(key.data, "model") == 0) {
+                sc->model = *m;
+                sc->has_model = true;
+            } else if (strcmp(key.data, "stream") == 0) {
+                sc->stream = *m;
+                sc->has_stream = true;
+            }
+        }
+        cc_buf_free(&key);
     }
-    return cc_buf_steal(&out, NULL);
+    return 0;
 }
 
 int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cfg,
@@ -46,14 +66,19 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
     }
     const char *body = client->body.data ? client->body.data : "";
     size_t len = client->body.len;
-    cc_json_member_t m;
-    if (cc_json_find_member(body, len, "model", &m) == -2) {
+    scan_t sc = {0};
+    if (cc_json_each_member(body, len, scan_member, &sc) == -2) {
         cc_buf_puts(err, "the request body is not a JSON object");
         return -1;
     }
-    r->model = member_string(body, len, "model");
-    if (cc_json_find_member(body, len, "stream", &m) == 0)
-        r->stream = m.value.len == 4 && memcmp(body + m.value.start, "true", 4) == 0;
+    if (sc.has_model && body[sc.model.value.start] == '"') {
+        cc_buf_t m = CC_BUF_INIT;
+        if (cc_json_string_decode(body + sc.model.value.start, sc.model.value.len, &m) == 0)
+            r->model = cc_buf_steal(&m, NULL);
+        cc_buf_free(&m);
+    }
+    r->stream = sc.has_stream && sc.stream.value.len == 4 &&
+                memcmp(body + sc.stream.value.start, "true", 4) == 0;
     return 0;
 }
 

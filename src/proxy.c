@@ -25,6 +25,8 @@
 typedef struct {
     cc_conn_t *conn;
     cc_worker_t *w;
+    cc_wgen_t *wg;        /* the generation this request pinned */
+    const cc_config_t *cfg; /* wg->gen->cfg */
     cc_preq_t r;
     cc_upstream_t *up;
     cc_headers_t up_headers;
@@ -40,11 +42,12 @@ typedef struct {
 static void ex_free(exchange_t *ex) {
     cc_preq_free(&ex->r);
     cc_headers_free(&ex->up_headers);
+    cc_wgen_unref(ex->wg);
     free(ex);
 }
 
 static void log_line(exchange_t *ex, const char *outcome) {
-    const cc_config_t *cfg = ex->w->cfg;
+    const cc_config_t *cfg = ex->cfg;
     const char *dep = ex->r.routed ? cfg->models[ex->r.deployment].model_name : "-";
     double total = (double)(cc_now_ns() - ex->start_ns) / 1e6;
     double ttfb = ex->head_ns ? (double)(ex->head_ns - ex->start_ns) / 1e6 : -1;
@@ -90,7 +93,7 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
         if (cc_headers_is_hop_by_hop(h, f->name)) continue;
         cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
     }
-    const cc_config_t *cfg = ex->w->cfg;
+    const cc_config_t *cfg = ex->cfg;
     if (ex->r.routed) {
         cc_headers_set(&out, "x-ccproxy-deployment", cfg->models[ex->r.deployment].model_name);
         if (ex->r.upstream_model) cc_headers_set(&out, "x-ccproxy-model", ex->r.upstream_model);
@@ -123,7 +126,7 @@ static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after
     exchange_t *ex = arg;
     ex->up = NULL;
     cc_conn_set_observer(ex->conn, NULL);
-    const char *dep = ex->r.routed ? ex->w->cfg->models[ex->r.deployment].model_name : "?";
+    const char *dep = ex->r.routed ? ex->cfg->models[ex->r.deployment].model_name : "?";
     char text[1024];
     snprintf(text, sizeof text, "upstream %s (%s): %s", dep, ex->host, msg);
     cc_warn("%s %s", cc_conn_request_id(ex->conn), text);
@@ -186,20 +189,23 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     }
     ex->conn = c;
     ex->w = w;
+    ex->wg = w->current;
+    cc_wgen_ref(ex->wg);
+    ex->cfg = ex->wg->gen->cfg;
     ex->start_ns = req->start_ns ? req->start_ns : cc_now_ns();
     cc_buf_t err = CC_BUF_INIT;
-    if (cc_preq_init(&ex->r, req, w->cfg, cc_conn_request_id(c), &err) < 0) {
+    if (cc_preq_init(&ex->r, req, ex->cfg, cc_conn_request_id(c), &err) < 0) {
         fail_early(ex, 400, "invalid_request_error", err.data);
         cc_buf_free(&err);
         return;
     }
-    if (cc_pipeline_run(w->pipeline, &ex->r, &err) < 0) {
+    if (cc_pipeline_run(ex->wg->pipeline, &ex->r, &err) < 0) {
         fail_early(ex, 404, "not_found_error", err.data ? err.data : "cannot route the request");
         cc_buf_free(&err);
         return;
     }
     cc_buf_free(&err);
-    const cc_model_t *d = &w->cfg->models[ex->r.deployment];
+    const cc_model_t *d = &ex->cfg->models[ex->r.deployment];
     if (strcmp(d->provider, "anthropic") != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "deployment %s uses provider '%s', which this ccproxy version "
@@ -227,8 +233,8 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
         .body = body->data ? body->data : "",
         .body_len = body->len,
         .first_byte_timeout_ms = d->timeout > 0 ? (unsigned)(d->timeout * 1000)
-                                                : w->cfg->limits.first_byte_timeout_ms,
-        .idle_timeout_ms = w->cfg->limits.upstream_idle_timeout_ms,
+                                                : ex->cfg->limits.first_byte_timeout_ms,
+        .idle_timeout_ms = ex->cfg->limits.upstream_idle_timeout_ms,
     };
     cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
     cc_conn_set_observer(c, &obs);

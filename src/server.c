@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -28,6 +29,14 @@ uint64_t cc_now_ns(void) {
 
 uint64_t cc_now_ms(void) {
     return uv_hrtime() / 1000000;
+}
+
+void cc_worker_use(cc_worker_t *w, cc_wgen_t *wg) {
+    cc_wgen_t *old = w->current;
+    w->current = wg;
+    w->cfg = wg->gen->cfg;
+    if (w->pool) cc_pool_set_limits(w->pool, &w->cfg->limits);
+    cc_wgen_unref(old);
 }
 
 void cc_worker_track_conn(cc_worker_t *w, cc_conn_t *c) {
@@ -123,6 +132,7 @@ static void worker_stop(cc_worker_t *w) {
         if (!cc_conn_close_if_idle(c)) cc_conn_close_after_response(c);
     }
     uv_close((uv_handle_t *)&w->stop_async, NULL);
+    uv_close((uv_handle_t *)&w->reload_async, NULL);
     uv_timer_start(&w->grace_timer, on_grace_expired, w->cfg->limits.shutdown_grace_ms, 0);
     uv_unref((uv_handle_t *)&w->grace_timer);
     cc_pool_shutdown(w->pool);
@@ -132,28 +142,50 @@ static void on_stop_async(uv_async_t *a) {
     worker_stop(a->data);
 }
 
-static int worker_init(cc_worker_t *w, cc_server_t *srv, int index, char *err, size_t errlen) {
+/* In a worker's own thread: build its pipeline for the generation worker 0 validated. */
+static void on_reload_async(uv_async_t *a) {
+    cc_worker_t *w = a->data;
+    pthread_mutex_lock(&w->server->lock);
+    cc_gen_t *gen = w->pending;
+    w->pending = NULL;
+    pthread_mutex_unlock(&w->server->lock);
+    if (!gen) return;
+    cc_buf_t err = CC_BUF_INIT;
+    cc_wgen_t *wg = cc_wgen_new(gen, &err);
+    if (wg)
+        cc_worker_use(w, wg);
+    else
+        cc_error("worker %d kept generation %d: the scripts changed while reloading: %s",
+                 w->index, w->current->gen->id, err.data ? err.data : "?");
+    cc_buf_free(&err);
+    cc_gen_unref(gen);
+}
+
+static int worker_init(cc_worker_t *w, cc_server_t *srv, cc_gen_t *gen, int index, char *err,
+                       size_t errlen) {
     memset(w, 0, sizeof *w);
     w->index = index;
     w->server = srv;
-    w->cfg = srv->cfg;
     if (uv_loop_init(&w->loop) < 0) {
         snprintf(err, errlen, "cannot create an event loop");
         return -1;
     }
     uv_async_init(&w->loop, &w->stop_async, on_stop_async);
     w->stop_async.data = w;
+    uv_async_init(&w->loop, &w->reload_async, on_reload_async);
+    w->reload_async.data = w;
     uv_timer_init(&w->loop, &w->grace_timer);
     w->grace_timer.data = w;
-    w->pool = cc_pool_new(&w->loop, &w->cfg->limits);
     cc_buf_t perr = CC_BUF_INIT;
-    w->pipeline = cc_pipeline_new(w->cfg, &perr);
-    if (!w->pipeline) {
+    cc_wgen_t *wg = cc_wgen_new(gen, &perr);
+    if (!wg) {
         snprintf(err, errlen, "%s", perr.data ? perr.data : "cannot load the Lua pipeline");
         cc_buf_free(&perr);
         return -1;
     }
     cc_buf_free(&perr);
+    cc_worker_use(w, wg);
+    w->pool = cc_pool_new(&w->loop, &w->cfg->limits);
     if (open_listener(w, w->cfg->host, w->cfg->port, err, errlen) < 0) return -1;
     int rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
     if (rc < 0) {
@@ -170,8 +202,8 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static void worker_destroy(cc_worker_t *w) {
-    cc_pipeline_free(w->pipeline);
-    w->pipeline = NULL;
+    cc_wgen_unref(w->current);
+    w->current = NULL;
     cc_pool_free(w->pool);
     w->pool = NULL;
     uv_walk(&w->loop, close_walk, NULL);
@@ -204,11 +236,87 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     uv_close((uv_handle_t *)&sig->sighup, NULL);
 }
 
+static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
+                              const char *restart) {
+    pthread_mutex_lock(&srv->lock);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(srv->reload.at, sizeof srv->reload.at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    srv->reload.ok = ok;
+    free(srv->reload.error);
+    srv->reload.error = error ? strdup(error) : NULL;
+    free(srv->reload.restart_needed);
+    srv->reload.restart_needed = restart ? strdup(restart) : NULL;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Settings that only a restart can apply. */
+static void restart_needs(const cc_server_t *srv, const cc_config_t *cfg, cc_buf_t *out) {
+    int workers = cfg->num_workers > 0 ? cfg->num_workers : 1;
+    if (strcmp(cfg->host, srv->listen_host) != 0 || cfg->port != srv->listen_port)
+        cc_buf_printf(out, "listen address %s:%d -> %s:%d; ", srv->listen_host, srv->listen_port,
+                      cfg->host, cfg->port);
+    if (workers != srv->n_workers)
+        cc_buf_printf(out, "num_workers %d -> %d; ", srv->n_workers, workers);
+    if (out->len >= 2) {
+        out->len -= 2;
+        out->data[out->len] = '\0';
+    }
+}
+
+/* SIGHUP, on worker 0: load and validate a complete new generation, then swap it in. A
+ * failure keeps the current generation serving. */
+static void reload(signals_t *sig) {
+    cc_server_t *srv = sig->workers[0].server;
+    cc_buf_t errs = CC_BUF_INIT, warns = CC_BUF_INIT, restart = CC_BUF_INIT;
+    int cur = atomic_load(&srv->generation);
+    cc_info("reloading %s (SIGHUP)", srv->config_dir);
+    cc_config_t *cfg = cc_config_load(srv->config_dir, &errs, &warns);
+    if (warns.len) cc_warn("%s", warns.data);
+    if (!cfg) {
+        cc_error("reload failed; generation %d keeps serving:\n%s", cur,
+                 errs.data ? errs.data : "?");
+        set_reload_status(srv, false, errs.data, NULL);
+        goto done;
+    }
+    restart_needs(srv, cfg, &restart);
+    cc_gen_t *gen = cc_gen_new(cfg, cur + 1);
+    cc_wgen_t *wg = cc_wgen_new(gen, &errs);
+    if (!wg) {
+        cc_error("reload failed; generation %d keeps serving:\n%s", cur,
+                 errs.data ? errs.data : "?");
+        set_reload_status(srv, false, errs.data, NULL);
+        cc_gen_unref(gen);
+        goto done;
+    }
+    if (gen->cfg->debug) cc_log_set_level(CC_LOG_DEBUG);
+    else cc_log_set_level(CC_LOG_INFO);
+    cc_worker_use(&sig->workers[0], wg);
+    for (int i = 1; i < sig->n; i++) {
+        cc_worker_t *w = &sig->workers[i];
+        pthread_mutex_lock(&srv->lock);
+        cc_gen_ref(gen);
+        if (w->pending) cc_gen_unref(w->pending);
+        w->pending = gen;
+        pthread_mutex_unlock(&srv->lock);
+        uv_async_send(&w->reload_async);
+    }
+    atomic_store(&srv->generation, gen->id);
+    cc_gen_unref(gen);
+    set_reload_status(srv, true, NULL, restart.len ? restart.data : NULL);
+    cc_info("reloaded: generation %d (%zu rules, %zu hooks, %zu models)%s%s", cur + 1,
+            cfg->n_rules, cfg->n_hooks, cfg->n_models,
+            restart.len ? "; restart to apply: " : "", restart.len ? restart.data : "");
+done:
+    cc_buf_free(&errs);
+    cc_buf_free(&warns);
+    cc_buf_free(&restart);
+}
+
 static void on_sighup(uv_signal_t *s, int signum) {
-    (void)s;
     (void)signum;
-    cc_warn("received SIGHUP: configuration reload is not available yet; restart to apply "
-            "changes (`ccproxy restart`)");
+    reload(s->data);
 }
 
 static void report_ready(int fd, const char *msg) {
@@ -222,21 +330,26 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     if (cfg->debug) cc_log_set_level(CC_LOG_DEBUG);
     cc_server_t srv;
     memset(&srv, 0, sizeof srv);
-    srv.cfg = cfg;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     srv.started_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
     atomic_init(&srv.next_request_id, 1);
     atomic_init(&srv.requests_total, 0);
     atomic_init(&srv.generation, 1);
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.config_dir = strdup(cfg->dir ? cfg->dir : ".");
+    srv.listen_host = strdup(cfg->host);
+    srv.listen_port = cfg->port;
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
+    srv.n_workers = n;
+    cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
     int started = 0, rc = 0;
-    char err[512] = "";
+    char err[4096] = "";
     for (; started < n; started++) {
-        if (worker_init(&workers[started], &srv, started, err, sizeof err) < 0) {
+        if (worker_init(&workers[started], &srv, gen, started, err, sizeof err) < 0) {
             started++;
             rc = 1;
             break;
@@ -269,8 +382,15 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     for (int i = 0; i < n; i++) worker_destroy(&workers[i]);
     cc_info("ccproxy stopped");
 done:
+    for (int i = 0; i < n; i++)
+        if (workers[i].pending) cc_gen_unref(workers[i].pending);
+    cc_gen_unref(gen);
     free(workers);
     free(threads);
-    cc_config_free(cfg);
+    free(srv.config_dir);
+    free(srv.listen_host);
+    free(srv.reload.error);
+    free(srv.reload.restart_needed);
+    pthread_mutex_destroy(&srv.lock);
     return rc;
 }

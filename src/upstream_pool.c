@@ -25,7 +25,8 @@ typedef struct tls_ctx_entry_s {
 
 struct cc_pool_s {
     uv_loop_t *loop;
-    const cc_limits_t *limits;
+    cc_limits_t limits_copy;
+    const cc_limits_t *limits; /* &limits_copy */
     cc_upconn_t *idle;    /* idle connections, newest first */
     size_t n_idle;
     tls_ctx_entry_t *ctxs;
@@ -63,8 +64,13 @@ cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_limits_t *limits) {
     cc_pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->loop = loop;
-    p->limits = limits;
+    p->limits_copy = *limits;
+    p->limits = &p->limits_copy;
     return p;
+}
+
+void cc_pool_set_limits(cc_pool_t *p, const cc_limits_t *limits) {
+    p->limits_copy = *limits;
 }
 
 uv_loop_t *cc_pool_loop(cc_pool_t *p) {

@@ -38,7 +38,10 @@ typedef struct {
     void (*closed)(cc_upconn_t *u, int status, const char *err, void *arg);
 } cc_upconn_handler_t;
 
+/** A pool; it keeps a copy of `limits`. */
 cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_limits_t *limits);
+/** New limits (after a reload) for connections made or pooled from now on. */
+void cc_pool_set_limits(cc_pool_t *p, const cc_limits_t *limits);
 /** Closes idle connections and stops keeping new ones (server shutdown). */
 void cc_pool_shutdown(cc_pool_t *p);
 /** Frees the pool; its loop must still be run afterwards to finish closing handles. */

@@ -4,37 +4,54 @@
 #ifndef CC_WORKER_H
 #define CC_WORKER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
+#include "generation.h"
 
 typedef struct cc_pipeline_s cc_pipeline_t;
 typedef struct cc_pool_s cc_pool_t;
 typedef struct cc_conn_s cc_conn_t;
 
+/** What the last reload did, for /health and `ccproxy status`. */
+typedef struct {
+    char at[32];           /* ISO time, "" before the first reload */
+    bool ok;
+    char *error;           /* every problem, one per line (NULL when ok) */
+    char *restart_needed;  /* settings that changed but apply only after a restart, or NULL */
+} cc_reload_status_t;
+
 /** State shared by all workers of the process. */
 typedef struct {
-    cc_config_t *cfg;
+    char *config_dir;
     uint64_t started_ms;      /* wall clock at start, for uptime */
     atomic_uint_fast64_t next_request_id;
     atomic_uint_fast64_t requests_total;
-    atomic_int generation;    /* configuration generation, 1 at start */
+    atomic_int generation;    /* id of the current configuration generation, 1 at start */
+    int listen_port;          /* what the listeners were opened with */
+    char *listen_host;
+    int n_workers;
+    pthread_mutex_t lock;     /* guards reload */
+    cc_reload_status_t reload;
 } cc_server_t;
 
 struct cc_worker_s {
     uv_loop_t loop;
     int index;
     cc_server_t *server;
-    const cc_config_t *cfg;
+    cc_wgen_t *current;       /* the generation new requests use */
+    const cc_config_t *cfg;   /* current->gen->cfg */
+    cc_gen_t *pending;        /* a new generation to load (set under server->lock) */
+    uv_async_t reload_async;
     uv_tcp_t listener;
     bool listening;
     uv_async_t stop_async;
     uv_timer_t grace_timer;
     bool stopping;
-    cc_pipeline_t *pipeline;
     cc_pool_t *pool;
     /* Live client connections, for shutdown. */
     cc_conn_t **conns;
@@ -46,6 +63,10 @@ struct cc_worker_s {
 /** Monotonic milliseconds / nanoseconds. */
 uint64_t cc_now_ms(void);
 uint64_t cc_now_ns(void);
+
+/** Makes `wg` the worker's current generation (taking over the reference) and releases the
+ *  previous one; requests in flight keep theirs. */
+void cc_worker_use(cc_worker_t *w, cc_wgen_t *wg);
 
 /** Bookkeeping used by conn.c. */
 void cc_worker_track_conn(cc_worker_t *w, cc_conn_t *c);

@@ -1,0 +1,48 @@
+/* generation.c: configuration generations (see generation.h). */
+#include "generation.h"
+
+#include <stdlib.h>
+
+cc_gen_t *cc_gen_new(cc_config_t *cfg, int id) {
+    cc_gen_t *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->id = id;
+    g->cfg = cfg;
+    atomic_init(&g->refs, 1);
+    return g;
+}
+
+void cc_gen_ref(cc_gen_t *g) {
+    atomic_fetch_add(&g->refs, 1);
+}
+
+void cc_gen_unref(cc_gen_t *g) {
+    if (!g || atomic_fetch_sub(&g->refs, 1) != 1) return;
+    cc_config_free(g->cfg);
+    free(g);
+}
+
+cc_wgen_t *cc_wgen_new(cc_gen_t *gen, cc_buf_t *err) {
+    cc_wgen_t *wg = calloc(1, sizeof *wg);
+    if (!wg) return NULL;
+    wg->pipeline = cc_pipeline_new(gen->cfg, err);
+    if (!wg->pipeline) {
+        free(wg);
+        return NULL;
+    }
+    cc_gen_ref(gen);
+    wg->gen = gen;
+    wg->refs = 1;
+    return wg;
+}
+
+void cc_wgen_ref(cc_wgen_t *wg) {
+    wg->refs++;
+}
+
+void cc_wgen_unref(cc_wgen_t *wg) {
+    if (!wg || --wg->refs > 0) return;
+    cc_pipeline_free(wg->pipeline);
+    cc_gen_unref(wg->gen);
+    free(wg);
+}

@@ -1,0 +1,41 @@
+/* generation.h: configuration generations, for hot reload. A generation is one loaded
+ * configuration (shared by all workers, reference-counted atomically); each worker builds its
+ * own Lua pipeline for it (cc_wgen_t, counted without atomics since only its worker touches
+ * it). A request pins the worker generation it started with, so a stream that lasts minutes
+ * finishes on the configuration and scripts it began with; an old generation is freed when
+ * its last request ends. */
+#ifndef CC_GENERATION_H
+#define CC_GENERATION_H
+
+#include <stdatomic.h>
+
+#include "buf.h"
+#include "config.h"
+#include "pipeline.h"
+
+typedef struct {
+    int id;
+    cc_config_t *cfg;
+    atomic_int refs;
+} cc_gen_t;
+
+/** A generation owning `cfg`, with one reference. */
+cc_gen_t *cc_gen_new(cc_config_t *cfg, int id);
+void cc_gen_ref(cc_gen_t *g);
+/** Drops a reference; the last one frees the config. Any thread. */
+void cc_gen_unref(cc_gen_t *g);
+
+typedef struct {
+    cc_gen_t *gen;
+    cc_pipeline_t *pipeline;
+    unsigned refs;
+} cc_wgen_t;
+
+/** A worker's generation: loads the pipeline for `gen` (taking a reference on it). Returns
+ *  NULL with the script errors in `err`. Starts with one reference (the worker's). */
+cc_wgen_t *cc_wgen_new(cc_gen_t *gen, cc_buf_t *err);
+void cc_wgen_ref(cc_wgen_t *wg);
+/** Drops a reference; the last one frees the pipeline and releases the generation. */
+void cc_wgen_unref(cc_wgen_t *wg);
+
+#endif
