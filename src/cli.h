@@ -10,6 +10,7 @@ int cc_cmd_stop(const char *config_dir, int argc, char **argv);
 int cc_cmd_restart(const char *config_dir, int argc, char **argv);
 int cc_cmd_status(const char *config_dir, int argc, char **argv);
 int cc_cmd_logs(const char *config_dir, int argc, char **argv);
+int cc_cmd_reload(const char *config_dir, int argc, char **argv);
 int cc_cmd_run(const char *config_dir, int argc, char **argv);
 /** `ccproxy lua FILE [ARGS...]`: runs a Lua script inside ccproxy's own LuaJIT with the
  *  ccproxy modules and the request constructor available (how the busted specs run against

@@ -120,6 +120,20 @@ static void print_report(const char *config_dir, const cc_config_t *cfg, const c
             printf("health    answered\n");
         else
             printf("health    no answer from /health\n");
+        const cJSON *gen = cJSON_GetObjectItemCaseSensitive(health, "generation");
+        const cJSON *rl = cJSON_GetObjectItemCaseSensitive(health, "last_reload");
+        if (cJSON_IsNumber(gen)) printf("config    generation %d\n", gen->valueint);
+        if (cJSON_IsObject(rl)) {
+            const cJSON *at = cJSON_GetObjectItemCaseSensitive(rl, "at");
+            const cJSON *err = cJSON_GetObjectItemCaseSensitive(rl, "error");
+            const cJSON *restart = cJSON_GetObjectItemCaseSensitive(rl, "restart_needed");
+            bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rl, "ok"));
+            printf("reload    %s at %s\n", ok ? "succeeded" : "FAILED",
+                   cJSON_IsString(at) ? at->valuestring : "?");
+            if (cJSON_IsString(err)) printf("%s\n", err->valuestring);
+            if (cJSON_IsString(restart))
+                printf("          restart to apply: %s\n", restart->valuestring);
+        }
     }
     printf("url       %s\n", cJSON_IsString(url) ? url->valuestring : "(config does not load)");
     printf("config    %s\n", config_dir);

@@ -40,6 +40,7 @@ static void serve_health(cc_conn_t *c) {
         cJSON *r = cJSON_AddObjectToObject(o, "last_reload");
         cJSON_AddStringToObject(r, "at", srv->reload.at);
         cJSON_AddBoolToObject(r, "ok", srv->reload.ok);
+        cJSON_AddNumberToObject(r, "count", srv->reload.count);
         if (srv->reload.error)
             cJSON_AddStringToObject(r, "error", srv->reload.error);
         else

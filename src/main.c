@@ -18,6 +18,7 @@ static const command_t commands[] = {
     {"start", cc_cmd_start, "start the proxy (foreground, or --detach)"},
     {"stop", cc_cmd_stop, "stop a detached proxy"},
     {"restart", cc_cmd_restart, "stop, then start"},
+    {"reload", cc_cmd_reload, "re-read the configuration and scripts without stopping (SIGHUP)"},
     {"status", cc_cmd_status, "show whether the proxy runs, and its configuration"},
     {"logs", cc_cmd_logs, "show the log of a detached proxy"},
     {"run", cc_cmd_run, "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL set"},

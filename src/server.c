@@ -244,6 +244,7 @@ static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
     gmtime_r(&now, &tm);
     strftime(srv->reload.at, sizeof srv->reload.at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     srv->reload.ok = ok;
+    srv->reload.count++;
     free(srv->reload.error);
     srv->reload.error = error ? strdup(error) : NULL;
     free(srv->reload.restart_needed);

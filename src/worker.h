@@ -20,6 +20,7 @@ typedef struct cc_conn_s cc_conn_t;
 /** What the last reload did, for /health and `ccproxy status`. */
 typedef struct {
     char at[32];           /* ISO time, "" before the first reload */
+    unsigned count;        /* reloads attempted so far */
     bool ok;
     char *error;           /* every problem, one per line (NULL when ok) */
     char *restart_needed;  /* settings that changed but apply only after a restart, or NULL */
