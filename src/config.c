@@ -375,7 +375,7 @@ static void params_free(params_t *p) {
 /* ---- ccproxy.hooks / ccproxy.rules / ccproxy.oat_sources ----------------------------------- */
 
 static void read_hooks(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
-    static const char *const hook_keys[] = {"hook", "params", NULL};
+    static const char *const hook_keys[] = {"hook", "params", "on_error", NULL};
     char d[96], path[64];
     cc_config_t *cfg = x->cfg;
     if (cc_yaml_is_null(n)) return;
@@ -439,8 +439,26 @@ static void read_hooks(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
             params_free(&p);
             continue;
         }
+        bool fail_on_error = false;
+        const cc_yaml_node_t *oe = it->kind == CC_YAML_MAP ? cc_yaml_map_get(it, "on_error") : NULL;
+        if (oe && !cc_yaml_is_null(oe)) {
+            char opath[80];
+            snprintf(opath, sizeof opath, "%s.on_error", path);
+            char *v = NULL;
+            if (cc__cfg_string(x, oe, opath, &v) == 0) {
+                if (strcmp(v, "fail") == 0)
+                    fail_on_error = true;
+                else if (strcmp(v, "skip") != 0)
+                    cc__cfg_error(x, oe,
+                                  "%s must be \"skip\" (log the error and go on, the default) "
+                                  "or \"fail\" (answer the request with an error), got \"%s\"",
+                                  opath, v);
+            }
+            free(v);
+        }
         cc_hook_cfg_t *h = &cfg->hooks[cfg->n_hooks++];
         h->module = module;
+        h->fail_on_error = fail_on_error;
         h->params = p.obj;
         h->param_pos = p.pos;
         h->n_param_pos = p.n_pos;
@@ -663,11 +681,26 @@ static void read_upstream(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
         l->pool_max_idle = (unsigned)v;
 }
 
+static void read_scripts(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
+    static const char *const keys[] = {"budget", "memory", NULL};
+    const char *s = "ccproxy.scripts";
+    cc_limits_t *l = &x->cfg->limits;
+    if (cc__cfg_want_map(x, n, s) != 0) return;
+    cc__cfg_check_keys(x, n, s, keys);
+    read_seconds(x, n, "budget", s, false, &l->script_budget_ms);
+    read_size(x, n, "memory", s, &l->script_memory_bytes);
+    if (l->script_memory_bytes < (4u << 20)) {
+        cc__cfg_error(x, cc_yaml_map_get(n, "memory"),
+                      "ccproxy.scripts.memory must be at least 4MiB (the Lua runtime needs it)");
+        l->script_memory_bytes = 4u << 20;
+    }
+}
+
 static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     static const char *const keys[] = {
         "debug",       "hooks",   "rules",           "oat_sources", "default_model_passthrough",
         "credentials", "handler", "metrics_enabled", "server",      "upstream",
-        NULL};
+        "scripts",     NULL};
     cc_config_t *cfg = x->cfg;
     if (cc__cfg_want_map(x, n, "ccproxy") != 0) return;
     cc__cfg_check_keys(x, n, "ccproxy", keys);
@@ -686,6 +719,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     read_rules(x, cc_yaml_map_get(n, "rules"));
     read_server(x, cc_yaml_map_get(n, "server"));
     read_upstream(x, cc_yaml_map_get(n, "upstream"));
+    read_scripts(x, cc_yaml_map_get(n, "scripts"));
 }
 
 static void read_litellm(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
@@ -811,6 +845,8 @@ static void set_defaults(cc_config_t *cfg) {
     cfg->limits.pool_max_idle = 16;
     cfg->limits.pool_idle_ttl_ms = 60000;
     cfg->limits.shutdown_grace_ms = 30000;
+    cfg->limits.script_budget_ms = 200;
+    cfg->limits.script_memory_bytes = 256u << 20;
 }
 
 static char *absolute(const char *dir) {

@@ -39,9 +39,10 @@ typedef struct {
     size_t n_param_pos;
 } cc_rule_cfg_t;
 
-/** One entry of ccproxy.hooks: a module name, or {hook, params}. */
+/** One entry of ccproxy.hooks: a module name, or {hook, params, on_error}. */
 typedef struct {
     char *module;
+    bool fail_on_error; /* on_error: fail -> a hook that raises fails the request (500) */
     cJSON *params; /* always an object (empty when none) */
     cc_srcpos_t pos;        /* the hook's entry */
     cc_srcpos_t module_pos; /* the module name (the string item, or the `hook:` value) */
@@ -101,6 +102,8 @@ typedef struct {
     unsigned pool_max_idle;     /* idle upstream connections kept per origin (default 16) */
     unsigned pool_idle_ttl_ms;  /* an idle upstream connection is closed after (default 60 s) */
     unsigned shutdown_grace_ms; /* in-flight requests get this long on SIGTERM (default 30 s) */
+    unsigned script_budget_ms;  /* one rule or hook call may run this long (default 200 ms) */
+    size_t script_memory_bytes; /* memory one worker's Lua state may hold (default 256 MiB) */
 } cc_limits_t;
 
 typedef struct {

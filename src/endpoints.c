@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "proxy.h"
+#include "stats.h"
 #include "worker.h"
 
 static void respond_json(cc_conn_t *c, int status, cJSON *obj) {
@@ -51,6 +52,7 @@ static void serve_health(cc_conn_t *c) {
         cJSON_AddNullToObject(o, "last_reload");
     }
     pthread_mutex_unlock(&srv->lock);
+    cc_stats_add_json(o);
     respond_json(c, 200, o);
 }
 

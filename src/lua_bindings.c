@@ -7,6 +7,7 @@
 #include "log.h"
 #include "lua_json.h"
 #include "lua_req.h"
+#include "lua_sandbox.h"
 
 static int l_log(lua_State *L) {
     const char *level = luaL_checkstring(L, 1);
@@ -29,6 +30,7 @@ static int open_core(lua_State *L) {
     cc_lua_json_register(L);
     lua_setfield(L, -2, "json");                  /* core */
     cc_lua_req_register(L);
+    cc_lua_sandbox_register(L);
     return 1;
 }
 

@@ -19,12 +19,17 @@ static void set_module_path(lua_State *L) {
     lua_pop(L, 2);                                /* */
 }
 
-lua_State *cc_lua_new_state(void) {
-    lua_State *L = luaL_newstate();
-    if (!L) return NULL;
+int cc_lua_setup_state(lua_State *L) {
     luaL_openlibs(L);
     set_module_path(L);
     cc_lua_register_bindings(L);
+    return 0;
+}
+
+lua_State *cc_lua_new_state(void) {
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
+    cc_lua_setup_state(L);
     return L;
 }
 

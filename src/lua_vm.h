@@ -11,6 +11,9 @@
 /** A new state with the standard libraries and the ccproxy module path. NULL on ENOMEM. */
 lua_State *cc_lua_new_state(void);
 
+/** Opens the libraries, sets the module path and registers the bindings on a new state. */
+int cc_lua_setup_state(lua_State *L);
+
 /** Calls the function below `nargs` arguments on the stack like lua_pcall, adding a
  *  traceback to the error. On error the message (with traceback) is left on the stack and
  *  also copied to `err` when non-NULL. Returns 0 or the lua_pcall error code. */

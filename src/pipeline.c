@@ -9,6 +9,7 @@
 #include "log.h"
 #include "lua_json.h"
 #include "lua_req.h"
+#include "lua_sandbox.h"
 #include "lua_vm.h"
 #include "paths.h"
 
@@ -36,6 +37,8 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
     lua_setfield(L, -2, "debug");
     lua_pushboolean(L, cfg->default_model_passthrough);
     lua_setfield(L, -2, "default_model_passthrough");
+    lua_pushnumber(L, cfg->limits.script_budget_ms ? cfg->limits.script_budget_ms : 200);
+    lua_setfield(L, -2, "budget_ms");
     lua_createtable(L, (int)cfg->n_rules, 0);     /* spec rules */
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const cc_rule_cfg_t *rc = &cfg->rules[i];
@@ -61,6 +64,8 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
         lua_setfield(L, -2, "params");
         push_where(L, &hc->pos);
         lua_setfield(L, -2, "where");
+        lua_pushboolean(L, hc->fail_on_error);
+        lua_setfield(L, -2, "fail_on_error");
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "hooks");
@@ -84,9 +89,14 @@ cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
     if (!p) return NULL;
     p->cfg = cfg;
     p->ref_run = LUA_NOREF;
-    p->L = cc_lua_new_state();
-    if (!p->L) goto fail;
+    size_t mem = cfg->limits.script_memory_bytes ? cfg->limits.script_memory_bytes : 256u << 20;
+    p->L = cc_lua_new_sandboxed_state(mem);
+    if (!p->L) {
+        cc_buf_puts(err, "cannot create a Lua state (out of memory)");
+        goto fail;
+    }
     lua_State *L = p->L;
+    cc_lua_guard_globals(L);
     lua_getglobal(L, "require");                  /* require */
     lua_pushliteral(L, "ccproxy.runtime");
     if (cc_lua_pcall(L, 1, 1, err) != 0) goto fail; /* runtime */
@@ -109,7 +119,7 @@ fail:
 
 void cc_pipeline_free(cc_pipeline_t *p) {
     if (!p) return;
-    if (p->L) lua_close(p->L);
+    cc_lua_close_sandboxed(p->L);
     free(p);
 }
 
@@ -120,13 +130,18 @@ int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
     cc_lua_req_push(L, r);                        /* run req */
     cc_buf_t lerr = CC_BUF_INIT;
     int rc = 0;
-    if (cc_lua_pcall(L, 1, 0, &lerr) != 0) {
+    if (cc_lua_pcall(L, 1, 3, &lerr) != 0) {
         /* runtime.run contains every script error itself; reaching here is a runtime bug. */
         cc_error("%s pipeline failed: %s", r->id, lerr.data ? lerr.data : "?");
+    } else if (!lua_toboolean(L, -3)) {
+        /* A hook with on_error: fail raised. */
+        const char *hook = lua_tostring(L, -2), *msg = lua_tostring(L, -1);
+        cc_buf_printf(err, "hook '%s' failed: %s", hook ? hook : "?", msg ? msg : "?");
+        rc = -2;
     }
     cc_buf_free(&lerr);
     lua_settop(L, top);
-    if (cc_preq_route_unrouted(r, err) < 0) rc = -1;
+    if (rc == 0 && cc_preq_route_unrouted(r, err) < 0) rc = -1;
     cc_buf_t ferr = CC_BUF_INIT;
     if (cc_lua_req_finish(L, r, &ferr) < 0) {
         cc_error("%s the body edited by a hook cannot be sent: %s", r->id,

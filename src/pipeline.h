@@ -17,8 +17,9 @@ void cc_pipeline_free(cc_pipeline_t *p);
 
 /** Runs the hooks on `r` (rule_evaluator labels it, model_router routes it, ...). When no hook
  *  routed the request, it goes where the client's model goes (passthrough). Afterwards
- *  r->headers, the body and the route are final. Returns 0, or -1 with a message for the
- *  client in `err` (the request cannot be routed). */
+ *  r->headers, the body and the route are final. Returns 0; -1 with a message for the client
+ *  in `err` when the request cannot be routed; -2 when a hook configured with
+ *  on_error: fail raised (the message names the hook). */
 int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err);
 
 #endif

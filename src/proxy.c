@@ -199,7 +199,13 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
         cc_buf_free(&err);
         return;
     }
-    if (cc_pipeline_run(ex->wg->pipeline, &ex->r, &err) < 0) {
+    int prc = cc_pipeline_run(ex->wg->pipeline, &ex->r, &err);
+    if (prc == -2) {
+        fail_early(ex, 500, "api_error", err.data ? err.data : "a hook failed");
+        cc_buf_free(&err);
+        return;
+    }
+    if (prc < 0) {
         fail_early(ex, 404, "not_found_error", err.data ? err.data : "cannot route the request");
         cc_buf_free(&err);
         return;

@@ -139,7 +139,7 @@ local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
   local what = kind_word .. " '" .. (entry.name or entry.module) .. "'"
   local params = merge_params(mod, entry.params, entry.where, what, errors)
   return { name = entry.name, module = entry.module, path = path, mod = mod,
-           params = params, where = entry.where }
+           params = params, where = entry.where, fail_on_error = entry.fail_on_error }
 end
 
 -- Loads every module of `spec`. Returns true, or false and all errors as one string.
@@ -156,6 +156,7 @@ function M.load(spec)
   end
   if #errors > 0 then return false, table.concat(errors, "\n") end
   state.rules, state.hooks, state.spec = rules, hooks, spec
+  state.budget_ms = spec.budget_ms or 1000
   return true
 end
 
@@ -166,12 +167,15 @@ end
 -- Rules in config order; the first that matches names the label. A rule that raises counts
 -- as no match. Returns the label ("default" when none matched) and the rule's name or nil.
 function M.classify(req)
+  local budget = state.budget_ms
   for _, r in ipairs(state.rules) do
-    local ok, res = xpcall(r.mod.match, debug.traceback, req, r.params)
+    local ok, res, kind = core.call(budget, r.mod.match, req, r.params)
     if not ok then
       state.errors.rules = state.errors.rules + 1
-      core.log("error", string.format("%s rule '%s' (%s) failed and counts as no match: %s",
-        req.id or "-", r.name, r.path, tostring(res)))
+      core.count("rule_error")
+      core.log("error", string.format("%s rule '%s' (%s) failed%s and counts as no match: %s",
+        req.id or "-", r.name, r.path, kind == "error" and "" or " (" .. kind .. ")",
+        tostring(res)))
     elseif res then
       return r.name, r.name
     end
@@ -179,16 +183,27 @@ function M.classify(req)
   return "default", nil
 end
 
--- The request stage: every hook in config order. A hook that raises is logged and skipped.
+-- The request stage: every hook in config order. A hook that raises is logged and skipped,
+-- unless its config entry says on_error: fail; then this returns false, the hook's module
+-- name and the error, and the request fails.
 function M.run(req)
+  local budget = state.budget_ms
   for _, h in ipairs(state.hooks) do
-    local ok, err = xpcall(h.mod.request, debug.traceback, req, h.params)
+    local ok, err, kind = core.call(budget, h.mod.request, req, h.params)
     if not ok then
       state.errors.hooks = state.errors.hooks + 1
-      core.log("error", string.format("%s hook '%s' (%s) failed and was skipped: %s",
-        req.id or "-", h.module, h.path, tostring(err)))
+      core.count("hook_error")
+      local why = kind == "error" and "" or " (" .. kind .. ")"
+      if h.fail_on_error then
+        core.log("error", string.format("%s hook '%s' (%s) failed%s; on_error: fail, so the "
+          .. "request fails: %s", req.id or "-", h.module, h.path, why, tostring(err)))
+        return false, h.module, first_line(err)
+      end
+      core.log("error", string.format("%s hook '%s' (%s) failed%s and was skipped: %s",
+        req.id or "-", h.module, h.path, why, tostring(err)))
     end
   end
+  return true
 end
 
 function M.stats()
