@@ -38,6 +38,15 @@ static void push_ref(lua_State *L, int ref) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
+/* tostring() of any value, as the `tostring` function would write it. */
+static const char *luaL_tolstring_compat(lua_State *L, int idx) {
+    lua_getglobal(L, "tostring");
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    const char *s = lua_tostring(L, -1);
+    return s ? s : "";
+}
+
 static void push_opt_string(lua_State *L, const char *s) {
     if (s)
         lua_pushstring(L, s);
@@ -279,7 +288,23 @@ static int req_log(lua_State *L) {
     return 0;
 }
 
+/* req:tag(name, value): adds name=value to the request's log line (value nil removes it). */
+static int req_tag(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    if (!*name || strpbrk(name, " =\t\r\n"))
+        return luaL_error(L, "req:tag name '%s' must be a word without spaces or '='", name);
+    if (lua_isnoneornil(L, 3)) {
+        cc_headers_remove(&r->tags, name);
+        return 0;
+    }
+    const char *value = luaL_tolstring_compat(L, 3);
+    cc_headers_set(&r->tags, name, value);
+    return 0;
+}
+
 static const luaL_Reg req_methods[] = {
+    {"tag", req_tag},
     {"field", req_field},
     {"route", req_route},
     {"route_passthrough", req_route_passthrough},
@@ -763,6 +788,12 @@ static int l_finish(lua_State *L) {
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "headers");
+    lua_createtable(L, 0, (int)r->tags.n);
+    for (size_t i = 0; i < r->tags.n; i++) {
+        lua_pushstring(L, r->tags.items[i].value);
+        lua_setfield(L, -2, r->tags.items[i].name);
+    }
+    lua_setfield(L, -2, "tags");
     push_opt_string(L, cc_preq_model(r));
     lua_setfield(L, -2, "model");
     push_opt_string(L, r->label);

@@ -84,6 +84,7 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
 
 void cc_preq_free(cc_preq_t *r) {
     cc_headers_free(&r->headers);
+    cc_headers_free(&r->tags);
     free(r->model);
     free(r->model_set);
     free(r->label);
@@ -167,8 +168,36 @@ static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, boo
     return r->upstream_model && r->route_via ? 0 : -1;
 }
 
+/* "provider/model": a deployment of that provider serving exactly that model, else one of its
+ * wildcard deployments ("provider/star"), with the model as given. */
+static int route_provider_model(cc_preq_t *r, const char *name) {
+    const char *slash = strchr(name, '/');
+    if (!slash || slash == name || !slash[1]) return -1;
+    size_t plen = (size_t)(slash - name);
+    const char *model = slash + 1;
+    int wildcard = -1;
+    for (size_t i = 0; i < r->cfg->n_models; i++) {
+        const cc_model_t *m = &r->cfg->models[i];
+        if (m->alias_of >= 0 || !m->provider) continue;
+        if (strlen(m->provider) != plen || strncmp(m->provider, name, plen) != 0) continue;
+        cc_route_t rt = {(int)i, m->upstream_model, m->model_name};
+        if (m->upstream_model && strcmp(m->upstream_model, model) == 0)
+            return take_route(r, &rt, model, false);
+        if (wildcard < 0 && m->upstream_model && strcmp(m->upstream_model, "*") == 0)
+            wildcard = (int)i;
+    }
+    if (wildcard < 0) return -1;
+    cc_route_t rt = {wildcard, model, r->cfg->models[wildcard].model_name};
+    return take_route(r, &rt, model, false);
+}
+
 int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err) {
     cc_route_t rt;
+    /* A model_name written out wins; "provider/model" comes before globs and "default". */
+    bool exact = false;
+    for (size_t i = 0; i < r->cfg->n_models && !exact; i++)
+        exact = strcmp(r->cfg->models[i].model_name, name) == 0;
+    if (!exact && route_provider_model(r, name) == 0) return 0;
     if (cc_config_route_label(r->cfg, name, &rt) < 0) {
         cc_buf_printf(err,
                       "label '%s' routes nowhere: config.yaml has no model_name '%s' and no "

@@ -36,6 +36,8 @@ typedef struct {
     char *route_via;      /* the label/alias entry used */
     bool passthrough;     /* the client's model was kept */
 
+    cc_headers_t tags;    /* name=value pairs scripts add to the request's log line */
+
     bool body_changed;    /* body_out holds the body to send */
     cc_buf_t body_out;
 

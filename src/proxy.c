@@ -46,18 +46,35 @@ static void ex_free(exchange_t *ex) {
     free(ex);
 }
 
+/* " name=value" for each tag a script added; values with spaces or quotes are quoted. */
+static void format_tags(const cc_headers_t *tags, cc_buf_t *out) {
+    for (size_t i = 0; i < tags->n; i++) {
+        const char *v = tags->items[i].value;
+        if (*v && !strpbrk(v, " \t\"=")) {
+            cc_buf_printf(out, " %s=%s", tags->items[i].name, v);
+        } else {
+            cc_buf_printf(out, " %s=\"", tags->items[i].name);
+            cc_buf_json_escape(out, v, strlen(v));
+            cc_buf_puts(out, "\"");
+        }
+    }
+}
+
 static void log_line(exchange_t *ex, const char *outcome) {
     const cc_config_t *cfg = ex->cfg;
+    cc_buf_t tags = CC_BUF_INIT;
+    format_tags(&ex->r.tags, &tags);
     const char *dep = ex->r.routed ? cfg->models[ex->r.deployment].model_name : "-";
     double total = (double)(cc_now_ns() - ex->start_ns) / 1e6;
     double ttfb = ex->head_ns ? (double)(ex->head_ns - ex->start_ns) / 1e6 : -1;
     cc_info("%s %s %s rule=%s label=%s deployment=%s model=%s status=%d bytes=%zu ttfb=%.1fms "
-            "total=%.1fms%s%s%s%s",
+            "total=%.1fms%s%s%s%s%s",
             cc_conn_request_id(ex->conn), ex->r.client->method, ex->r.client->path,
             ex->r.rule ? ex->r.rule : "-", ex->r.label ? ex->r.label : "default", dep,
             ex->r.upstream_model ? ex->r.upstream_model : "-", ex->status, ex->bytes, ttfb,
             total, ex->r.session_id ? " session=" : "", ex->r.session_id ? ex->r.session_id : "",
-            outcome ? " " : "", outcome ? outcome : "");
+            outcome ? " " : "", outcome ? outcome : "", tags.data ? tags.data : "");
+    cc_buf_free(&tags);
 }
 
 /* --- client events --------------------------------------------------------------------- */

@@ -416,8 +416,10 @@ function sendWhole(res, status, headers, text, gzip) {
     });
 }
 
+// A response queued behind another on a kept-alive connection has no socket yet: that is
+// not a client that went away.
 function isGone(res) {
-    return res.destroyed || res.socket === null || res.socket.destroyed;
+    return res.destroyed || (res.socket !== null && res.socket.destroyed);
 }
 
 async function respond(req, res, rec, step, endpoint, body, bodyBytes) {
