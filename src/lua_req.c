@@ -14,6 +14,7 @@
 #include "json_body.h"
 #include "log.h"
 #include "lua_json.h"
+#include "oauth.h"
 #include "tokens.h"
 
 #define REQ_MT "ccproxy.request"
@@ -303,8 +304,35 @@ static int req_tag(lua_State *L) {
     return 0;
 }
 
+/* req:oauth_token(provider): the oat_sources token of `provider` and its user agent, or nil
+ * and why. Marks the request as using it: a 401 then refreshes the token and retries once. */
+static int req_oauth_token(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *provider = luaL_checkstring(L, 2);
+    char *token = NULL, *ua = NULL, *why = NULL;
+    if (cc_oauth_get(provider, &token, &ua, &why) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, why ? why : "no token");
+        free(why);
+        return 2;
+    }
+    free(r->oauth_provider);
+    free(r->oauth_token);
+    r->oauth_provider = strdup(provider);
+    r->oauth_token = strdup(token);
+    lua_pushstring(L, token);
+    if (ua)
+        lua_pushstring(L, ua);
+    else
+        lua_pushnil(L);
+    free(token);
+    free(ua);
+    return 2;
+}
+
 static const luaL_Reg req_methods[] = {
     {"tag", req_tag},
+    {"oauth_token", req_oauth_token},
     {"field", req_field},
     {"route", req_route},
     {"route_passthrough", req_route_passthrough},
@@ -313,6 +341,32 @@ static const luaL_Reg req_methods[] = {
     {"log", req_log},
     {NULL, NULL},
 };
+
+/* The fields req_index answers (methods are in req_methods); core.request_api() lists both
+ * so a spec can check that docs/lua-api.md documents every one. */
+static const char *const req_fields[] = {
+    "id",    "method", "path",  "query",      "endpoint", "headers", "client_headers",
+    "body",  "model",  "requested_model", "stream", "label", "rule", "session_id",
+    "ctx",   "deployment", NULL};
+
+static int l_request_api(lua_State *L) {
+    lua_newtable(L);
+    lua_newtable(L);
+    int i = 1;
+    for (const char *const *f = req_fields; *f; f++) {
+        lua_pushstring(L, *f);
+        lua_rawseti(L, -2, i++);
+    }
+    lua_setfield(L, -2, "fields");
+    lua_newtable(L);
+    i = 1;
+    for (const luaL_Reg *m = req_methods; m->name; m++) {
+        lua_pushstring(L, m->name);
+        lua_rawseti(L, -2, i++);
+    }
+    lua_setfield(L, -2, "methods");
+    return 1;
+}
 
 static int req_index(lua_State *L) {
     cc_preq_t *r = check_req(L, 1);
@@ -794,6 +848,8 @@ static int l_finish(lua_State *L) {
         lua_setfield(L, -2, r->tags.items[i].name);
     }
     lua_setfield(L, -2, "tags");
+    push_opt_string(L, r->oauth_provider);
+    lua_setfield(L, -2, "oauth_provider");
     push_opt_string(L, cc_preq_model(r));
     lua_setfield(L, -2, "model");
     push_opt_string(L, r->label);
@@ -805,7 +861,25 @@ static int l_finish(lua_State *L) {
     return 1;
 }
 
+/* core.oat_set(provider, token, user_agent) / core.oat_clear(): the token store, for specs. */
+static int l_oat_set(lua_State *L) {
+    cc_oauth_set(luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, NULL));
+    return 0;
+}
+
+static int l_oat_clear(lua_State *L) {
+    (void)L;
+    cc_oauth_clear();
+    return 0;
+}
+
 void cc_lua_req_register(lua_State *L) {
+    lua_pushcfunction(L, l_request_api);
+    lua_setfield(L, -2, "request_api");
+    lua_pushcfunction(L, l_oat_set);
+    lua_setfield(L, -2, "oat_set");
+    lua_pushcfunction(L, l_oat_clear);
+    lua_setfield(L, -2, "oat_clear");
     luaL_newmetatable(L, REQ_MT);
     lua_pushcfunction(L, req_index);
     lua_setfield(L, -2, "__index");

@@ -85,6 +85,8 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
 void cc_preq_free(cc_preq_t *r) {
     cc_headers_free(&r->headers);
     cc_headers_free(&r->tags);
+    free(r->oauth_provider);
+    free(r->oauth_token);
     free(r->model);
     free(r->model_set);
     free(r->label);

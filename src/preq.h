@@ -37,6 +37,8 @@ typedef struct {
     bool passthrough;     /* the client's model was kept */
 
     cc_headers_t tags;    /* name=value pairs scripts add to the request's log line */
+    char *oauth_provider; /* a hook sent this provider's oat_sources token (401 -> refresh) */
+    char *oauth_token;    /* ... this token */
 
     bool body_changed;    /* body_out holds the body to send */
     cc_buf_t body_out;

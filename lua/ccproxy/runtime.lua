@@ -164,6 +164,12 @@ function M.spec()
   return state.spec
 end
 
+-- The loaded modules, in config order: rules {name, module, path, mod, params, where} and
+-- hooks {module, path, mod, params, where, fail_on_error}; and the per-call budget in ms.
+function M.loaded()
+  return state.rules, state.hooks, state.budget_ms
+end
+
 -- Rules in config order; the first that matches names the label. A rule that raises counts
 -- as no match. Returns the label ("default" when none matched) and the rule's name or nil.
 function M.classify(req)

@@ -1,0 +1,68 @@
+/* anthropic_stream.h: building an Anthropic Messages response from the pieces another
+ * provider sends, as a stream of SSE events or as one JSON message, through the same calls.
+ * A per-block state machine enforces Anthropic's event order: message_start; for each content
+ * block content_block_start, its deltas, content_block_stop; message_delta (stop_reason,
+ * usage); message_stop. It never emits an empty text block, closes an open block before
+ * another starts, keeps parallel tool calls apart by the provider's index, and passes tool
+ * arguments through as input_json_delta however the provider splits them.
+ * Ownership: the builder owns its state; every call appends client bytes to `out` (stream
+ * mode) or collects them (message mode, produced by cc_astream_finish). */
+#ifndef CC_ANTHROPIC_STREAM_H
+#define CC_ANTHROPIC_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+typedef struct {
+    long input_tokens;                /* -1 = unknown */
+    long output_tokens;               /* -1 = unknown */
+    long cache_read_input_tokens;     /* -1 = unknown */
+    long cache_creation_input_tokens; /* -1 = unknown */
+} cc_usage_t;
+
+#define CC_USAGE_UNKNOWN {-1, -1, -1, -1}
+
+typedef struct cc_astream_s cc_astream_t;
+
+/** A builder. `model` is what message_start reports (the model the client asked for);
+ *  `stream` chooses SSE events (true) or one JSON message at cc_astream_finish (false). */
+cc_astream_t *cc_astream_new(const char *model, bool stream);
+void cc_astream_free(cc_astream_t *s);
+
+/** message_start (sent at the first content or explicitly, e.g. as soon as the upstream
+ *  answered, with the input usage when known). Idempotent. */
+void cc_astream_start(cc_astream_t *s, const cc_usage_t *usage, cc_buf_t *out);
+/** Text; opens a text block when none is open (closing any other). Empty text does nothing. */
+void cc_astream_text(cc_astream_t *s, const char *text, size_t len, cc_buf_t *out);
+/** Thinking text; opens a thinking block when none is open. */
+void cc_astream_thinking(cc_astream_t *s, const char *text, size_t len, cc_buf_t *out);
+/** The signature of the open (or just-closed last) thinking block; opens an empty thinking
+ *  block if there is none (a provider artifact carried without text). */
+void cc_astream_thinking_signature(cc_astream_t *s, const char *sig, cc_buf_t *out);
+/** A tool call starts. `key` tells parallel calls apart (the provider's index); `id` may be
+ *  NULL (an id is made up: "toolu_" + random). */
+void cc_astream_tool_start(cc_astream_t *s, int key, const char *id, const char *name,
+                           cc_buf_t *out);
+/** A piece of a tool call's arguments (JSON text, split anywhere). */
+void cc_astream_tool_args(cc_astream_t *s, int key, const char *json, size_t len, cc_buf_t *out);
+/** A complete tool call in one piece (providers that do not stream arguments). */
+void cc_astream_tool_call(cc_astream_t *s, const char *id, const char *name, const char *json,
+                          size_t len, cc_buf_t *out);
+/** Any other complete block, as its JSON (e.g. server_tool_use, web_search_tool_result). */
+void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, cc_buf_t *out);
+/** A ping event (stream mode only), for silences. */
+void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
+/** Ends the message: closes the open block, message_delta with `stop_reason` ("end_turn",
+ *  "max_tokens", "tool_use", "stop_sequence", ...) and usage, then message_stop; in message
+ *  mode appends the whole JSON message instead. Idempotent. */
+void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
+                       const cc_usage_t *usage, cc_buf_t *out);
+/** A failure after the stream started: an `event: error` (stream mode); in message mode the
+ *  caller answers with an error response instead. */
+void cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out);
+bool cc_astream_started(const cc_astream_t *s);
+bool cc_astream_finished(const cc_astream_t *s);
+
+#endif
