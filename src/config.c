@@ -700,7 +700,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     static const char *const keys[] = {
         "debug",       "hooks",   "rules",           "oat_sources", "default_model_passthrough",
         "credentials", "handler", "metrics_enabled", "server",      "upstream",
-        "scripts",     NULL};
+        "scripts",     "oat_timeout", NULL};
     cc_config_t *cfg = x->cfg;
     if (cc__cfg_want_map(x, n, "ccproxy") != 0) return;
     cc__cfg_check_keys(x, n, "ccproxy", keys);
@@ -720,6 +720,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     read_server(x, cc_yaml_map_get(n, "server"));
     read_upstream(x, cc_yaml_map_get(n, "upstream"));
     read_scripts(x, cc_yaml_map_get(n, "scripts"));
+    read_seconds(x, n, "oat_timeout", "ccproxy", false, &cfg->limits.oat_timeout_ms);
 }
 
 static void read_litellm(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
@@ -846,6 +847,7 @@ static void set_defaults(cc_config_t *cfg) {
     cfg->limits.pool_idle_ttl_ms = 60000;
     cfg->limits.shutdown_grace_ms = 30000;
     cfg->limits.script_budget_ms = 200;
+    cfg->limits.oat_timeout_ms = 5000;
     cfg->limits.script_memory_bytes = 256u << 20;
 }
 

@@ -103,6 +103,7 @@ typedef struct {
     unsigned pool_idle_ttl_ms;  /* an idle upstream connection is closed after (default 60 s) */
     unsigned shutdown_grace_ms; /* in-flight requests get this long on SIGTERM (default 30 s) */
     unsigned script_budget_ms;  /* one rule or hook call may run this long (default 200 ms) */
+    unsigned oat_timeout_ms;    /* one oat_sources command may run this long (default 5 s) */
     size_t script_memory_bytes; /* memory one worker's Lua state may hold (default 256 MiB) */
 } cc_limits_t;
 

@@ -16,6 +16,7 @@
 
 #include "api_error.h"
 #include "log.h"
+#include "oauth.h"
 #include "pipeline.h"
 #include "preq.h"
 #include "upstream.h"
@@ -29,7 +30,17 @@ typedef struct {
     const cc_config_t *cfg; /* wg->gen->cfg */
     cc_preq_t r;
     cc_upstream_t *up;
+    cc_upstream_req_t ur; /* kept for a retry */
     cc_headers_t up_headers;
+    /* A 401 to a request that used an oat_sources token: held back while the token is
+     * refreshed and the request retried once. */
+    bool held_401;
+    bool retried;
+    bool refreshing;      /* waiting for the token command */
+    bool client_gone;     /* ... and the client left meanwhile */
+    cc_headers_t held_headers;
+    cc_buf_t held_body;
+    long long held_length;
     char target[2048];
     char host[256];
     int status;
@@ -42,6 +53,8 @@ typedef struct {
 static void ex_free(exchange_t *ex) {
     cc_preq_free(&ex->r);
     cc_headers_free(&ex->up_headers);
+    cc_headers_free(&ex->held_headers);
+    cc_buf_free(&ex->held_body);
     cc_wgen_unref(ex->wg);
     free(ex);
 }
@@ -89,6 +102,10 @@ static void on_client_drain(void *arg) {
 
 static void on_client_gone(void *arg) {
     exchange_t *ex = arg;
+    if (ex->refreshing) { /* the token command still runs; it frees ex when it ends */
+        ex->client_gone = true;
+        return;
+    }
     cc_upstream_cancel(ex->up);
     ex->up = NULL;
     ex->status = ex->status ? ex->status : 499;
@@ -101,6 +118,13 @@ static void on_client_gone(void *arg) {
 static void on_up_head(void *arg, int status, const cc_headers_t *h, long long content_length) {
     exchange_t *ex = arg;
     ex->status = status;
+    if (status == 401 && ex->r.oauth_provider && !ex->retried) {
+        ex->held_401 = true;
+        ex->held_length = content_length;
+        cc_headers_free(&ex->held_headers);
+        cc_headers_copy(&ex->held_headers, h);
+        return;
+    }
     ex->head_ns = cc_now_ns();
     const char *ct = cc_headers_get(h, "content-type");
     ex->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
@@ -122,6 +146,10 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
 
 static void on_up_body(void *arg, const char *data, size_t len) {
     exchange_t *ex = arg;
+    if (ex->held_401) {
+        if (ex->held_body.len + len <= 65536) cc_buf_append(&ex->held_body, data, len);
+        return;
+    }
     ex->bytes += len;
     cc_conn_write_body(ex->conn, data, len);
     if (!ex->paused && cc_conn_write_queue(ex->conn) > CC_CONN_HIGH_WATER) {
@@ -130,9 +158,16 @@ static void on_up_body(void *arg, const char *data, size_t len) {
     }
 }
 
+static void start_upstream(exchange_t *ex);
+static void retry_after_refresh(exchange_t *ex);
+
 static void on_up_done(void *arg) {
     exchange_t *ex = arg;
     ex->up = NULL;
+    if (ex->held_401) {
+        retry_after_refresh(ex);
+        return;
+    }
     cc_conn_set_observer(ex->conn, NULL);
     log_line(ex, NULL);
     cc_conn_end(ex->conn);
@@ -187,6 +222,80 @@ static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after
     ex_free(ex);
 }
 
+/* --- 401 with an oat_sources token: refresh it, retry once -------------------------------- */
+
+/* Sends the 401 that was held back, as the upstream gave it. */
+static void relay_held_401(exchange_t *ex) {
+    cc_headers_t out = CC_HEADERS_INIT;
+    for (size_t i = 0; i < ex->held_headers.n; i++) {
+        const cc_header_t *f = &ex->held_headers.items[i];
+        if (cc_headers_is_hop_by_hop(&ex->held_headers, f->name)) continue;
+        cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    ex->status = 401;
+    ex->head_ns = cc_now_ns();
+    log_line(ex, "token-refresh-did-not-help");
+    cc_conn_set_observer(ex->conn, NULL);
+    cc_conn_respond(ex->conn, 401, NULL, ex->held_body.data ? ex->held_body.data : "",
+                    ex->held_body.len, &out);
+    cc_headers_free(&out);
+    ex_free(ex);
+}
+
+static void on_token_refreshed(void *arg, int ok) {
+    exchange_t *ex = arg;
+    ex->refreshing = false;
+    if (ex->client_gone) {
+        ex->status = 499;
+        log_line(ex, "client-closed");
+        ex_free(ex);
+        return;
+    }
+    char *token = NULL, *ua = NULL;
+    if (!ok || cc_oauth_get(ex->r.oauth_provider, &token, &ua, NULL) < 0 ||
+        (ex->r.oauth_token && strcmp(token, ex->r.oauth_token) == 0)) {
+        free(token);
+        free(ua);
+        relay_held_401(ex);
+        return;
+    }
+    /* Put the new token where the old one was sent. */
+    for (size_t i = 0; i < ex->up_headers.n; i++) {
+        cc_header_t *f = &ex->up_headers.items[i];
+        char *at = ex->r.oauth_token ? strstr(f->value, ex->r.oauth_token) : NULL;
+        if (!at) continue;
+        cc_buf_t v = CC_BUF_INIT;
+        cc_buf_append(&v, f->value, (size_t)(at - f->value));
+        cc_buf_puts(&v, token);
+        cc_buf_puts(&v, at + strlen(ex->r.oauth_token));
+        free(f->value);
+        f->value = cc_buf_steal(&v, NULL);
+    }
+    free(ex->r.oauth_token);
+    ex->r.oauth_token = token;
+    free(ua);
+    ex->held_401 = false;
+    cc_headers_free(&ex->held_headers);
+    cc_buf_reset(&ex->held_body);
+    cc_info("%s upstream answered 401: refreshed the %s token, retrying once",
+            cc_conn_request_id(ex->conn), ex->r.oauth_provider);
+    start_upstream(ex);
+}
+
+static void retry_after_refresh(exchange_t *ex) {
+    ex->retried = true;
+    const cc_oat_source_t *src = NULL;
+    for (size_t i = 0; i < ex->cfg->n_oat_sources; i++)
+        if (strcmp(ex->cfg->oat_sources[i].provider, ex->r.oauth_provider) == 0)
+            src = &ex->cfg->oat_sources[i];
+    if (!src || !ex->w->oauth) {
+        relay_held_401(ex);
+        return;
+    }
+    ex->refreshing = true;
+    cc_oauth_run(ex->w->oauth, src, on_token_refreshed, ex);
+}
+
 /* --- the request ----------------------------------------------------------------------- */
 
 static void fail_early(exchange_t *ex, int status, const char *type, const char *msg) {
@@ -197,7 +306,6 @@ static void fail_early(exchange_t *ex, int status, const char *type, const char 
 }
 
 void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
-    static const cc_upstream_cb_t up_cb = {on_up_head, on_up_body, on_up_done, on_up_fail};
     cc_worker_t *w = cc_conn_worker(c);
     exchange_t *ex = calloc(1, sizeof *ex);
     if (!ex) {
@@ -247,7 +355,7 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     cc_url_target(&url, req->path, req->query, ex->target, sizeof ex->target);
     cc_headers_copy(&ex->up_headers, &ex->r.headers);
     const cc_buf_t *body = cc_preq_body(&ex->r);
-    cc_upstream_req_t ur = {
+    ex->ur = (cc_upstream_req_t){
         .origin = {.tls = url.tls, .host = ex->host, .port = url.port, .verify = d->ssl_verify,
                    .ca_file = d->ca_file},
         .method = req->method,
@@ -261,9 +369,14 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     };
     cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
     cc_conn_set_observer(c, &obs);
-    ex->up = cc_upstream_start(w->pool, &ur, &up_cb, ex);
+    start_upstream(ex);
+}
+
+static void start_upstream(exchange_t *ex) {
+    static const cc_upstream_cb_t up_cb = {on_up_head, on_up_body, on_up_done, on_up_fail};
+    ex->up = cc_upstream_start(ex->w->pool, &ex->ur, &up_cb, ex);
     if (!ex->up) {
-        cc_conn_set_observer(c, NULL);
+        cc_conn_set_observer(ex->conn, NULL);
         fail_early(ex, 500, "api_error", "out of memory");
     }
 }

@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "oauth.h"
 #include "pipeline.h"
 #include "upstream_pool.h"
 #include "worker.h"
@@ -186,6 +187,7 @@ static int worker_init(cc_worker_t *w, cc_server_t *srv, cc_gen_t *gen, int inde
     cc_buf_free(&perr);
     cc_worker_use(w, wg);
     w->pool = cc_pool_new(&w->loop, &w->cfg->limits);
+    w->oauth = cc_oauth_runner_new(&w->loop, w->cfg->limits.oat_timeout_ms);
     if (open_listener(w, w->cfg->host, w->cfg->port, err, errlen) < 0) return -1;
     int rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
     if (rc < 0) {
@@ -202,6 +204,8 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static void worker_destroy(cc_worker_t *w) {
+    cc_oauth_runner_free(w->oauth);
+    w->oauth = NULL;
     cc_wgen_unref(w->current);
     w->current = NULL;
     cc_pool_free(w->pool);
@@ -304,6 +308,7 @@ static void reload(signals_t *sig) {
         uv_async_send(&w->reload_async);
     }
     atomic_store(&srv->generation, gen->id);
+    cc_oauth_run_all(sig->workers[0].oauth, gen->cfg, NULL, NULL);
     cc_gen_unref(gen);
     set_reload_status(srv, true, NULL, restart.len ? restart.data : NULL);
     cc_info("reloaded: generation %d (%zu rules, %zu hooks, %zu models)%s%s", cur + 1,
@@ -318,6 +323,26 @@ done:
 static void on_sighup(uv_signal_t *s, int signum) {
     (void)signum;
     reload(s->data);
+}
+
+static void on_tokens_done(void *arg, int ok) {
+    *(int *)arg = ok ? 1 : 2;
+}
+
+/* At start: runs every oat_sources command (concurrently, each with its timeout) before the
+ * first request can arrive. Failures are logged; the proxy starts anyway. */
+static void fetch_tokens_now(const cc_config_t *cfg) {
+    if (cfg->n_oat_sources == 0) return;
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) < 0) return;
+    cc_oauth_runner_t *r = cc_oauth_runner_new(&loop, cfg->limits.oat_timeout_ms);
+    int state = 0;
+    cc_oauth_run_all(r, cfg, on_tokens_done, &state);
+    while (state == 0 && uv_run(&loop, UV_RUN_ONCE)) {
+    }
+    cc_oauth_runner_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
 }
 
 static void report_ready(int fd, const char *msg) {
@@ -344,6 +369,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
+    fetch_tokens_now(cfg);
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);

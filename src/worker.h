@@ -54,6 +54,7 @@ struct cc_worker_s {
     uv_timer_t grace_timer;
     bool stopping;
     cc_pool_t *pool;
+    struct cc_oauth_runner_s *oauth; /* runs oat_sources commands (401 refresh, reload) */
     /* Live client connections, for shutdown. */
     cc_conn_t **conns;
     size_t n_conns;
