@@ -25,8 +25,9 @@ typedef struct {
 } req_ud_t;
 
 typedef struct {
-    cc_preq_t *r;
-    int client; /* 1: the client's headers, read-only */
+    cc_headers_t *list; /* NULL once its stage ended */
+    int readonly;
+    const char *what;   /* for messages: "req.client_headers", "res.headers", ... */
 } hdr_ud_t;
 
 static cc_preq_t *check_req(lua_State *L, int idx) {
@@ -62,9 +63,9 @@ static const char *body_data(const cc_preq_t *r, size_t *len) {
 
 /* --- headers view ---------------------------------------------------------------------- */
 
-static const cc_headers_t *hdr_list(lua_State *L, hdr_ud_t *h) {
-    if (!h->r) luaL_error(L, "request used after its stage ended");
-    return h->client ? &h->r->client->headers : &h->r->headers;
+static cc_headers_t *hdr_list(lua_State *L, hdr_ud_t *h) {
+    if (!h->list) luaL_error(L, "%s used after its stage ended", h->what);
+    return h->list;
 }
 
 static int hdr_index(lua_State *L) {
@@ -77,17 +78,19 @@ static int hdr_index(lua_State *L) {
 static int hdr_newindex(lua_State *L) {
     hdr_ud_t *h = luaL_checkudata(L, 1, HDR_MT);
     const char *name = luaL_checkstring(L, 2);
-    if (h->client) return luaL_error(L, "req.client_headers is read-only; edit req.headers");
-    hdr_list(L, h);
+    cc_headers_t *list = hdr_list(L, h);
+    if (h->readonly)
+        return luaL_error(L, "%s is read-only%s", h->what,
+                          strcmp(h->what, "req.client_headers") == 0 ? "; edit req.headers" : "");
     if (lua_isnil(L, 3)) {
-        cc_headers_remove(&h->r->headers, name);
+        cc_headers_remove(list, name);
         return 0;
     }
     const char *value = luaL_checkstring(L, 3);
     if (!*name || strpbrk(name, " \t\r\n:") || strpbrk(value, "\r\n"))
         return luaL_error(L, "invalid header %s: names have no spaces or ':', values no newlines",
                           name);
-    cc_headers_set(&h->r->headers, name, value);
+    cc_headers_set(list, name, value);
     return 0;
 }
 
@@ -106,17 +109,29 @@ static int hdr_list_fn(lua_State *L) {
     return 1;
 }
 
+void *cc_lua_headers_push(lua_State *L, cc_headers_t *list, int readonly, const char *what) {
+    hdr_ud_t *h = lua_newuserdata(L, sizeof *h);
+    h->list = list;
+    h->readonly = readonly;
+    h->what = what;
+    luaL_getmetatable(L, HDR_MT);
+    lua_setmetatable(L, -2);
+    return h;
+}
+
+void cc_lua_headers_end(void *view) {
+    if (view) ((hdr_ud_t *)view)->list = NULL;
+}
+
 static void push_headers(lua_State *L, cc_preq_t *r, int client) {
     int *ref = client ? &r->ref_client_headers : &r->ref_headers;
     if (*ref != LUA_NOREF) {
         push_ref(L, *ref);
         return;
     }
-    hdr_ud_t *h = lua_newuserdata(L, sizeof *h);
-    h->r = r;
-    h->client = client;
-    luaL_getmetatable(L, HDR_MT);
-    lua_setmetatable(L, -2);
+    /* The client's list is never written through a read-only view. */
+    cc_lua_headers_push(L, client ? (cc_headers_t *)&r->client->headers : &r->headers, client,
+                        client ? "req.client_headers" : "req.headers");
     lua_pushvalue(L, -1);
     *ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -646,7 +661,7 @@ static void unref(lua_State *L, int *ref) {
     *ref = LUA_NOREF;
 }
 
-static void release_view(lua_State *L, cc_preq_t *r) {
+void cc_lua_req_end_stage(lua_State *L, cc_preq_t *r) {
     if (r->ref_view != LUA_NOREF) {
         push_ref(L, r->ref_view);
         ((req_ud_t *)lua_touserdata(L, -1))->r = NULL;
@@ -656,15 +671,23 @@ static void release_view(lua_State *L, cc_preq_t *r) {
     for (int i = 0; i < 2; i++) {
         if (*hrefs[i] == LUA_NOREF) continue;
         push_ref(L, *hrefs[i]);
-        ((hdr_ud_t *)lua_touserdata(L, -1))->r = NULL;
+        cc_lua_headers_end(lua_touserdata(L, -1));
         lua_pop(L, 1);
     }
     unref(L, &r->ref_view);
     unref(L, &r->ref_body);
-    unref(L, &r->ref_ctx);
     unref(L, &r->ref_headers);
     unref(L, &r->ref_client_headers);
     unref(L, &r->ref_fields);
+}
+
+void cc_lua_req_release(lua_State *L, cc_preq_t *r) {
+    cc_lua_req_end_stage(L, r);
+    unref(L, &r->ref_ctx);
+}
+
+static void release_view(lua_State *L, cc_preq_t *r) {
+    cc_lua_req_release(L, r);
 }
 
 int cc_lua_req_finish(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
@@ -673,7 +696,7 @@ int cc_lua_req_finish(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
         rc = apply_body_edits(L, r, err);
     else
         rc = apply_model(r);
-    release_view(L, r);
+    cc_lua_req_end_stage(L, r); /* req.ctx lives on for the response stages */
     return rc;
 }
 

@@ -10,13 +10,16 @@
 #include "lua_json.h"
 #include "lua_req.h"
 #include "lua_sandbox.h"
+#include "sse.h"
 #include "lua_vm.h"
 #include "paths.h"
 
 struct cc_pipeline_s {
     lua_State *L;
-    int ref_run; /* runtime.run(req) */
+    int ref_runtime; /* the runtime module */
+    int ref_run;     /* runtime.run(req) */
     const cc_config_t *cfg;
+    cc_stages_t stages;
 };
 
 static void push_where(lua_State *L, const cc_srcpos_t *pos) {
@@ -88,7 +91,7 @@ cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
     cc_pipeline_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->cfg = cfg;
-    p->ref_run = LUA_NOREF;
+    p->ref_run = p->ref_runtime = LUA_NOREF;
     size_t mem = cfg->limits.script_memory_bytes ? cfg->limits.script_memory_bytes : 256u << 20;
     p->L = cc_lua_new_sandboxed_state(mem);
     if (!p->L) {
@@ -110,7 +113,13 @@ cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
     lua_pop(L, 2);                                /* runtime */
     lua_getfield(L, -1, "run");                   /* runtime run */
     p->ref_run = luaL_ref(L, LUA_REGISTRYINDEX);  /* runtime */
-    lua_pop(L, 1);                                /* */
+    lua_getfield(L, -1, "stages");                /* runtime stages */
+    if (cc_lua_pcall(L, 0, 3, err) != 0) goto fail; /* runtime resp event done */
+    p->stages.response = lua_toboolean(L, -3);
+    p->stages.event = lua_toboolean(L, -2);
+    p->stages.done = lua_toboolean(L, -1);
+    lua_pop(L, 3);                                /* runtime */
+    p->ref_runtime = luaL_ref(L, LUA_REGISTRYINDEX); /* */
     return p;
 fail:
     cc_pipeline_free(p);
@@ -121,6 +130,10 @@ void cc_pipeline_free(cc_pipeline_t *p) {
     if (!p) return;
     cc_lua_close_sandboxed(p->L);
     free(p);
+}
+
+lua_State *cc_pipeline_lua(cc_pipeline_t *p) {
+    return p->L;
 }
 
 int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
@@ -155,4 +168,150 @@ int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
     cc_buf_free(&ferr);
     lua_settop(L, top);
     return rc;
+}
+
+/* --- response stages ------------------------------------------------------------------- */
+
+const cc_stages_t *cc_pipeline_stages(const cc_pipeline_t *p) {
+    return &p->stages;
+}
+
+/* Pushes runtime[name]; returns the stack top before it (to restore). */
+static int push_stage_fn(cc_pipeline_t *p, const char *name) {
+    lua_State *L = p->L;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_runtime); /* runtime */
+    lua_getfield(L, -1, name);                    /* runtime fn */
+    lua_remove(L, -2);                            /* fn */
+    return top;
+}
+
+static void call_stage(cc_pipeline_t *p, cc_preq_t *r, int nargs, int nres, const char *stage) {
+    cc_buf_t err = CC_BUF_INIT;
+    if (cc_lua_pcall(p->L, nargs, nres, &err) != 0)
+        cc_error("%s %s stage failed: %s", r->id, stage, err.data ? err.data : "?");
+    cc_buf_free(&err);
+}
+
+void cc_pipeline_response(cc_pipeline_t *p, cc_preq_t *r, int *status, cc_headers_t *headers) {
+    if (!p->stages.response) return;
+    lua_State *L = p->L;
+    int top = push_stage_fn(p, "response");       /* fn */
+    cc_lua_req_push(L, r);                        /* fn req */
+    lua_createtable(L, 0, 2);                     /* fn req res */
+    lua_pushinteger(L, *status);
+    lua_setfield(L, -2, "status");
+    void *hv = cc_lua_headers_push(L, headers, 0, "res.headers");
+    lua_setfield(L, -2, "headers");
+    lua_pushvalue(L, -1);
+    int res_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    call_stage(p, r, 2, 0, "response");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, res_ref);
+    lua_getfield(L, -1, "status");
+    if (lua_isnumber(L, -1)) {
+        int st = (int)lua_tointeger(L, -1);
+        if (st >= 100 && st <= 999)
+            *status = st;
+        else
+            cc_warn("%s a response hook set res.status to %d; ignored (100-999)", r->id, st);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, res_ref);
+    cc_lua_headers_end(hv);
+    cc_lua_req_end_stage(L, r);
+    lua_settop(L, top);
+}
+
+static int ev_json_index(lua_State *L) {
+    /* ev.json: the data decoded on first use (only hooks that read it pay for it). */
+    if (lua_isstring(L, 2) && strcmp(lua_tostring(L, 2), "json") == 0) {
+        lua_getfield(L, 1, "data");
+        size_t n;
+        const char *d = lua_tolstring(L, -1, &n);
+        if (!d || cc_lua_push_json_text(L, d, n) < 0) return 0;
+        lua_pushvalue(L, -1);
+        lua_setfield(L, 1, "json");
+        return 1;
+    }
+    return 0;
+}
+
+void cc_pipeline_event(cc_pipeline_t *p, cc_preq_t *r, const char *event, const char *data,
+                       size_t len, cc_buf_t *out) {
+    lua_State *L = p->L;
+    int top = push_stage_fn(p, "event");          /* fn */
+    cc_lua_req_push(L, r);                        /* fn req */
+    lua_createtable(L, 0, 2);                     /* fn req ev */
+    lua_pushstring(L, event ? event : "");
+    lua_setfield(L, -2, "event");
+    lua_pushlstring(L, data, len);
+    lua_setfield(L, -2, "data");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, ev_json_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    cc_buf_t err = CC_BUF_INIT;
+    if (cc_lua_pcall(L, 2, 1, &err) != 0) {
+        cc_error("%s event stage failed: %s", r->id, err.data ? err.data : "?");
+        cc_sse_write(out, event && *event ? event : NULL, data, len); /* pass it on as it was */
+    } else if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "event");
+        const char *name = lua_tostring(L, -1);
+        lua_getfield(L, -2, "data");
+        if (lua_istable(L, -1)) { /* a decoded value: encode it */
+            cc_buf_t text = CC_BUF_INIT, eerr = CC_BUF_INIT;
+            if (cc_lua_to_json(L, -1, NULL, &text, &eerr) == 0)
+                cc_sse_write(out, name && *name ? name : NULL, text.data ? text.data : "",
+                             text.len);
+            else
+                cc_error("%s an event hook set ev.data to a table that is not JSON: %s", r->id,
+                         eerr.data ? eerr.data : "?");
+            cc_buf_free(&text);
+            cc_buf_free(&eerr);
+        } else {
+            size_t n = 0;
+            const char *d = lua_tolstring(L, -1, &n);
+            cc_sse_write(out, name && *name ? name : NULL, d ? d : "", n);
+        }
+    } /* false: dropped */
+    cc_buf_free(&err);
+    cc_lua_req_end_stage(L, r);
+    lua_settop(L, top);
+}
+
+void cc_pipeline_done(cc_pipeline_t *p, cc_preq_t *r, const cc_done_info_t *info) {
+    if (!p->stages.done) return;
+    lua_State *L = p->L;
+    int top = push_stage_fn(p, "done");           /* fn */
+    cc_lua_req_push(L, r);                        /* fn req */
+    lua_createtable(L, 0, 5);                     /* fn req res */
+    lua_pushinteger(L, info->status);
+    lua_setfield(L, -2, "status");
+    lua_pushnumber(L, (lua_Number)info->bytes);
+    lua_setfield(L, -2, "bytes");
+    if (info->ttfb_ms >= 0) {
+        lua_pushnumber(L, info->ttfb_ms);
+        lua_setfield(L, -2, "ttfb_ms");
+    }
+    lua_pushnumber(L, info->total_ms);
+    lua_setfield(L, -2, "total_ms");
+    if (info->outcome) {
+        lua_pushstring(L, info->outcome);
+        lua_setfield(L, -2, "outcome");
+    }
+    call_stage(p, r, 2, 0, "done");
+    cc_lua_req_end_stage(L, r);
+    lua_settop(L, top);
+}
+
+void cc_pipeline_release(cc_pipeline_t *p, cc_preq_t *r) {
+    lua_State *L = p->L;
+    int top = lua_gettop(L);
+    if (p->stages.response || p->stages.event || p->stages.done) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_runtime);
+        lua_getfield(L, -1, "forget");
+        lua_pushstring(L, r->id ? r->id : "");
+        cc_lua_pcall(L, 1, 0, NULL);
+    }
+    cc_lua_req_release(L, r);
+    lua_settop(L, top);
 }

@@ -19,6 +19,7 @@
 #include "oauth.h"
 #include "pipeline.h"
 #include "preq.h"
+#include "sse.h"
 #include "upstream.h"
 #include "url.h"
 #include "worker.h"
@@ -41,6 +42,10 @@ typedef struct {
     cc_headers_t held_headers;
     cc_buf_t held_body;
     long long held_length;
+    /* Event hooks: the upstream's SSE body is parsed and re-framed. */
+    bool events;
+    cc_sse_parser_t sse_in;
+    cc_buf_t sse_out;
     char target[2048];
     char host[256];
     int status;
@@ -51,6 +56,9 @@ typedef struct {
 } exchange_t;
 
 static void ex_free(exchange_t *ex) {
+    cc_pipeline_release(ex->wg->pipeline, &ex->r);
+    if (ex->events) cc_sse_parser_free(&ex->sse_in);
+    cc_buf_free(&ex->sse_out);
     cc_preq_free(&ex->r);
     cc_headers_free(&ex->up_headers);
     cc_headers_free(&ex->held_headers);
@@ -90,6 +98,19 @@ static void log_line(exchange_t *ex, const char *outcome) {
     cc_buf_free(&tags);
 }
 
+/* The done stage: after the client got everything (or went away). */
+static void run_done(exchange_t *ex, const char *outcome) {
+    if (!cc_pipeline_stages(ex->wg->pipeline)->done || !ex->r.routed) return;
+    cc_done_info_t info = {
+        .status = ex->status,
+        .bytes = ex->bytes,
+        .ttfb_ms = ex->head_ns ? (double)(ex->head_ns - ex->start_ns) / 1e6 : -1,
+        .total_ms = (double)(cc_now_ns() - ex->start_ns) / 1e6,
+        .outcome = outcome,
+    };
+    cc_pipeline_done(ex->wg->pipeline, &ex->r, &info);
+}
+
 /* --- client events --------------------------------------------------------------------- */
 
 static void on_client_drain(void *arg) {
@@ -110,10 +131,17 @@ static void on_client_gone(void *arg) {
     ex->up = NULL;
     ex->status = ex->status ? ex->status : 499;
     log_line(ex, "client-closed");
+    run_done(ex, "client-closed");
     ex_free(ex);
 }
 
 /* --- upstream events ------------------------------------------------------------------- */
+
+static int on_sse_event(void *arg, const cc_sse_event_t *ev) {
+    exchange_t *ex = arg;
+    cc_pipeline_event(ex->wg->pipeline, &ex->r, ev->event, ev->data, ev->data_len, &ex->sse_out);
+    return 0;
+}
 
 static void on_up_head(void *arg, int status, const cc_headers_t *h, long long content_length) {
     exchange_t *ex = arg;
@@ -140,6 +168,14 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
         if (ex->r.upstream_model) cc_headers_set(&out, "x-ccproxy-model", ex->r.upstream_model);
     }
     cc_headers_set(&out, "x-ccproxy-label", ex->r.label ? ex->r.label : "default");
+    const cc_stages_t *st = cc_pipeline_stages(ex->wg->pipeline);
+    if (st->response) cc_pipeline_response(ex->wg->pipeline, &ex->r, &status, &out);
+    if (st->event && ex->sse) {
+        ex->events = true;
+        cc_sse_parser_init(&ex->sse_in, on_sse_event, ex);
+        content_length = -1; /* re-framed events may differ in length */
+    }
+    ex->status = status;
     cc_conn_write_head(ex->conn, status, &out, content_length);
     cc_headers_free(&out);
 }
@@ -151,7 +187,13 @@ static void on_up_body(void *arg, const char *data, size_t len) {
         return;
     }
     ex->bytes += len;
-    cc_conn_write_body(ex->conn, data, len);
+    if (ex->events) {
+        cc_buf_reset(&ex->sse_out);
+        cc_sse_feed(&ex->sse_in, data, len);
+        if (ex->sse_out.len) cc_conn_write_body(ex->conn, ex->sse_out.data, ex->sse_out.len);
+    } else {
+        cc_conn_write_body(ex->conn, data, len);
+    }
     if (!ex->paused && cc_conn_write_queue(ex->conn) > CC_CONN_HIGH_WATER) {
         ex->paused = true;
         cc_upstream_pause(ex->up);
@@ -169,8 +211,14 @@ static void on_up_done(void *arg) {
         return;
     }
     cc_conn_set_observer(ex->conn, NULL);
+    if (ex->events) {
+        cc_buf_reset(&ex->sse_out);
+        cc_sse_finish(&ex->sse_in);
+        if (ex->sse_out.len) cc_conn_write_body(ex->conn, ex->sse_out.data, ex->sse_out.len);
+    }
     log_line(ex, NULL);
     cc_conn_end(ex->conn);
+    run_done(ex, NULL);
     ex_free(ex);
 }
 
@@ -195,6 +243,7 @@ static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after
             log_line(ex, "upstream-broke");
             cc_conn_abort(ex->conn);
         }
+        run_done(ex, "upstream-broke");
         ex_free(ex);
         return;
     }
@@ -219,6 +268,7 @@ static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after
     } else {
         cc_conn_respond_error(ex->conn, status, type, text);
     }
+    run_done(ex, "upstream-failed");
     ex_free(ex);
 }
 
@@ -354,6 +404,8 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     snprintf(ex->host, sizeof ex->host, "%s", url.host);
     cc_url_target(&url, req->path, req->query, ex->target, sizeof ex->target);
     cc_headers_copy(&ex->up_headers, &ex->r.headers);
+    if (cc_pipeline_stages(ex->wg->pipeline)->event) /* events are read: no compression */
+        cc_headers_set(&ex->up_headers, "Accept-Encoding", "identity");
     const cc_buf_t *body = cc_preq_body(&ex->r);
     ex->ur = (cc_upstream_req_t){
         .origin = {.tls = url.tls, .host = ex->host, .port = url.port, .verify = d->ssl_verify,

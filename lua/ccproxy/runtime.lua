@@ -83,6 +83,12 @@ local function load_module(path, fn_name, kind_word)
     if msg:sub(1, #path) ~= path then msg = path .. ": " .. msg end
     return nil, "error while loading " .. msg
   end
+  local has_stage = type(mod) == "table" and fn_name == "request"
+    and (type(mod.response) == "function" or type(mod.event) == "function"
+         or type(mod.done) == "function")
+  if has_stage and mod.request == nil then
+    mod.request = function() end
+  end
   if type(mod) ~= "table" or type(mod[fn_name]) ~= "function" then
     return nil, string.format("%s: a %s module must return a table with a %s(req, params) "
       .. "function; it returned %s", path, kind_word, fn_name,
@@ -156,6 +162,12 @@ function M.load(spec)
   end
   if #errors > 0 then return false, table.concat(errors, "\n") end
   state.rules, state.hooks, state.spec = rules, hooks, spec
+  state.stage_hooks = { response = {}, event = {}, done = {} }
+  for _, h in ipairs(hooks) do
+    for stage, list in pairs(state.stage_hooks) do
+      if type(h.mod[stage]) == "function" then list[#list + 1] = h end
+    end
+  end
   state.budget_ms = spec.budget_ms or 1000
   return true
 end
@@ -210,6 +222,63 @@ function M.run(req)
     end
   end
   return true
+end
+
+-- The response stages. A hook that raises in one of them is logged and disabled for the rest
+-- of that request's stream; it never affects other requests.
+local disabled = {} -- request id -> { [hook] = true }
+
+local function run_stage(stage, req, h, ...)
+  local off = disabled[req.id]
+  if off and off[h] then return true end
+  local ok, res, kind = core.call(state.budget_ms, h.mod[stage], ...)
+  if not ok then
+    state.errors.hooks = state.errors.hooks + 1
+    core.count("hook_error")
+    disabled[req.id] = off or {}
+    disabled[req.id][h] = true
+    core.log("error", string.format("%s hook '%s' (%s) failed in its %s stage%s and is off for "
+      .. "the rest of this response: %s", req.id or "-", h.module, h.path, stage,
+      kind == "error" and "" or " (" .. kind .. ")", tostring(res)))
+    return true
+  end
+  return true, res
+end
+
+-- Which response stages any hook takes part in.
+function M.stages()
+  local sh = state.stage_hooks or { response = {}, event = {}, done = {} }
+  return #sh.response > 0, #sh.event > 0, #sh.done > 0
+end
+
+-- response(res, req, params): res.status and res.headers may be changed.
+function M.response(req, res)
+  for _, h in ipairs(state.stage_hooks.response) do
+    run_stage("response", req, h, res, req, h.params)
+  end
+end
+
+-- event(ev, req, params) for each server-sent event: returning nil passes it on (with any
+-- changes made to ev), false drops it, a table replaces it. Returns the event or false.
+function M.event(req, ev)
+  for _, h in ipairs(state.stage_hooks.event) do
+    local _, res = run_stage("event", req, h, ev, req, h.params)
+    if res == false then return false end
+    if type(res) == "table" then ev = res end
+  end
+  return ev
+end
+
+-- done(req, res, params): after the response ended; cannot affect the client.
+function M.done(req, res)
+  for _, h in ipairs(state.stage_hooks.done) do
+    run_stage("done", req, h, req, res, h.params)
+  end
+end
+
+-- The request is over: forget its per-request state.
+function M.forget(id)
+  disabled[id] = nil
 end
 
 function M.stats()

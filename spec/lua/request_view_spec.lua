@@ -552,7 +552,7 @@ describe("request view", function()
       for i, use in ipairs(uses) do
         local ok, err = pcall(use)
         assert.is_false(ok, "use " .. i)
-        assert.matches("request used after its stage ended", err, 1, true)
+        assert.matches("used after its stage ended", err, 1, true)
       end
       assert.equal("claude-opus-5-5", body.model) -- a table taken before stays a table
       assert.equal("ccproxy.request (ended)", tostring(req))
