@@ -1,0 +1,185 @@
+-- spec/functional/reload_spec.lua: SIGHUP reloads configuration and scripts without costing a
+-- request. Requests pin the generation they started with (a stream that spans a reload ends
+-- on its old scripts); a broken reload keeps the current generation serving and is reported;
+-- under load with many reloads, good and broken, every request completes correctly.
+local H = require("proxy_harness")
+local sh = require("sh")
+
+local MARKER = [[
+return {
+  params = { mark = "?" },
+  request = function(req, params) req:tag("mark", params.mark) end,
+  done = function(req, res, params)
+    local f = assert(io.open(os.getenv("MARK_FILE"), "a"))
+    f:write(req.id, " ", params.mark, " ", tostring(res.status), "\n")
+    f:close()
+  end,
+}
+]]
+
+local function ccproxy_yaml(mark)
+  return ([[
+ccproxy:
+  hooks:
+    - ccproxy.hooks.rule_evaluator
+    - hook: marker
+      params: {mark: MARK}
+    - ccproxy.hooks.model_router
+  rules:
+    - name: background
+      rule: match_model
+      params: {model_name: haiku}
+]]):gsub("MARK", mark)
+end
+
+local function config_yaml(base)
+  return ([[
+model_list:
+  - model_name: background
+    litellm_params:
+      model: anthropic/up-background
+      api_base: BASE
+  - model_name: "claude-*"
+    litellm_params:
+      model: anthropic/*
+      api_base: BASE
+  - model_name: default
+    litellm_params:
+      model: claude-sonnet-5-5
+]]):gsub("BASE", base)
+end
+
+local function health(proxy)
+  return H.body_json(proxy:request({ method = "GET", path = "/health" }))
+end
+
+describe("reload", function()
+  local mock, proxy, dir, mark_file
+
+  setup(function()
+    mock = H.start_mock()
+    dir = sh.tmpdir()
+    mark_file = dir .. "/marks.log"
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/marker.lua", MARKER)
+    sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("A"))
+    sh.write_file(dir .. "/config.yaml", config_yaml(mock:base()))
+    proxy = H.start_proxy({ dir = dir, env = { MARK_FILE = mark_file } })
+  end)
+
+  teardown(function()
+    H.cleanup()
+  end)
+
+  after_each(function()
+    proxy:check_alive()
+  end)
+
+  local function hup()
+    sh.kill(proxy.pid, "HUP")
+  end
+
+  local function wait_generation(n)
+    return sh.wait_for(function() return health(proxy).generation == n end, 5)
+  end
+
+  it("finishes a stream on the scripts it started with", function()
+    mock:reset()
+    mock:script({ { text = "one two three four five six seven eight", event_delay_ms = 150 } })
+    local reloaded = false
+    local res = proxy:messages(H.messages_body({ stream = true }), {
+      on_event = function(ev)
+        if not reloaded and ev.event == "content_block_start" then
+          reloaded = true
+          sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("B"))
+          hup()
+        end
+      end,
+    })
+    assert.is_true(reloaded)
+    assert.equal(200, res.status)
+    assert.equal("message_stop", res.events[#res.events].event)
+    assert.is_truthy(wait_generation(2))
+    proxy:messages(H.messages_body({ stream = false }))
+    local marks = sh.wait_for(function()
+      local t = sh.read_file(mark_file) or ""
+      local _, n = t:gsub("\n", "")
+      return n >= 2 and t
+    end, 3)
+    local lines = {}
+    for line in marks:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.matches("^r%d+ A 200$", lines[1]) -- the stream, on generation 1's scripts
+    assert.matches("^r%d+ B 200$", lines[2]) -- the next request, on generation 2's
+  end)
+
+  it("keeps serving the current generation when a reload is broken, and says why", function()
+    local gen = health(proxy).generation
+    sh.write_file(dir .. "/hooks/marker.lua", "return { request = function( end }")
+    hup()
+    local h = sh.wait_for(function()
+      local j = health(proxy)
+      return j.last_reload and not j.last_reload.ok and j
+    end, 5)
+    assert.is_truthy(h)
+    assert.equal(gen, h.generation)
+    assert.matches("marker%.lua:1:", h.last_reload.error)
+    local res = proxy:messages(H.messages_body({ model = "claude-haiku-5-5", stream = false }))
+    assert.equal(200, res.status)
+    assert.equal("background", res.headers["x-ccproxy-label"])
+    sh.write_file(dir .. "/hooks/marker.lua", MARKER)
+    hup()
+    assert.is_truthy(wait_generation(gen + 1))
+  end)
+
+  it("loses no request under load while reloads, good and broken, keep coming", function()
+    mock:reset()
+    local url = ("http://127.0.0.1:%d/v1/messages"):format(proxy.port)
+    local out = dir .. "/load"
+    sh.run({ "mkdir", "-p", out })
+    local body = H.encode(H.messages_body({ model = "claude-haiku-5-5", stream = true }))
+    sh.write_file(out .. "/stream.json", body)
+    sh.write_file(out .. "/short.json",
+      H.encode(H.messages_body({ model = "claude-opus-5-5", stream = false })))
+    -- Three clients: two streaming, one short requests, 25 requests each.
+    local pids = {}
+    for i, kind in ipairs({ "stream", "stream", "short" }) do
+      local script = ([[
+for n in $(seq 1 25); do
+  curl -s -N -o %s/%d-$n.out -w '%%{http_code}\n' -H 'content-type: application/json' \
+    --data-binary @%s/%s.json %s >> %s/%d.codes
+done
+]]):format(out, i, out, kind, url, out, i)
+      pids[i] = sh.spawn({ "sh", "-c", script })
+    end
+    -- Meanwhile: 30 reloads, every third one broken.
+    for n = 1, 30 do
+      if n % 3 == 0 then
+        sh.write_file(dir .. "/ccproxy.yaml", "ccproxy:\n  hooks: [\n")
+      else
+        sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("L" .. n))
+      end
+      hup()
+      sh.sleep(0.05)
+    end
+    sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("final"))
+    hup()
+    for _, pid in ipairs(pids) do
+      assert.is_truthy(sh.wait_for(function() return not sh.alive(pid) end, 60))
+    end
+    for i = 1, 3 do
+      local codes = sh.read_file(out .. "/" .. i .. ".codes") or ""
+      local _, ok = codes:gsub("200\n", "")
+      assert.equal(25, ok, "client " .. i .. " codes: " .. codes)
+      for n = 1, 25 do
+        local text = sh.read_file(("%s/%d-%d.out"):format(out, i, n)) or ""
+        if i < 3 then
+          assert.matches("event: message_stop", text)
+        else
+          assert.matches('"stop_reason":"end_turn"', text)
+        end
+      end
+    end
+    assert.equal(75, #mock:requests())
+    assert.equal("ok", health(proxy).status)
+  end)
+end)
