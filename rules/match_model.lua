@@ -11,4 +11,16 @@ return {
     local model = req.model
     return type(model) == "string" and model:find(params.model_name, 1, true) ~= nil
   end,
+  -- Run by `ccproxy check`.
+  examples = {
+    { name = "haiku matches a haiku model", params = { model_name = "haiku" },
+      body = { model = "claude-haiku-4-5", messages = { { role = "user", content = "hi" } } },
+      expect = true },
+    { name = "haiku does not match opus", params = { model_name = "haiku" },
+      body = { model = "claude-opus-4-5", messages = { { role = "user", content = "hi" } } },
+      expect = false },
+    { name = "the match is case-sensitive", params = { model_name = "Haiku" },
+      body = { model = "claude-haiku-4-5", messages = { { role = "user", content = "hi" } } },
+      expect = false },
+  },
 }

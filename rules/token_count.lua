@@ -10,4 +10,14 @@ return {
   match = function(req, params)
     return req:tokens_over(params.threshold)
   end,
+  -- Run by `ccproxy check`.
+  examples = {
+    { name = "a short prompt stays under the default threshold",
+      body = { model = "claude-sonnet-4-5", messages = { { role = "user", content = "hi" } } },
+      expect = false },
+    { name = "a long prompt passes a low threshold", params = { threshold = 100 },
+      body = { model = "claude-sonnet-4-5",
+               messages = { { role = "user", content = string.rep("lorem ipsum dolor ", 200) } } },
+      expect = true },
+  },
 }

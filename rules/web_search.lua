@@ -14,4 +14,16 @@ return {
     end
     return false
   end,
+  -- Run by `ccproxy check`.
+  examples = {
+    { name = "the web search server tool",
+      body = [[{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"news?"}],
+               "tools":[{"type":"web_search_20250305","name":"web_search","max_uses":8}]}]],
+      expect = true },
+    { name = "ordinary tools only",
+      body = [[{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}],
+               "tools":[{"name":"WebSearch","input_schema":{"type":"object"}}]}]],
+      expect = false },
+    { name = "no tools", expect = false },
+  },
 }

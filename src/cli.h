@@ -12,6 +12,13 @@ int cc_cmd_status(const char *config_dir, int argc, char **argv);
 int cc_cmd_logs(const char *config_dir, int argc, char **argv);
 int cc_cmd_reload(const char *config_dir, int argc, char **argv);
 int cc_cmd_run(const char *config_dir, int argc, char **argv);
+/** `ccproxy check`: loads the configuration and every rule and hook as `start` would, runs
+ *  the modules' examples, prints every problem (exit 1) or a summary (exit 0). */
+int cc_cmd_check(const char *config_dir, int argc, char **argv);
+/** `ccproxy explain [--json] [--headers FILE] [FILE|-]`: runs the pipeline on a captured
+ *  request without sending it and shows each rule's verdict, each hook's edits, the route and
+ *  the upstream request. */
+int cc_cmd_explain(const char *config_dir, int argc, char **argv);
 /** `ccproxy lua FILE [ARGS...]`: runs a Lua script inside ccproxy's own LuaJIT with the
  *  ccproxy modules and the request constructor available (how the busted specs run against
  *  the real request view). */

@@ -22,6 +22,8 @@ static const command_t commands[] = {
     {"status", cc_cmd_status, "show whether the proxy runs, and its configuration"},
     {"logs", cc_cmd_logs, "show the log of a detached proxy"},
     {"run", cc_cmd_run, "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL set"},
+    {"check", cc_cmd_check, "validate the configuration and scripts, run the modules' examples"},
+    {"explain", cc_cmd_explain, "show what the pipeline does with a captured request"},
     {"lua", cc_cmd_lua, "run a Lua script with the ccproxy runtime (used by the specs)"},
 };
 
