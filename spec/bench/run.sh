@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# spec/bench/run.sh: ccproxy's benchmarks. Every number is measured next to a baseline in the
+# same run and reported with the ratio, so a slow or busy machine shifts both sides alike:
+#   1. relay overhead: wrk against nginx directly and through ccproxy (num_workers 1 and 2);
+#   2. pipeline cost in isolation: rules, hooks and body handling vs building the request only,
+#      and req:tokens() vs one string.find scan of the same body;
+#   3. memory: ccproxy's RSS idle, after 10k and after 50k proxied requests;
+#   4. streaming: the latency ccproxy adds to each server-sent event.
+# From a fresh Debian 12 machine as root it installs what it needs (apt-get, quietly) and builds
+# the release binary in build-bench/ (CCPROXY_BIN=path uses another binary). Everything runs on
+# 127.0.0.1, in a temp dir, and every process it starts is stopped when it ends (a trap), even on
+# failure or Ctrl-C. About two minutes after the build. Options: --quick (2 s per wrk run, fewer
+# requests: a check that the script works, not numbers to compare); --only 3 (or 13, 24, ...)
+# runs only those sections.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bench="$root/spec/bench"
+body="$root/spec/fixtures/claude-code/a_say_hi/01-messages.body.json"
+
+duration=10
+mem_first=10000
+mem_total=50000
+sse_events=200
+sse_rounds=5
+pipeline_n=2000
+only=1234
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) duration=2 mem_first=1000 mem_total=3000 sse_events=50 sse_rounds=2 pipeline_n=200 ;;
+    --only)
+      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-4]+$ ]]; then
+        echo "spec/bench/run.sh: --only needs section numbers, e.g. --only 3 or --only 24" >&2
+        exit 2
+      fi
+      only=$2
+      shift
+      ;;
+    *)
+      echo "usage: bash spec/bench/run.sh [--quick] [--only SECTIONS]   (e.g. --only 3)" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+want() { [[ "$only" == *"$1"* ]]; }
+
+started=$SECONDS
+
+# --- what it needs ------------------------------------------------------------------------
+
+debs=()
+for p in build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson-dev \
+         libssl-dev libyaml-dev node-llhttp curl procps; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || debs+=("$p")
+done
+command -v wrk >/dev/null 2>&1 || debs+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || debs+=(nginx-light)
+if [ ${#debs[@]} -gt 0 ]; then
+  echo "installing: ${debs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ -n "${CCPROXY_BIN:-}" ]; then
+  ccproxy=$(realpath "$CCPROXY_BIN")
+else
+  ccproxy="$root/build-bench/ccproxy"
+  cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  build_log="$root/build-bench/bench-build.log"
+  if ! cmake --build "$root/build-bench" --target ccproxy -j2 >"$build_log" 2>&1; then
+    cat "$build_log" >&2
+    echo "spec/bench/run.sh: the release build failed (log above)" >&2
+    exit 1
+  fi
+fi
+[ -x "$ccproxy" ] || { echo "spec/bench/run.sh: no ccproxy binary at $ccproxy" >&2; exit 1; }
+
+# --- processes and cleanup ----------------------------------------------------------------
+
+tmp=$(mktemp -d /tmp/ccproxy-bench.XXXXXX)
+pids=()
+# Whether PID runs (an exited child stays a zombie until waited for, and kill -0 still works
+# on a zombie).
+alive() {
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ -n "$state" ] &&
+    [ "$state" != Z ]
+}
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do alive "$p" || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+gcc -std=gnu11 -O2 -Wall -Wextra -o "$tmp/sse_latency" "$bench/sse_latency.c"
+prepared=$SECONDS
+
+# Stops a process this script started (TERM, then KILL after 5 s) and forgets it.
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+forget_pid() {
+  local keep=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    case "$used_ports" in *" $p "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      used_ports="$used_ports$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "spec/bench/run.sh: no free port found on 127.0.0.1" >&2
+  return 1
+}
+
+# Waits until URL answers 200, while process PID lives. $3 names it in messages, $4 is its log.
+wait_http() {
+  local url=$1 pid=$2 what=$3 log=$4
+  for _ in $(seq 100); do
+    if ! alive "$pid"; then
+      echo "spec/bench/run.sh: $what exited before answering $url; its log:" >&2
+      cat "$log" >&2
+      exit 1
+    fi
+    curl -sf -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.1
+  done
+  echo "spec/bench/run.sh: $what did not answer $url within 10 s; its log:" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+# The fast upstream: nginx with its own config and files in the temp dir.
+start_nginx() {
+  local dir="$tmp/nginx" port=$1
+  mkdir -p "$dir"
+  sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$bench/nginx.conf" >"$dir/nginx.conf"
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+  pids+=($!)
+  nginx_pid=$!
+  # A GET gets the fixed 404; any answer means it is up.
+  for _ in $(seq 100); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
+    alive "$nginx_pid" || break
+    sleep 0.1
+  done
+  echo "spec/bench/run.sh: nginx did not start on 127.0.0.1:$port; its log:" >&2
+  cat "$dir/error.log" "$dir/stdout.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# A config dir like the template's: the three default hooks, a match_model and a token_count
+# rule (threshold under the body's size, so it really counts), every model to UPSTREAM_URL.
+write_config() {
+  local dir=$1 workers=$2 upstream=$3
+  mkdir -p "$dir"
+  cat >"$dir/ccproxy.yaml" <<EOF
+ccproxy:
+  hooks:
+    - ccproxy.hooks.rule_evaluator
+    - ccproxy.hooks.model_router
+    - ccproxy.hooks.extract_session_id
+  default_model_passthrough: true
+  rules:
+    - name: background
+      rule: ccproxy.rules.MatchModelRule
+      params:
+        - model_name: haiku
+    - name: long_context
+      rule: ccproxy.rules.TokenCountRule
+      params:
+        - threshold: 40000
+  server:
+    shutdown_grace: 1
+litellm:
+  host: 127.0.0.1
+  port: 4000
+  num_workers: $workers
+EOF
+  cat >"$dir/config.yaml" <<EOF
+model_list:
+  - model_name: default
+    litellm_params:
+      model: claude-sonnet-5-5
+  - model_name: background
+    litellm_params:
+      model: claude-haiku-5-5
+  - model_name: long_context
+    litellm_params:
+      model: claude-opus-5-5
+  - model_name: "claude-*"
+    litellm_params:
+      model: anthropic/*
+      api_base: $upstream
+EOF
+}
+
+# Starts ccproxy on PORT with config DIR; sets proxy_pid.
+start_proxy() {
+  local dir=$1 port=$2
+  PORT=$port "$ccproxy" --config-dir "$dir" start >"$dir/ccproxy.log" 2>&1 &
+  pids+=($!)
+  proxy_pid=$!
+  wait_http "http://127.0.0.1:$port/health" "$proxy_pid" "ccproxy ($dir)" "$dir/ccproxy.log"
+}
+
+# CPU time (user + system, all threads) PID has used so far, in clock ticks.
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# Runs wrk; sets w_rps, w_p50, w_p99 (ms), w_requests, and w_cpu (CPU microseconds per request
+# spent by process $5, when given). $1 URL, $2 connections, $3 seconds, $4 request count to stop
+# at (empty: none).
+run_wrk() {
+  local url=$1 conns=$2 secs=$3 count=${4:-} pid=${5:-} out t0=0 t1=0
+  [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+  rm -f "$tmp/wrk.done"
+  BENCH_BODY="$body" BENCH_MAX_REQS="$count" BENCH_DONE_FILE="$tmp/wrk.done" \
+    wrk -t1 -c"$conns" -d"${secs}s" -s "$bench/wrk_messages.lua" "$url" >"$tmp/wrk.out" 2>&1 &
+  local wrk_pid=$! rc=0
+  pids+=("$wrk_pid")
+  # With a count, the script makes wrk.done once it has that many answers; SIGINT then ends
+  # wrk's sleep through the rest of -d (repeated, in case one arrives too early).
+  while [ -n "$count" ] && alive "$wrk_pid"; do
+    [ -e "$tmp/wrk.done" ] && kill -INT "$wrk_pid" 2>/dev/null
+    sleep 0.1
+  done
+  wait "$wrk_pid" || rc=$?
+  forget_pid "$wrk_pid"
+  out=$(cat "$tmp/wrk.out")
+  if [ "$rc" != 0 ]; then
+    echo "spec/bench/run.sh: wrk failed against $url (exit $rc):" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local line
+  line=$(grep '^BENCH ' <<<"$out") || {
+    echo "spec/bench/run.sh: wrk printed no summary against $url:" >&2
+    echo "$out" >&2
+    exit 1
+  }
+  local errors non2xx
+  errors=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")
+  non2xx=$(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line")
+  if [ "$errors" != 0 ] || [ "$non2xx" != 0 ]; then
+    echo "spec/bench/run.sh: $url answered with $errors socket errors and $non2xx non-2xx" \
+      "statuses; the numbers would be meaningless" >&2
+    exit 1
+  fi
+  w_requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  w_cpu=-
+  if [ -n "$pid" ]; then
+    t1=$(cpu_ticks "$pid")
+    w_cpu=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$w_requests" \
+      'BEGIN { printf "%.0f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
+  fi
+  w_rps=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")
+  w_p50=$(awk -v us="$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")" \
+    'BEGIN { printf "%.3f", us / 1000 }')
+  w_p99=$(awk -v us="$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")" \
+    'BEGIN { printf "%.3f", us / 1000 }')
+}
+
+# VmRSS and VmHWM of PID in MB.
+rss_of() {
+  awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "%.1f %.1f", r / 1024, h / 1024 }' \
+    "/proc/$1/status"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+# --- 1. relay overhead --------------------------------------------------------------------
+
+relay() {
+  local p1 p2 pid_w1 pid_w2 conns w port pid dir labels d_rps d_p50 d_p99 d_cpu
+  p1=$(free_port)
+  p2=$(free_port)
+  write_config "$tmp/w2" 2 "http://127.0.0.1:$up_port"
+  start_proxy "$tmp/w1" "$p1"
+  pid_w1=$proxy_pid
+  start_proxy "$tmp/w2" "$p2"
+  pid_w2=$proxy_pid
+
+  echo
+  echo "1. Relay overhead: wrk -t1, ${duration} s per row, POST /v1/messages with Claude Code's"
+  echo "   $(($(stat -c %s "$body") / 1024)) KB body and headers; nginx answers a 1.5 KB SSE stream"
+  echo "   (cpu: CPU time per request of nginx for the direct rows, of ccproxy for the others)"
+  printf '   %-26s %5s %8s %7s %7s %7s %8s %7s %7s %7s\n' target conns "req/s" "p50 ms" \
+    "p99 ms" "cpu us" "req/s x" "p50 x" "p99 x" "cpu x"
+
+  # Warm-up: JIT traces, pools, page cache.
+  run_wrk "http://127.0.0.1:$up_port" 2 1
+  run_wrk "http://127.0.0.1:$p1" 2 1
+  run_wrk "http://127.0.0.1:$p2" 2 1
+
+  for conns in 2 16; do
+    run_wrk "http://127.0.0.1:$up_port" "$conns" "$duration" "" "$nginx_pid"
+    d_rps=$w_rps d_p50=$w_p50 d_p99=$w_p99 d_cpu=$w_cpu
+    printf '   %-26s %5s %8.0f %7s %7s %7s\n' "nginx direct (baseline)" "$conns" "$d_rps" \
+      "$d_p50" "$d_p99" "$d_cpu"
+    for w in 1 2; do
+      port=$p1 pid=$pid_w1
+      [ "$w" = 2 ] && port=$p2 pid=$pid_w2
+      run_wrk "http://127.0.0.1:$port" "$conns" "$duration" "" "$pid"
+      printf '   %-26s %5s %8.0f %7s %7s %7s %8s %7s %7s %7s\n' "via ccproxy num_workers=$w" \
+        "$conns" "$w_rps" "$w_p50" "$w_p99" "$w_cpu" "$(ratio "$w_rps" "$d_rps")" \
+        "$(ratio "$w_p50" "$d_p50")" "$(ratio "$w_p99" "$d_p99")" "$(ratio "$w_cpu" "$d_cpu")"
+    done
+  done
+  for dir in "$tmp/w1" "$tmp/w2"; do
+    if grep -q ' ERROR ' "$dir/ccproxy.log"; then
+      echo "   ccproxy logged errors ($dir):"
+      grep ' ERROR ' "$dir/ccproxy.log" | head -n 3 | sed 's/^/     /'
+    fi
+  done
+  labels=$(grep -c 'label=default deployment=claude-\* model=claude-opus-5-5 status=200' \
+    "$tmp/w1/ccproxy.log" || true)
+  echo "   (num_workers=1 logged $labels requests as label=default -> claude-* status=200)"
+  stop_pid "$pid_w1"
+  stop_pid "$pid_w2"
+}
+
+# --- 2. pipeline cost in isolation --------------------------------------------------------
+
+pipeline() {
+  echo
+  echo "2. Pipeline cost in isolation: ccproxy lua spec/bench/pipeline.lua"
+  "$ccproxy" lua "$bench/pipeline.lua" "$root" "$tmp/w1" "$pipeline_n"
+}
+
+# --- 3. memory ----------------------------------------------------------------------------
+
+memory() {
+  local pm pid_mem idle_rss idle_hwm first_rss first_hwm total_rss total_hwm first_n total_n
+  local verdict
+  echo
+  echo "3. Memory: a fresh ccproxy (num_workers=1), wrk -c16, /proc/PID/status"
+  pm=$(free_port)
+  write_config "$tmp/mem" 1 "http://127.0.0.1:$up_port"
+  start_proxy "$tmp/mem" "$pm"
+  pid_mem=$proxy_pid
+  sleep 0.5
+  read -r idle_rss idle_hwm <<<"$(rss_of "$pid_mem")"
+  run_wrk "http://127.0.0.1:$pm" 16 120 "$mem_first"
+  read -r first_rss first_hwm <<<"$(rss_of "$pid_mem")"
+  first_n=$w_requests
+  run_wrk "http://127.0.0.1:$pm" 16 240 "$((mem_total - mem_first))"
+  read -r total_rss total_hwm <<<"$(rss_of "$pid_mem")"
+  total_n=$((first_n + w_requests))
+  printf '   %-26s %9s %9s\n' point "VmRSS MB" "VmHWM MB"
+  printf '   %-26s %9s %9s\n' "idle after start" "$idle_rss" "$idle_hwm"
+  printf '   %-26s %9s %9s\n' "after $first_n requests" "$first_rss" "$first_hwm"
+  printf '   %-26s %9s %9s\n' "after $total_n requests" "$total_rss" "$total_hwm"
+  verdict=$(awk -v a="$first_rss" -v b="$total_rss" \
+    'BEGIN { print (b <= a * 1.10 + 1) ? "flat" : "GROWS: look for a leak" }')
+  echo "   growth from $first_n to $total_n requests: $(ratio "$total_rss" "$first_rss")" \
+    "($verdict); idle to $total_n: $(ratio "$total_rss" "$idle_rss")"
+  stop_pid "$pid_mem"
+}
+
+# --- 4. streaming latency -----------------------------------------------------------------
+
+streaming() {
+  local sse_up ps_port sse_out mode p50 p90 p99 name added verdict
+  echo
+  echo "4. Streaming: time from the upstream writing an SSE event to the client having it"
+  echo "   ($sse_rounds rounds x $sse_events events 1 ms apart, direct and via ccproxy alternating)"
+  sse_up=$(free_port)
+  ps_port=$(free_port)
+  write_config "$tmp/sse" 1 "http://127.0.0.1:$sse_up"
+  start_proxy "$tmp/sse" "$ps_port"
+  sse_out=$("$tmp/sse_latency" "$sse_up" "$ps_port" "$body" "$sse_events" "$sse_rounds" 1000)
+  stop_pid "$proxy_pid"
+  printf '   %-26s %9s %9s %9s\n' "" "p50 us" "p90 us" "p99 us"
+  while read -r _ mode _ p50 p90 p99; do
+    case "$mode" in
+      direct) name="direct (baseline)" ;;
+      proxied) name="via ccproxy" ;;
+      *) continue ;;
+    esac
+    printf '   %-26s %9s %9s %9s\n' "$name" "${p50#p50_us=}" "${p90#p90_us=}" "${p99#p99_us=}"
+  done <<<"$sse_out"
+  added=$(sed -n 's/^SSE added_p50_us=//p' <<<"$sse_out")
+  verdict=$(awk -v a="$added" 'BEGIN { print (a < 1000) ? "under 1 ms" : "OVER 1 ms" }')
+  echo "   added per event (median): $added us ($verdict)"
+}
+
+# --- run ----------------------------------------------------------------------------------
+
+up_port=$(free_port)
+if want 1 || want 3; then start_nginx "$up_port"; fi
+write_config "$tmp/w1" 1 "http://127.0.0.1:$up_port"
+echo
+echo "$("$ccproxy" --version 2>/dev/null || echo ccproxy) ($ccproxy), $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if want 1; then relay; fi
+if want 2; then pipeline; fi
+if want 3; then memory; fi
+if want 4; then streaming; fi
+echo
+echo "measured in $((SECONDS - prepared)) s (before that, installing and building:" \
+  "$((prepared - started)) s); load average now $(cut -d' ' -f1-3 /proc/loadavg)"
