@@ -181,7 +181,7 @@ static int req_field(lua_State *L) {
     size_t len;
     const char *b = body_data(r, &len);
     cc_json_member_t m;
-    if (cc_json_find_member(b, len, key, &m) != 0) {
+    if (cc_preq_member(r, key, &m) != 0) {
         lua_pushnil(L);
         return 1;
     }
@@ -589,7 +589,7 @@ static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
         if (lua_type(L, -1) != LUA_TSTRING) continue;
         const char *k = lua_tostring(L, -1);
         cc_json_member_t m;
-        if (cc_json_find_member(body, len, k, &m) == 0) continue;
+        if (cc_preq_member(r, k, &m) == 0) continue;
         if (n_added == cap_added) {
             cap_added = cap_added ? cap_added * 2 : 8;
             added = realloc(added, cap_added * sizeof *added);

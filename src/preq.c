@@ -16,36 +16,41 @@ static bool stays_here(const cc_headers_t *h, const char *name) {
     return cc_headers_is_hop_by_hop(h, name);
 }
 
-/* One pass over the top-level members picks out what every request needs. */
-typedef struct {
-    cc_json_member_t model, stream;
-    bool has_model, has_stream;
-} scan_t;
-
-static int scan_member(const char *body, const cc_json_member_t *m, void *arg) {
-    scan_t *sc = arg;
-    const char *k = body + m->key.start;
-    /* Keys Claude Code sends are plain; an escaped key is decoded before comparing. */
-    if (m->key.len == 7 && memcmp(k, "\"model\"", 7) == 0) {
-        sc->model = *m;
-        sc->has_model = true;
-    } else if (m->key.len == 8 && memcmp(k, "\"stream\"", 8) == 0) {
-        sc->stream = *m;
-        sc->has_stream = true;
-    } else if (memchr(k, '\\', m->key.len)) {
-        cc_buf_t key = CC_BUF_INIT;
-        if (cc_json_string_decode(k, m->key.len, &key) == 0 && key.data) {
-            if (strcmp(key.data, "model") == 0) {
-                sc->model = *m;
-                sc->has_model = true;
-            } else if (strcmp(key.data, "stream") == 0) {
-                sc->stream = *m;
-                sc->has_stream = true;
-            }
-        }
-        cc_buf_free(&key);
+/* One pass over the top-level members indexes them all. */
+static int index_member(const char *body, const cc_json_member_t *m, void *arg) {
+    (void)body;
+    cc_preq_t *r = arg;
+    if ((r->n_members & (r->n_members - 1)) == 0) { /* grow at powers of two */
+        size_t cap = r->n_members ? r->n_members * 2 : 16;
+        cc_json_member_t *p = realloc(r->members, cap * sizeof *p);
+        if (!p) return -1;
+        r->members = p;
     }
+    r->members[r->n_members++] = *m;
     return 0;
+}
+
+static bool key_is(const char *body, const cc_json_member_t *m, const char *key, size_t klen) {
+    const char *k = body + m->key.start;
+    if (!memchr(k, '\\', m->key.len))
+        return m->key.len == klen + 2 && memcmp(k + 1, key, klen) == 0;
+    cc_buf_t dec = CC_BUF_INIT;
+    bool eq = cc_json_string_decode(k, m->key.len, &dec) == 0 && dec.len == klen &&
+              memcmp(dec.data, key, klen) == 0;
+    cc_buf_free(&dec);
+    return eq;
+}
+
+int cc_preq_member(const cc_preq_t *r, const char *key, cc_json_member_t *out) {
+    const char *body = r->client->body.data ? r->client->body.data : "";
+    size_t klen = strlen(key);
+    for (size_t i = r->n_members; i > 0; i--) { /* the last of repeated keys wins */
+        if (key_is(body, &r->members[i - 1], key, klen)) {
+            *out = r->members[i - 1];
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cfg,
@@ -66,23 +71,24 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
     }
     const char *body = client->body.data ? client->body.data : "";
     size_t len = client->body.len;
-    scan_t sc = {0};
-    if (cc_json_each_member(body, len, scan_member, &sc) == -2) {
+    if (cc_json_each_member(body, len, index_member, r) != 0) {
         cc_buf_puts(err, "the request body is not a JSON object");
         return -1;
     }
-    if (sc.has_model && body[sc.model.value.start] == '"') {
-        cc_buf_t m = CC_BUF_INIT;
-        if (cc_json_string_decode(body + sc.model.value.start, sc.model.value.len, &m) == 0)
-            r->model = cc_buf_steal(&m, NULL);
-        cc_buf_free(&m);
+    cc_json_member_t m;
+    if (cc_preq_member(r, "model", &m) == 0 && body[m.value.start] == '"') {
+        cc_buf_t v = CC_BUF_INIT;
+        if (cc_json_string_decode(body + m.value.start, m.value.len, &v) == 0)
+            r->model = cc_buf_steal(&v, NULL);
+        cc_buf_free(&v);
     }
-    r->stream = sc.has_stream && sc.stream.value.len == 4 &&
-                memcmp(body + sc.stream.value.start, "true", 4) == 0;
+    r->stream = cc_preq_member(r, "stream", &m) == 0 && m.value.len == 4 &&
+                memcmp(body + m.value.start, "true", 4) == 0;
     return 0;
 }
 
 void cc_preq_free(cc_preq_t *r) {
+    free(r->members);
     cc_headers_free(&r->headers);
     cc_headers_free(&r->tags);
     free(r->oauth_provider);

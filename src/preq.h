@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conn.h"
 #include "headers.h"
+#include "json_body.h"
 
 typedef struct {
     const cc_request_t *client;
@@ -21,6 +22,8 @@ typedef struct {
     const char *endpoint; /* "messages" or "count_tokens" */
 
     cc_headers_t headers; /* upstream headers: the client's end-to-end fields, then edits */
+    cc_json_member_t *members; /* the body's top-level members, found once at init */
+    size_t n_members;
     char *model;          /* the model the client asked for (NULL when absent) */
     char *model_set;      /* a model set by a hook or the router; NULL = unchanged */
     bool stream;          /* the body's "stream" is true */
@@ -65,6 +68,10 @@ int cc_preq_route_passthrough(cc_preq_t *r, cc_buf_t *err);
 /** After the hooks: a request no hook routed goes where its model's name says (the client's
  *  model, or one a hook set). Returns 0 (also when already routed) or -1. */
 int cc_preq_route_unrouted(cc_preq_t *r, cc_buf_t *err);
+
+/** The client body's top-level member `key` (the last one when repeated), from the index
+ *  built at init: no new scan of the body. Returns 0 or -1 when absent. */
+int cc_preq_member(const cc_preq_t *r, const char *key, cc_json_member_t *out);
 
 /** Sets the model to send upstream. */
 int cc_preq_set_model(cc_preq_t *r, const char *model);
