@@ -1,12 +1,50 @@
--- hooks/model_router.lua: sends the request to the deployment for its label:
--- label -> config.yaml entry of that model_name (an alias) -> the deployment it names.
--- The "default" label keeps the client's model when default_model_passthrough is on; a label
--- without an entry falls back to "default". The routed model goes into the upstream body.
+-- hooks/model_router.lua: sends the request to its deployment.
+--   1. req.ctx.route, when a rule or hook set one (the subagent rule does): "provider/model"
+--      (a deployment of that provider serving that model, or its provider/* deployment) or a
+--      model_name. When config.yaml has nothing for it, a warning, then step 2.
+--   2. the label: label -> config.yaml entry of that model_name (an alias) -> the deployment
+--      it names. The "default" label keeps the client's model when default_model_passthrough
+--      is on; a label without an entry falls back to "default".
+-- The routed model goes into the upstream body.
 local ccproxy = require("ccproxy")
+
+-- req:route falls back to the "default" entry for a name it does not know; a target counts
+-- as found only when the deployment is the one it names.
+local function is_target(d, target)
+  if d.model_name == target or d.via == target then return true end
+  local provider, model = target:match("^([^/]+)/(.+)$")
+  return provider ~= nil and d.provider == provider and d.model == model
+end
+
+local function route_target(req, target)
+  local d, err = req:route(target)
+  if d and is_target(d, target) then return d end
+  if not d then return nil, err end
+  local provider, model = target:match("^([^/]+)/(.+)$")
+  if provider then
+    return nil, string.format("config.yaml has no model_name '%s', no %s deployment of "
+      .. "model '%s' and no %s/* entry", target, provider, model, provider)
+  end
+  return nil, string.format("config.yaml has no model_name '%s'", target)
+end
 
 return {
   request = function(req)
     local label = req.label or "default"
+    local target = req.ctx.route
+    if target ~= nil then
+      if type(target) == "string" and target ~= "" then
+        local d, err = route_target(req, target)
+        if d then return end
+        req:log("warn", string.format("model_router: req.ctx.route '%s' routes nowhere (%s); "
+          .. "routing by the label '%s' instead", target, tostring(err), label))
+      else
+        req:log("warn", "model_router: req.ctx.route must be a non-empty string "
+          .. "(\"provider/model\" or a model_name), not "
+          .. (target == "" and "an empty string" or "a " .. type(target))
+          .. "; routing by the label '" .. label .. "'")
+      end
+    end
     local ok, err
     if label == "default" and ccproxy.config().default_model_passthrough then
       ok, err = req:route_passthrough()

@@ -146,3 +146,87 @@ describe("hook model_router", function()
     assert.equal("claude-haiku-5-5", out.model)
   end)
 end)
+
+-- req.ctx.route: a target a rule (subagent) or hook chose, before the label.
+describe("hook model_router with req.ctx.route", function()
+  local CFG = fx.config("hooks-route")
+
+  -- `req` seen through a table whose :log calls are recorded.
+  local function logging(req)
+    local lines = {}
+    return setmetatable({}, {
+      __index = function(_, k)
+        if k == "log" then
+          return function(_, level, msg) lines[#lines + 1] = { level = level, msg = msg } end
+        end
+        local v = req[k]
+        if type(v) == "function" then return function(_, ...) return v(req, ...) end end
+        return v
+      end,
+      __newindex = function(_, k, v) req[k] = v end,
+    }), lines
+  end
+
+  local HOOK = dofile(fx.repo .. "/hooks/model_router.lua")
+  local function route(target, label)
+    local req = fx.request("a_say_hi", { config_dir = CFG })
+    req.ctx.route = target
+    req.label = label
+    -- the settings ccproxy.config() hands the hook: passthrough on
+    assert(require("ccproxy.runtime").load { config_dir = CFG, builtin_dir = fx.repo,
+                                             default_model_passthrough = true })
+    local view, lines = logging(req)
+    HOOK.request(view, {})
+    return core.finish(req), lines
+  end
+
+  it("routes to provider/model, over the label", function()
+    local out, lines = route("openai/gpt-5", "claude-sonnet-5-5")
+    assert.equal("gpt", out.deployment.model_name)
+    assert.equal("gpt-5", out.model)
+    assert.equal(0, #lines)
+    assert.equal(with_model(fx.body("a_say_hi"), "claude-opus-5-5", "gpt-5"), out.body)
+  end)
+
+  it("routes to a provider's wildcard deployment with the model as written", function()
+    local out = route("gemini/gemini-3-flash")
+    assert.equal("gemini-*", out.deployment.model_name)
+    assert.equal("gemini", out.deployment.provider)
+    assert.equal("gemini-3-flash", out.model)
+  end)
+
+  it("routes to a model_name, alias or deployment", function()
+    local out = route("keyed", "claude-sonnet-5-5")
+    assert.equal("keyed", out.deployment.model_name)
+    assert.equal("claude-keyed-1", out.model)
+    out = route("default")
+    assert.equal("claude-sonnet-5-5", out.deployment.model_name)
+    assert.equal("default", out.deployment.via)
+  end)
+
+  it("warns and routes by the label when config.yaml has nothing for the target", function()
+    local out, lines = route("openai/gpt-nope", "claude-haiku-5-5")
+    -- hooks-route has no haiku entry of its own: the claude-* glob
+    assert.equal("claude-*", out.deployment.model_name)
+    assert.equal("claude-haiku-5-5", out.model)
+    assert.same({ { level = "warn", msg = "model_router: req.ctx.route 'openai/gpt-nope' routes "
+      .. "nowhere (config.yaml has no model_name 'openai/gpt-nope', no openai deployment of "
+      .. "model 'gpt-nope' and no openai/* entry); routing by the label 'claude-haiku-5-5' "
+      .. "instead" } }, lines)
+    out, lines = route("nothing-here")
+    assert.equal("claude-opus-5-5", out.deployment.model_name) -- "default": passthrough
+    assert.is_true(out.deployment.passthrough)
+    assert.equal("model_router: req.ctx.route 'nothing-here' routes nowhere (config.yaml has "
+      .. "no model_name 'nothing-here'); routing by the label 'default' instead", lines[1].msg)
+  end)
+
+  it("warns about a target that is not a string", function()
+    for _, target in ipairs({ 5, "", { "openai/gpt-5" } }) do
+      local out, lines = route(target, "claude-sonnet-5-5")
+      assert.equal("claude-sonnet-5-5", out.deployment.model_name)
+      assert.equal(1, #lines)
+      assert.matches("model_router: req.ctx.route must be a non-empty string", lines[1].msg,
+                     1, true)
+    end
+  end)
+end)
