@@ -13,6 +13,8 @@
 #include "lua_vm.h"
 #include "stats.h"
 
+#define RESERVE_BYTES (8u << 20)
+
 typedef struct {
     size_t used;
     size_t limit;
@@ -32,7 +34,10 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     size_t old = ptr ? osize : 0;
-    if (nsize > old && sb->used - old + nsize > sb->limit) return NULL;
+    /* The limit binds scripts (inside core.call); the trusted runtime around them gets a
+     * reserve so it can always report a script's memory error and clean up. */
+    size_t limit = sb->deadline_ns ? sb->limit : sb->limit + RESERVE_BYTES;
+    if (nsize > old && sb->used - old + nsize > limit) return NULL;
     void *p = realloc(ptr, nsize);
     if (!p) return NULL;
     sb->used = sb->used - old + nsize;
@@ -129,6 +134,7 @@ static int l_call(lua_State *L) {
     if (sb) {
         /* Off before any more Lua runs here. */
         lua_sethook(L, NULL, 0, 0);
+        if (rc == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT, 0); /* the script's garbage, now */
         expired = sb->expired;
         sb->deadline_ns = saved_deadline;
         sb->expired = 0;

@@ -99,6 +99,7 @@ end
 
 -- Config params over the module's declared defaults, with type checks against the defaults.
 local function merge_params(mod, given, where, what, errors)
+  local errors_before = #errors
   local params = {}
   local defaults = type(mod.params) == "table" and mod.params or {}
   for k, v in pairs(defaults) do params[k] = v end
@@ -110,7 +111,7 @@ local function merge_params(mod, given, where, what, errors)
     end
     params[k] = v
   end
-  if type(mod.check) == "function" then
+  if type(mod.check) == "function" and #errors == errors_before then
     local ok, res, msg = pcall(mod.check, params)
     if not ok then
       errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what, tostring(res))

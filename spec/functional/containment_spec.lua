@@ -138,6 +138,42 @@ ccproxy:
     end)
   end)
 
+  describe("a hook that fills its memory with many small allocations", function()
+    local proxy
+
+    setup(function()
+      local dir = sh.tmpdir()
+      sh.run({ "mkdir", "-p", dir .. "/hooks" })
+      sh.write_file(dir .. "/hooks/nibble.lua", [[
+return {
+  request = function()
+    local t = {}
+    for i = 1, 1e8 do t[i] = string.rep("x", 64) .. i end
+  end,
+}
+]])
+      proxy = H.start_proxy({
+        dir = H.config_dir({ dir = dir, config_yaml = config_yaml(mock:base()), ccproxy_yaml = [[
+ccproxy:
+  scripts: {budget: 10, memory: 16MiB}
+  hooks: [nibble]
+]] }),
+      })
+    end)
+
+    it("stops it every time and serves every request, with no crash afterwards", function()
+      for _ = 1, 3 do
+        local res = proxy:messages(H.messages_body({ stream = false }))
+        assert.equal(200, res.status)
+      end
+      proxy:check_alive()
+      local h = health(proxy)
+      assert.equal(3, h.scripts.memory_errors)
+      assert.matches("hook 'nibble' .- failed %(memory%) and was skipped: script stopped: it "
+        .. "needed more memory than ccproxy.scripts.memory allows", proxy:log())
+    end)
+  end)
+
   describe("a hook with on_error: fail", function()
     local proxy
 
