@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "json_body.h"
+#include "translate.h"
 
 /* Client fields that never go upstream: hop-by-hop ones, and those ccproxy sets itself. */
 static bool stays_here(const cc_headers_t *h, const char *name) {
@@ -123,20 +124,11 @@ const cc_buf_t *cc_preq_body(const cc_preq_t *r) {
 /* Credentials and extra headers of the chosen deployment. A configured api_key replaces the
  * client's credentials; without one the client's own x-api-key / Authorization travel. */
 static void apply_deployment(cc_preq_t *r, const cc_model_t *d) {
-    if (d->api_key) {
-        if (strcmp(d->provider, "anthropic") == 0) {
-            cc_headers_remove(&r->headers, "authorization");
-            cc_headers_set(&r->headers, "x-api-key", d->api_key);
-        } else {
-            cc_headers_remove(&r->headers, "x-api-key");
-            char *bearer = malloc(strlen(d->api_key) + 8);
-            if (bearer) {
-                strcpy(bearer, "Bearer ");
-                strcat(bearer, d->api_key);
-                cc_headers_set(&r->headers, "authorization", bearer);
-                free(bearer);
-            }
-        }
+    /* Anthropic's API takes the key as x-api-key; other providers' adapters put it in their
+     * own field (Authorization: Bearer, api-key, x-goog-api-key) when they translate. */
+    if (d->api_key && !cc_provider_for(d->provider)) {
+        cc_headers_remove(&r->headers, "authorization");
+        cc_headers_set(&r->headers, "x-api-key", d->api_key);
     }
     for (size_t i = 0; i < d->n_headers; i++)
         cc_headers_set(&r->headers, d->headers[i].name, d->headers[i].value);

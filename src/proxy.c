@@ -14,12 +14,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "log.h"
 #include "oauth.h"
 #include "pipeline.h"
 #include "preq.h"
 #include "sse.h"
+#include "translate.h"
 #include "upstream.h"
 #include "url.h"
 #include "worker.h"
@@ -42,6 +44,15 @@ typedef struct {
     cc_headers_t held_headers;
     cc_buf_t held_body;
     long long held_length;
+    /* Another provider: the adapter translates the request and the answer. */
+    const cc_provider_t *prov;
+    cc_xlate_ctx_t xctx;
+    cc_xlate_request_t xreq;
+    cc_xlate_resp_t *xresp;
+    cc_buf_t xout;
+    cc_buf_t anthropic_body; /* the body without other providers' thinking blocks */
+    uv_timer_t *ping_timer; /* pings while a translated stream is silent */
+    uint64_t last_emit_ns;
     /* Event hooks: the upstream's SSE body is parsed and re-framed. */
     bool events;
     cc_sse_parser_t sse_in;
@@ -55,7 +66,16 @@ typedef struct {
     uint64_t start_ns, head_ns;
 } exchange_t;
 
+static void on_ping_timer_closed(uv_handle_t *h) {
+    free(h);
+}
+
 static void ex_free(exchange_t *ex) {
+    if (ex->ping_timer) uv_close((uv_handle_t *)ex->ping_timer, on_ping_timer_closed);
+    if (ex->xresp) ex->prov->response_free(ex->xresp);
+    cc_xlate_request_free(&ex->xreq);
+    cc_buf_free(&ex->xout);
+    cc_buf_free(&ex->anthropic_body);
     cc_pipeline_release(ex->wg->pipeline, &ex->r);
     if (ex->events) cc_sse_parser_free(&ex->sse_in);
     cc_buf_free(&ex->sse_out);
@@ -137,6 +157,47 @@ static void on_client_gone(void *arg) {
 
 /* --- upstream events ------------------------------------------------------------------- */
 
+static int on_sse_event(void *arg, const cc_sse_event_t *ev);
+
+/* Client bytes of the answer: through the event hooks when there are any. */
+static void emit(exchange_t *ex, const char *data, size_t len) {
+    if (!len) return;
+    ex->last_emit_ns = cc_now_ns();
+    if (ex->events) {
+        cc_buf_reset(&ex->sse_out);
+        cc_sse_feed(&ex->sse_in, data, len);
+        if (ex->sse_out.len) cc_conn_write_body(ex->conn, ex->sse_out.data, ex->sse_out.len);
+    } else {
+        cc_conn_write_body(ex->conn, data, len);
+    }
+}
+
+/* While a translated stream is silent, a ping now and then keeps the client from giving up. */
+static void on_ping(uv_timer_t *t) {
+    exchange_t *ex = t->data;
+    uint64_t interval = uv_timer_get_repeat(t) * 1000000ull;
+    if (!ex->xresp || cc_now_ns() - ex->last_emit_ns < interval) return;
+    cc_buf_reset(&ex->xout);
+    if (ex->prov->response_idle) ex->prov->response_idle(ex->xresp, &ex->xout);
+    emit(ex, ex->xout.data, ex->xout.len);
+}
+
+static void start_pings(exchange_t *ex) {
+    if (!ex->xctx.stream || ex->ping_timer) return;
+    static unsigned interval_ms;
+    if (!interval_ms) {
+        const char *env = getenv("CCPROXY_PING_INTERVAL_MS");
+        long v = env ? strtol(env, NULL, 10) : 0;
+        interval_ms = v > 0 ? (unsigned)v : 15000;
+    }
+    ex->ping_timer = malloc(sizeof *ex->ping_timer);
+    if (!ex->ping_timer) return;
+    uv_timer_init(cc_pool_loop(ex->w->pool), ex->ping_timer);
+    ex->ping_timer->data = ex;
+    ex->last_emit_ns = cc_now_ns();
+    uv_timer_start(ex->ping_timer, on_ping, interval_ms, interval_ms);
+}
+
 static int on_sse_event(void *arg, const cc_sse_event_t *ev) {
     exchange_t *ex = arg;
     cc_pipeline_event(ex->wg->pipeline, &ex->r, ev->event, ev->data, ev->data_len, &ex->sse_out);
@@ -154,14 +215,23 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
         return;
     }
     ex->head_ns = cc_now_ns();
-    const char *ct = cc_headers_get(h, "content-type");
-    ex->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     cc_headers_t out = CC_HEADERS_INIT;
-    for (size_t i = 0; i < h->n; i++) {
-        const cc_header_t *f = &h->items[i];
-        if (cc_headers_is_hop_by_hop(h, f->name)) continue;
-        cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
+    if (ex->prov) {
+        /* The adapter decides the client's status and fields (content type, retry-after). */
+        int client_status = status;
+        ex->xresp = ex->prov->response_new(&ex->xctx, status, h, &client_status, &out);
+        status = client_status;
+        content_length = -1;
+        start_pings(ex);
+    } else {
+        for (size_t i = 0; i < h->n; i++) {
+            const cc_header_t *f = &h->items[i];
+            if (cc_headers_is_hop_by_hop(h, f->name)) continue;
+            cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
+        }
     }
+    const char *ct = cc_headers_get(&out, "content-type");
+    ex->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     const cc_config_t *cfg = ex->cfg;
     if (ex->r.routed) {
         cc_headers_set(&out, "x-ccproxy-deployment", cfg->models[ex->r.deployment].model_name);
@@ -187,12 +257,12 @@ static void on_up_body(void *arg, const char *data, size_t len) {
         return;
     }
     ex->bytes += len;
-    if (ex->events) {
-        cc_buf_reset(&ex->sse_out);
-        cc_sse_feed(&ex->sse_in, data, len);
-        if (ex->sse_out.len) cc_conn_write_body(ex->conn, ex->sse_out.data, ex->sse_out.len);
+    if (ex->xresp) {
+        cc_buf_reset(&ex->xout);
+        ex->prov->response_feed(ex->xresp, data, len, &ex->xout);
+        emit(ex, ex->xout.data, ex->xout.len);
     } else {
-        cc_conn_write_body(ex->conn, data, len);
+        emit(ex, data, len);
     }
     if (!ex->paused && cc_conn_write_queue(ex->conn) > CC_CONN_HIGH_WATER) {
         ex->paused = true;
@@ -211,6 +281,11 @@ static void on_up_done(void *arg) {
         return;
     }
     cc_conn_set_observer(ex->conn, NULL);
+    if (ex->xresp) {
+        cc_buf_reset(&ex->xout);
+        ex->prov->response_end(ex->xresp, &ex->xout);
+        emit(ex, ex->xout.data, ex->xout.len);
+    }
     if (ex->events) {
         cc_buf_reset(&ex->sse_out);
         cc_sse_finish(&ex->sse_in);
@@ -355,6 +430,65 @@ static void fail_early(exchange_t *ex, int status, const char *type, const char 
     ex_free(ex);
 }
 
+/* Client fields that mean something only to Anthropic's API, or are its SDK's telemetry. */
+static bool anthropic_only(const char *name) {
+    return strncasecmp(name, "anthropic-", 10) == 0 || strncasecmp(name, "x-stainless-", 12) == 0 ||
+           strcasecmp(name, "x-api-key") == 0;
+}
+
+/* The upstream fields of a translated request: the client's end-to-end fields minus the
+ * Anthropic ones and the client's own credentials (a hook or the deployment may have set
+ * credentials for this provider: those stay), then the adapter's fields. */
+static void translated_headers(exchange_t *ex) {
+    const cc_headers_t *client = &ex->r.client->headers;
+    for (size_t i = 0; i < ex->r.headers.n; i++) {
+        const cc_header_t *f = &ex->r.headers.items[i];
+        if (anthropic_only(f->name)) continue;
+        if (strcasecmp(f->name, "authorization") == 0) {
+            const char *theirs = cc_headers_get(client, "authorization");
+            if (theirs && strcmp(theirs, f->value) == 0) continue; /* the client's own */
+        }
+        cc_headers_add(&ex->up_headers, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    for (size_t i = 0; i < ex->xreq.headers.n; i++)
+        cc_headers_set(&ex->up_headers, ex->xreq.headers.items[i].name,
+                       ex->xreq.headers.items[i].value);
+}
+
+/* Builds the provider's request; answers the client itself on errors and local answers.
+ * Returns 0 to go on upstream, -1 when the exchange is over. */
+static int translate_request(exchange_t *ex, const cc_model_t *d) {
+    const cc_buf_t *body = cc_preq_body(&ex->r);
+    ex->xctx = (cc_xlate_ctx_t){
+        .deployment = d,
+        .upstream_model = ex->r.upstream_model,
+        .client_model = ex->r.model ? ex->r.model : ex->r.upstream_model,
+        .endpoint = ex->r.endpoint,
+        .stream = ex->r.stream,
+    };
+    cc_buf_t err = CC_BUF_INIT;
+    if (ex->prov->request(&ex->xctx, body->data ? body->data : "", body->len, &ex->xreq,
+                          &err) < 0) {
+        fail_early(ex, 400, "invalid_request_error",
+                   err.data ? err.data : "the request cannot be translated");
+        cc_buf_free(&err);
+        return -1;
+    }
+    cc_buf_free(&err);
+    if (ex->xreq.local_answer) {
+        ex->status = 200;
+        log_line(ex, "answered-locally");
+        cc_conn_respond(ex->conn, 200, "application/json",
+                        ex->xreq.body.data ? ex->xreq.body.data : "{}", ex->xreq.body.len, NULL);
+        ex_free(ex);
+        return -1;
+    }
+    /* response_new may read the client body (a Perplexity answer names the search query). */
+    ex->xctx.body = body->data;
+    ex->xctx.body_len = body->len;
+    return 0;
+}
+
 void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     cc_worker_t *w = cc_conn_worker(c);
     exchange_t *ex = calloc(1, sizeof *ex);
@@ -387,14 +521,8 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
     }
     cc_buf_free(&err);
     const cc_model_t *d = &ex->cfg->models[ex->r.deployment];
-    if (strcmp(d->provider, "anthropic") != 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "deployment %s uses provider '%s', which this ccproxy version "
-                 "cannot translate to yet; route this label to an anthropic deployment",
-                 d->model_name, d->provider);
-        fail_early(ex, 501, "api_error", msg);
-        return;
-    }
+    ex->prov = cc_provider_for(d->provider);
+    if (ex->prov && translate_request(ex, d) < 0) return;
     cc_url_t url;
     char uerr[300];
     if (!d->api_base || cc_url_parse(d->api_base, &url, uerr, sizeof uerr) < 0) {
@@ -402,11 +530,23 @@ void cc_proxy_handle(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     snprintf(ex->host, sizeof ex->host, "%s", url.host);
-    cc_url_target(&url, req->path, req->query, ex->target, sizeof ex->target);
-    cc_headers_copy(&ex->up_headers, &ex->r.headers);
-    if (cc_pipeline_stages(ex->wg->pipeline)->event) /* events are read: no compression */
-        cc_headers_set(&ex->up_headers, "Accept-Encoding", "identity");
     const cc_buf_t *body = cc_preq_body(&ex->r);
+    if (ex->prov) {
+        snprintf(ex->target, sizeof ex->target, "%s%s", url.path,
+                 ex->xreq.target.data ? ex->xreq.target.data : "");
+        translated_headers(ex);
+        body = &ex->xreq.body;
+    } else {
+        cc_url_target(&url, req->path, req->query, ex->target, sizeof ex->target);
+        cc_headers_copy(&ex->up_headers, &ex->r.headers);
+        /* Reasoning another provider produced never reaches Anthropic with a made-up
+         * signature. */
+        if (cc_anthropic_strip_foreign_thinking(body->data ? body->data : "", body->len,
+                                                &ex->anthropic_body) == 1)
+            body = &ex->anthropic_body;
+    }
+    if (ex->prov || cc_pipeline_stages(ex->wg->pipeline)->event) /* the answer is read */
+        cc_headers_set(&ex->up_headers, "Accept-Encoding", "identity");
     ex->ur = (cc_upstream_req_t){
         .origin = {.tls = url.tls, .host = ex->host, .port = url.port, .verify = d->ssl_verify,
                    .ca_file = d->ca_file},

@@ -31,8 +31,9 @@ typedef struct {
     bool const_to_enum;    /* const: v becomes enum: [v] */
     bool string_enums;     /* an enum with a non-string value is dropped and its values are
                               listed in the description instead */
-    bool exclusive_bounds; /* exclusiveMinimum/Maximum on an integer become minimum/maximum
-                              (n + 1, n - 1); on other types they are dropped */
+    bool exclusive_bounds; /* exclusiveMinimum/Maximum become minimum/maximum: the next
+                              integer inside the bound on integers (n + 1, n - 1), the bound
+                              itself on numbers (then allowed, the closest the subset says) */
     bool tuple_items;      /* items given as an array (or prefixItems) becomes its first item */
     bool array_items;      /* an array schema without items gets items {type: string} */
     bool need_type;        /* a schema without type gets one: object (properties, or nothing
@@ -41,7 +42,7 @@ typedef struct {
     bool empty_properties; /* properties: {} is removed */
     bool empty_object_properties; /* an object schema without properties gets properties: {}
                                      (OpenAI wants them on function parameters) */
-    bool filter_required;  /* required keeps only names that are in properties */
+    bool filter_required;         /* required keeps only names that are in properties */
 } cc_schema_rules_t;
 
 /** Gemini (generateContent FunctionDeclaration.parameters): the OpenAPI subset it documents
@@ -55,7 +56,8 @@ extern const cc_schema_rules_t cc_schema_rules_openai;
 
 /** A sanitised copy of `schema` under `rules`. A missing or non-object schema (true, false,
  *  null) counts as {}. Nesting deeper than 64 schemas is cut: the schema at the cut becomes
- *  {type: object} (or {} when need_type is off). Returns NULL only when memory runs out. */
+ *  empty, then gets what the rules give an empty schema ({type: object} for Gemini).
+ *  Returns NULL only when memory runs out. */
 cJSON *cc_schema_sanitize(const cJSON *schema, const cc_schema_rules_t *rules);
 
 #endif

@@ -92,10 +92,12 @@ static bool check_bom(cc_sse_parser_t *p, bool at_end) {
     return (p->bom_checked = true);
 }
 
+/* The first CR or LF in s[0..n), or n. */
 static size_t find_eol(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\n' || s[i] == '\r') return i;
-    return n;
+    const char *lf = memchr(s, '\n', n);
+    size_t limit = lf ? (size_t)(lf - s) : n;
+    const char *cr = memchr(s, '\r', limit);
+    return cr ? (size_t)(cr - s) : limit;
 }
 
 int cc_sse_feed(cc_sse_parser_t *p, const char *data, size_t len) {
@@ -119,15 +121,15 @@ int cc_sse_feed(cc_sse_parser_t *p, const char *data, size_t len) {
             check_bom(p, true);
         }
         size_t k = find_eol(data + i, len - i);
+        /* A line longer than the limit fails however the bytes were split. */
+        if (p->line.len + k > max_bytes(p)) return -1;
         if (i + k == len) {
             /* No terminator yet: keep the partial line. */
-            if (p->line.len + k > max_bytes(p)) return -1;
             if (cc_buf_append(&p->line, data + i, k) < 0) return -1;
             return 0;
         }
         int rc;
         if (p->line.len) {
-            if (p->line.len + k > max_bytes(p)) return -1;
             if (cc_buf_append(&p->line, data + i, k) < 0) return -1;
             rc = process_line(p, p->line.data, p->line.len);
             cc_buf_reset(&p->line);

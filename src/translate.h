@@ -20,6 +20,10 @@ typedef struct {
     const char *client_model;     /* the model the client asked for (message_start reports it) */
     const char *endpoint;         /* "messages" or "count_tokens" */
     bool stream;                  /* the client asked for a stream */
+    const char *body;             /* the client's (Anthropic) request body, or NULL; read by
+                                     response_new only (the search query a Perplexity answer
+                                     reports), so it need not outlive that call */
+    size_t body_len;
 } cc_xlate_ctx_t;
 
 typedef struct {

@@ -1,5 +1,6 @@
 // spec/e2e/mock_upstream.test.mjs: checks spec/support/mock_upstream.mjs itself (directives,
-// scripted steps, SSE shape, gzip, aborts, stats, TLS), talking to it directly over HTTP.
+// scripted steps, SSE shape, gzip, aborts, stats, TLS; its OpenAI Chat Completions and Gemini
+// dialects) and the Anthropic stream checker, talking to the mock directly over HTTP.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { makeTempDir } from './lib/harness.mjs';
 import { header, httpRequest, startMock } from './lib/mock.mjs';
 import { checkMessageStream, parseSSE } from './lib/sse.mjs';
+import { checkAnthropicStream } from './lib/anthropic_stream_check.mjs';
 
 let mock;
 
@@ -480,6 +482,875 @@ describe('mock upstream: TLS', () => {
                 body: JSON.stringify(user('x')),
             }),
             /self[- ]signed|certificate/i,
+        );
+    });
+});
+
+/* ------------------------------------------------------------------ OpenAI Chat Completions */
+
+function chat(text, extra = {}) {
+    return {
+        model: 'gpt-mock',
+        messages: [
+            { role: 'system', content: 'be brief' },
+            { role: 'user', content: text },
+        ],
+        ...extra,
+    };
+}
+
+/** The data payloads of a data-only SSE body (OpenAI, Gemini), [DONE] kept as a string. */
+function dataEvents(res) {
+    assert.match(res.headers['content-type'], /^text\/event-stream/);
+    return parseSSE(res.body.toString()).map((e) => {
+        assert.equal(e.event, 'message', 'these dialects send data-only events');
+        return e.data;
+    });
+}
+
+/** Rebuilds an OpenAI streamed answer: content, reasoning, calls by index, finish, usage. */
+function assembleChunks(chunks) {
+    const out = { content: '', reasoning: '', calls: [], finish: null, usage: null, order: [] };
+    for (const c of chunks) {
+        if (c.usage) out.usage = c.usage;
+        for (const choice of c.choices) {
+            const d = choice.delta;
+            if (typeof d.content === 'string') out.content += d.content;
+            if (typeof d.reasoning_content === 'string') out.reasoning += d.reasoning_content;
+            for (const tc of d.tool_calls || []) {
+                out.order.push(tc.index);
+                if (tc.id) out.calls[tc.index] = { id: tc.id, name: tc.function.name, args: '' };
+                out.calls[tc.index].args += tc.function.arguments || '';
+            }
+            if (choice.finish_reason) out.finish = choice.finish_reason;
+        }
+    }
+    return out;
+}
+
+describe('mock upstream: OpenAI Chat Completions dialect', () => {
+    test('a non-stream answer is a chat.completion, recorded with its dialect', async () => {
+        const res = await post('/v1/chat/completions', chat('hi'));
+        assert.equal(res.status, 200, res.body.toString());
+        const body = JSON.parse(res.body);
+        assert.equal(body.object, 'chat.completion');
+        assert.match(body.id, /^chatcmpl-/);
+        assert.equal(body.model, 'gpt-mock');
+        assert.equal(body.choices.length, 1);
+        assert.deepEqual(body.choices[0].message, {
+            role: 'assistant',
+            content: 'Hello from mock',
+            refusal: null,
+        });
+        assert.equal(body.choices[0].finish_reason, 'stop');
+        const u = body.usage;
+        assert.ok(u.prompt_tokens > 0 && u.completion_tokens > 0);
+        assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+        assert.equal(u.prompt_tokens_details.cached_tokens, 0);
+        const [rec] = await mock.requests();
+        assert.equal(rec.dialect, 'openai');
+        assert.equal(rec.invalid, null);
+        assert.equal(rec.path, '/v1/chat/completions');
+    });
+
+    test('a stream has role first, content in pieces, finish, a usage chunk and [DONE]', async () => {
+        const res = await post(
+            '/v1/chat/completions',
+            chat('MOCK:text one two three four', {
+                stream: true,
+                stream_options: { include_usage: true },
+            }),
+        );
+        const data = dataEvents(res);
+        assert.equal(data[data.length - 1], '[DONE]');
+        const chunks = data.slice(0, -1);
+        for (const c of chunks) {
+            assert.equal(c.object, 'chat.completion.chunk');
+            assert.equal(c.model, 'gpt-mock');
+            assert.equal(c.id, chunks[0].id);
+            assert.equal(typeof c.created, 'number');
+        }
+        assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+        const pieces = chunks.filter((c) => c.choices[0] && c.choices[0].delta.content);
+        assert.ok(pieces.length >= 2, `content came in ${pieces.length} piece(s)`);
+        const last = chunks[chunks.length - 1];
+        assert.deepEqual(last.choices, [], 'the usage chunk has no choices');
+        assert.ok(last.usage.prompt_tokens > 0 && last.usage.completion_tokens > 0);
+        const finishing = chunks[chunks.length - 2];
+        assert.deepEqual(finishing.choices[0].delta, {});
+        assert.equal(finishing.choices[0].finish_reason, 'stop');
+        assert.equal(finishing.usage, null, 'chunks before the usage chunk carry usage: null');
+        const built = assembleChunks(chunks);
+        assert.equal(built.content, 'one two three four');
+        assert.equal(built.finish, 'stop');
+    });
+
+    test('without stream_options.include_usage no chunk carries usage', async () => {
+        const res = await post('/v1/chat/completions', chat('x', { stream: true }));
+        const data = dataEvents(res);
+        assert.equal(data[data.length - 1], '[DONE]');
+        for (const c of data.slice(0, -1)) {
+            assert.equal('usage' in c, false);
+            assert.equal(c.choices.length, 1);
+        }
+    });
+
+    test('thinking streams as reasoning_content before the content', async () => {
+        const res = await post(
+            '/v1/chat/completions',
+            chat('MOCK:thinking let me see\nMOCK:text the answer', { stream: true }),
+        );
+        const chunks = dataEvents(res).slice(0, -1);
+        const kinds = chunks
+            .map((c) => c.choices[0].delta)
+            .map((d) => (d.reasoning_content ? 'r' : d.content ? 'c' : '-'));
+        const firstContent = kinds.indexOf('c');
+        assert.ok(kinds.lastIndexOf('r') < firstContent, kinds.join(''));
+        assert.ok(kinds.filter((k) => k === 'r').length >= 2, kinds.join(''));
+        const built = assembleChunks(chunks);
+        assert.equal(built.reasoning, 'let me see');
+        assert.equal(built.content, 'the answer');
+        const whole = JSON.parse(
+            (await post('/v1/chat/completions', chat('MOCK:thinking hmm'))).body,
+        );
+        assert.equal(whole.choices[0].message.reasoning_content, 'hmm');
+        assert.equal(whole.choices[0].message.content, 'Hello from mock');
+    });
+
+    test('two tool calls stream interleaved, arguments split over several chunks', async () => {
+        const prompt =
+            'MOCK:tool_use Bash {"command":"echo one","description":"Print one"}\n' +
+            'MOCK:tool_use Read {"file_path":"/tmp/x"}';
+        const res = await post('/v1/chat/completions', chat(prompt, { stream: true }));
+        const chunks = dataEvents(res).slice(0, -1);
+        const built = assembleChunks(chunks);
+        assert.equal(built.finish, 'tool_calls');
+        assert.equal(built.calls.length, 2);
+        assert.equal(built.calls[0].name, 'Bash');
+        assert.equal(built.calls[1].name, 'Read');
+        assert.match(built.calls[0].id, /^call_/);
+        assert.notEqual(built.calls[0].id, built.calls[1].id);
+        assert.deepEqual(JSON.parse(built.calls[0].args), {
+            command: 'echo one',
+            description: 'Print one',
+        });
+        assert.deepEqual(JSON.parse(built.calls[1].args), { file_path: '/tmp/x' });
+        /* The first chunk of each call names it and has no arguments yet; the pieces alternate. */
+        const firsts = chunks
+            .flatMap((c) => c.choices[0].delta.tool_calls || [])
+            .filter((tc) => tc.id);
+        for (const f of firsts) {
+            assert.equal(f.type, 'function');
+            assert.equal(f.function.arguments, '');
+        }
+        assert.ok(built.order.filter((i) => i === 0).length >= 3);
+        assert.deepEqual(built.order.slice(0, 4), [0, 1, 0, 1], 'interleaved');
+
+        await mock.script({
+            interleave: false,
+            tool_use: [
+                { name: 'A', input: { a: 1 } },
+                { name: 'B', input: { b: 2 } },
+            ],
+        });
+        const seq = assembleChunks(
+            dataEvents(await post('/v1/chat/completions', chat('x', { stream: true }))).slice(
+                0,
+                -1,
+            ),
+        );
+        const firstB = seq.order.indexOf(1);
+        assert.ok(
+            seq.order.slice(firstB).every((i) => i === 1),
+            seq.order.join(','),
+        );
+    });
+
+    test('a non-stream tool answer has tool_calls with JSON string arguments', async () => {
+        await mock.script({ tool_use: [{ id: 'call_fixed', name: 'Bash', input: { c: 'ls' } }] });
+        const body = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        const msg = body.choices[0].message;
+        assert.equal(msg.content, null);
+        assert.deepEqual(msg.tool_calls, [
+            {
+                id: 'call_fixed',
+                type: 'function',
+                function: { name: 'Bash', arguments: '{"c":"ls"}' },
+            },
+        ]);
+        assert.equal(body.choices[0].finish_reason, 'tool_calls');
+    });
+
+    test('tool messages after the last assistant turn are echoed back', async () => {
+        const body = chat('MOCK:tool_use Bash {}');
+        body.messages.push(
+            {
+                role: 'assistant',
+                content: null,
+                tool_calls: [
+                    { id: 'c1', type: 'function', function: { name: 'Bash', arguments: '{}' } },
+                    { id: 'c2', type: 'function', function: { name: 'Bash', arguments: '{}' } },
+                ],
+            },
+            { role: 'tool', tool_call_id: 'c1', content: 'one-out' },
+            { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'two-out' }] },
+        );
+        let res = await post('/v1/chat/completions', body);
+        assert.equal(
+            JSON.parse(res.body).choices[0].message.content,
+            'Tool said: one-out; two-out',
+        );
+        /* A user text after the results (a reminder) does not hide them. */
+        body.messages.push({ role: 'user', content: '<system-reminder>x</system-reminder>' });
+        res = await post('/v1/chat/completions', { ...body, stream: true });
+        assert.equal(
+            assembleChunks(dataEvents(res).slice(0, -1)).content,
+            'Tool said: one-out; two-out',
+        );
+    });
+
+    test('errors use the OpenAI shape and status; scripted headers are sent', async () => {
+        let res = await post('/v1/chat/completions', chat('MOCK:error 429'));
+        assert.equal(res.status, 429);
+        assert.deepEqual(JSON.parse(res.body), {
+            error: {
+                message: 'Mock error 429',
+                type: 'requests',
+                param: null,
+                code: 'rate_limit_exceeded',
+            },
+        });
+        await mock.script({
+            dialect: 'openai',
+            status: 503,
+            error: { message: 'busy' },
+            headers: { 'retry-after': '4' },
+        });
+        res = await post('/v1/chat/completions', chat('x', { stream: true }));
+        assert.equal(res.status, 503);
+        assert.equal(res.headers['retry-after'], '4');
+        const err = JSON.parse(res.body).error;
+        assert.equal(err.message, 'busy');
+        assert.equal(err.type, 'server_error');
+    });
+
+    test('error_in_stream sends a started stream that ends with an error object', async () => {
+        await mock.script({ status: 500, error_in_stream: true, error: { message: 'mid' } });
+        const res = await post('/v1/chat/completions', chat('x', { stream: true }));
+        assert.equal(res.status, 200);
+        const data = dataEvents(res);
+        assert.equal(data.length, 3);
+        assert.equal(data[0].choices[0].delta.role, 'assistant');
+        assert.equal(data[2].error.message, 'mid');
+        assert.ok(!data.includes('[DONE]'));
+    });
+
+    test('usage maps Anthropic counts (cache reads are part of prompt_tokens)', async () => {
+        const usage = { input_tokens: 100, output_tokens: 20, cache_read_input_tokens: 30 };
+        await mock.script({ usage }, { usage });
+        const whole = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        const expected = {
+            prompt_tokens: 130,
+            completion_tokens: 20,
+            total_tokens: 150,
+            prompt_tokens_details: { cached_tokens: 30 },
+            completion_tokens_details: { reasoning_tokens: 0 },
+        };
+        assert.deepEqual(whole.usage, expected);
+        const res = await post(
+            '/v1/chat/completions',
+            chat('x', { stream: true, stream_options: { include_usage: true } }),
+        );
+        assert.deepEqual(assembleChunks(dataEvents(res).slice(0, -1)).usage, expected);
+    });
+
+    test('max_tokens becomes finish_reason length; a finish_reason is sent as given', async () => {
+        await mock.script(
+            { text: 'cut', stop_reason: 'max_tokens' },
+            { finish_reason: 'content_filter' },
+        );
+        let body = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        assert.equal(body.choices[0].finish_reason, 'length');
+        body = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        assert.equal(body.choices[0].finish_reason, 'content_filter');
+    });
+
+    test('citations and search_results ride at the top level (Perplexity)', async () => {
+        const extra = {
+            text: 'found it [1]',
+            citations: ['https://example.com/a'],
+            search_results: [{ title: 'A', url: 'https://example.com/a', date: '2026-01-02' }],
+        };
+        await mock.script(extra, extra);
+        const chunks = dataEvents(
+            await post('/v1/chat/completions', chat('x', { stream: true })),
+        ).slice(0, -1);
+        for (const c of chunks) {
+            assert.deepEqual(c.citations, extra.citations);
+            assert.deepEqual(c.search_results, extra.search_results);
+        }
+        const whole = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        assert.deepEqual(whole.citations, extra.citations);
+        assert.deepEqual(whole.search_results, extra.search_results);
+    });
+
+    test('any path prefix works (Azure deployments with api-version)', async () => {
+        const p = '/openai/deployments/gpt-mock/chat/completions?api-version=2024-10-21';
+        const res = await post(p, chat('MOCK:text azure ok'));
+        assert.equal(JSON.parse(res.body).choices[0].message.content, 'azure ok');
+        const [rec] = await mock.requests();
+        assert.equal(rec.path, p);
+        assert.equal(rec.dialect, 'openai');
+    });
+
+    test('requests the real API rejects get a 400 and the record says why', async () => {
+        const cases = [
+            [{ ...chat('x'), system: 'anthropic style' }, /Unrecognized request argument.*system/],
+            [{ ...chat('x'), thinking: { type: 'enabled', budget_tokens: 10 } }, /thinking/],
+            [{ messages: [{ role: 'user', content: 'x' }] }, /model/],
+            [chat('x', { stream_options: { include_usage: true } }), /stream_options/],
+            [
+                {
+                    model: 'm',
+                    messages: [
+                        {
+                            role: 'user',
+                            content: [{ type: 'tool_result', tool_use_id: 't', content: 'x' }],
+                        },
+                    ],
+                },
+                /content\[0\]\.type/,
+            ],
+            [
+                {
+                    model: 'm',
+                    messages: [
+                        { role: 'user', content: 'x' },
+                        {
+                            role: 'assistant',
+                            content: null,
+                            tool_calls: [
+                                {
+                                    id: 'c1',
+                                    type: 'function',
+                                    function: { name: 'A', arguments: '{}' },
+                                },
+                            ],
+                        },
+                        { role: 'user', content: 'no result' },
+                    ],
+                },
+                /did not have response messages: c1/,
+            ],
+            [
+                { model: 'm', messages: [{ role: 'tool', tool_call_id: 'zz', content: 'x' }] },
+                /must be a response to a preceding message/,
+            ],
+            [
+                {
+                    model: 'm',
+                    messages: [
+                        { role: 'user', content: 'x' },
+                        {
+                            role: 'assistant',
+                            tool_calls: [
+                                {
+                                    id: 'c1',
+                                    type: 'function',
+                                    function: { name: 'A', arguments: {} },
+                                },
+                            ],
+                        },
+                        { role: 'tool', tool_call_id: 'c1', content: 'x' },
+                    ],
+                },
+                /arguments': expected a string/,
+            ],
+            [
+                { ...chat('x'), tools: [{ name: 'Bash', input_schema: { type: 'object' } }] },
+                /tools\[0\]/,
+            ],
+        ];
+        for (const [body, why] of cases) {
+            await mock.reset();
+            const res = await post('/v1/chat/completions', body);
+            assert.equal(res.status, 400, `${JSON.stringify(body)} was accepted`);
+            const err = JSON.parse(res.body).error;
+            assert.equal(err.type, 'invalid_request_error');
+            assert.match(err.message, why);
+            const [rec] = await mock.requests();
+            assert.match(rec.invalid, why);
+        }
+    });
+
+    test('a rejected request leaves its step queued; validate: false answers anyway', async () => {
+        await mock.script({ text: 'kept' });
+        let res = await post('/v1/chat/completions', { ...chat('x'), system: 'no' });
+        assert.equal(res.status, 400);
+        assert.equal((await mock.stats()).pending_steps, 1);
+        res = await post('/v1/chat/completions', chat('x'));
+        assert.equal(JSON.parse(res.body).choices[0].message.content, 'kept');
+        await mock.script({ validate: false, text: 'lenient' });
+        res = await post('/v1/chat/completions', { ...chat('x'), system: 'no' });
+        assert.equal(res.status, 200);
+        assert.equal(JSON.parse(res.body).choices[0].message.content, 'lenient');
+    });
+
+    test('a step bound to a dialect waits for a request of that dialect', async () => {
+        await mock.script({ dialect: 'openai', text: 'for openai' }, { text: 'for anyone' });
+        const anth = JSON.parse((await post('/v1/messages', user('x'))).body);
+        assert.equal(anth.content[0].text, 'for anyone');
+        const oa = JSON.parse((await post('/v1/chat/completions', chat('x'))).body);
+        assert.equal(oa.choices[0].message.content, 'for openai');
+        const recs = await mock.requests();
+        assert.deepEqual(
+            recs.map((r) => r.dialect),
+            ['anthropic', 'openai'],
+        );
+    });
+
+    test('a body that is not JSON gets an OpenAI-shaped 400', async () => {
+        const res = await post('/v1/chat/completions', '{nope');
+        assert.equal(res.status, 400);
+        assert.match(JSON.parse(res.body).error.message, /not JSON/);
+    });
+
+    test('MOCK:slow and event_delay_ms space the chunks out', async () => {
+        const t0 = Date.now();
+        const res = await post(
+            '/v1/chat/completions',
+            chat('MOCK:slow 30\nMOCK:text a b', { stream: true }),
+        );
+        const n = dataEvents(res).length;
+        assert.ok(Date.now() - t0 >= (n - 1) * 30 - 20, `took ${Date.now() - t0} ms for ${n}`);
+    });
+});
+
+/* ------------------------------------------------------------------ Gemini */
+
+function gem(text, extra = {}) {
+    return {
+        contents: [{ role: 'user', parts: [{ text }] }],
+        systemInstruction: { parts: [{ text: 'be brief' }] },
+        ...extra,
+    };
+}
+
+const GEM = '/v1beta/models/gemini-mock';
+
+/** Rebuilds a Gemini answer from its chunks: thought, text, calls, signatures, finish, usage. */
+function assembleGemini(chunks) {
+    const out = { thought: '', text: '', calls: [], signatures: [], finish: [], usage: null };
+    for (const c of chunks) {
+        if (c.usageMetadata) out.usage = c.usageMetadata;
+        const cand = c.candidates[0];
+        if (cand.finishReason) out.finish.push(cand.finishReason);
+        for (const p of (cand.content && cand.content.parts) || []) {
+            if (p.thoughtSignature)
+                out.signatures.push([
+                    p.functionCall ? 'call' : p.thought ? 'thought' : 'text',
+                    p.thoughtSignature,
+                ]);
+            if (p.functionCall) out.calls.push(p.functionCall);
+            else if (p.thought) out.thought += p.text;
+            else if (typeof p.text === 'string') out.text += p.text;
+        }
+    }
+    return out;
+}
+
+describe('mock upstream: Gemini dialect', () => {
+    test('streamGenerateContent?alt=sse sends GenerateContentResponse chunks', async () => {
+        const res = await post(
+            `${GEM}:streamGenerateContent?alt=sse`,
+            gem('MOCK:text one two three'),
+        );
+        assert.equal(res.status, 200);
+        const chunks = dataEvents(res);
+        assert.ok(chunks.length >= 2);
+        for (const c of chunks) {
+            assert.equal(c.modelVersion, 'gemini-mock');
+            assert.equal(c.candidates[0].content.role, 'model');
+            assert.ok(c.usageMetadata.promptTokenCount > 0);
+        }
+        const built = assembleGemini(chunks);
+        assert.equal(built.text, 'one two three');
+        assert.deepEqual(built.finish, ['STOP'], 'only the last chunk has a finishReason');
+        assert.equal(chunks[chunks.length - 1].candidates[0].finishReason, 'STOP');
+        const u = built.usage;
+        assert.equal(u.totalTokenCount, u.promptTokenCount + u.candidatesTokenCount);
+        const [rec] = await mock.requests();
+        assert.equal(rec.dialect, 'gemini');
+        assert.equal(rec.invalid, null);
+    });
+
+    test('generateContent answers one GenerateContentResponse', async () => {
+        const res = await post(`${GEM}:generateContent`, gem('hi'));
+        assert.match(res.headers['content-type'], /application\/json/);
+        const body = JSON.parse(res.body);
+        assert.deepEqual(body.candidates[0].content, {
+            role: 'model',
+            parts: [{ text: 'Hello from mock' }],
+        });
+        assert.equal(body.candidates[0].finishReason, 'STOP');
+        assert.equal(body.modelVersion, 'gemini-mock');
+    });
+
+    test('without alt=sse the stream is one JSON array', async () => {
+        const res = await post(`${GEM}:streamGenerateContent`, gem('MOCK:text a b c'));
+        assert.match(res.headers['content-type'], /application\/json/);
+        const arr = JSON.parse(res.body);
+        assert.ok(Array.isArray(arr) && arr.length >= 2);
+        assert.equal(assembleGemini(arr).text, 'a b c');
+    });
+
+    test('thought parts come first; a signature rides on the last text part', async () => {
+        await mock.script({
+            thinking: 'pondering deeply',
+            text: 'answer',
+            thought_signature: 'c2lnLXQ=',
+        });
+        const chunks = dataEvents(await post(`${GEM}:streamGenerateContent?alt=sse`, gem('x')));
+        const flags = chunks.map((c) => (c.candidates[0].content.parts[0].thought ? 't' : 'x'));
+        assert.ok(flags.join('').startsWith('tt'), flags.join(''));
+        assert.ok(flags.lastIndexOf('t') < flags.indexOf('x'));
+        const built = assembleGemini(chunks);
+        assert.equal(built.thought, 'pondering deeply');
+        assert.equal(built.text, 'answer');
+        assert.deepEqual(built.signatures, [['text', 'c2lnLXQ=']]);
+        const last = chunks[chunks.length - 1].candidates[0].content.parts;
+        assert.equal(last[last.length - 1].thoughtSignature, 'c2lnLXQ=');
+        assert.ok(built.usage.thoughtsTokenCount > 0);
+    });
+
+    test('function calls come whole, the signature on the first one', async () => {
+        await mock.script({
+            thinking: 'two calls',
+            thought_signature: 'c2lnLWM=',
+            tool_use: [
+                { name: 'Bash', input: { command: 'echo one' } },
+                { name: 'Bash', input: { command: 'echo two' } },
+            ],
+        });
+        const built = assembleGemini(
+            dataEvents(await post(`${GEM}:streamGenerateContent?alt=sse`, gem('x'))),
+        );
+        assert.deepEqual(built.calls, [
+            { name: 'Bash', args: { command: 'echo one' } },
+            { name: 'Bash', args: { command: 'echo two' } },
+        ]);
+        assert.deepEqual(built.signatures, [['call', 'c2lnLWM=']]);
+        assert.equal(built.text, '', 'no default text next to calls');
+        assert.deepEqual(built.finish, ['STOP']);
+    });
+
+    test('functionResponse parts after the last model turn are echoed back', async () => {
+        const body = gem('MOCK:tool_use Bash {}');
+        body.contents.push(
+            { role: 'model', parts: [{ functionCall: { name: 'Bash', args: {} } }] },
+            {
+                role: 'user',
+                parts: [
+                    { functionResponse: { name: 'Bash', response: { content: 'tool-out' } } },
+                    { text: '<system-reminder>x</system-reminder>' },
+                ],
+            },
+        );
+        const res = await post(`${GEM}:generateContent`, body);
+        assert.equal(
+            JSON.parse(res.body).candidates[0].content.parts[0].text,
+            'Tool said: tool-out',
+        );
+    });
+
+    test('errors use Google shape: 503 UNAVAILABLE, 429 RESOURCE_EXHAUSTED', async () => {
+        let res = await post(`${GEM}:streamGenerateContent?alt=sse`, gem('MOCK:error 503'));
+        assert.equal(res.status, 503);
+        assert.deepEqual(JSON.parse(res.body), {
+            error: { code: 503, message: 'Mock error 503', status: 'UNAVAILABLE' },
+        });
+        await mock.script({
+            status: 429,
+            error: { message: 'quota' },
+            headers: { 'retry-after': '9' },
+        });
+        res = await post(`${GEM}:generateContent`, gem('x'));
+        assert.equal(res.status, 429);
+        assert.equal(res.headers['retry-after'], '9');
+        assert.deepEqual(JSON.parse(res.body).error, {
+            code: 429,
+            message: 'quota',
+            status: 'RESOURCE_EXHAUSTED',
+        });
+    });
+
+    test('error_in_stream ends a started stream with an error object', async () => {
+        await mock.script({ status: 503, error_in_stream: true });
+        const data = dataEvents(await post(`${GEM}:streamGenerateContent?alt=sse`, gem('x')));
+        assert.equal(data.length, 2);
+        assert.ok(data[0].candidates);
+        assert.equal(data[1].error.status, 'UNAVAILABLE');
+    });
+
+    test('usage maps Anthropic counts; max_tokens becomes MAX_TOKENS', async () => {
+        await mock.script({
+            text: 'cut',
+            stop_reason: 'max_tokens',
+            usage: { input_tokens: 100, output_tokens: 20, cache_read_input_tokens: 30 },
+        });
+        const body = JSON.parse((await post(`${GEM}:generateContent`, gem('x'))).body);
+        assert.equal(body.candidates[0].finishReason, 'MAX_TOKENS');
+        assert.deepEqual(body.usageMetadata, {
+            promptTokenCount: 130,
+            candidatesTokenCount: 20,
+            totalTokenCount: 150,
+            cachedContentTokenCount: 30,
+        });
+    });
+
+    test('countTokens answers totalTokens', async () => {
+        const res = await post(`${GEM}:countTokens`, gem('count me'));
+        assert.ok(JSON.parse(res.body).totalTokens > 0);
+        await mock.script({ endpoint: 'count_tokens', count_tokens: 12 });
+        assert.deepEqual(JSON.parse((await post(`${GEM}:countTokens`, gem('x'))).body), {
+            totalTokens: 12,
+        });
+    });
+
+    test('requests the real API rejects get a 400 INVALID_ARGUMENT', async () => {
+        const decl = (parameters) => ({
+            tools: [{ functionDeclarations: [{ name: 'f', parameters }] }],
+        });
+        const cases = [
+            [{ ...gem('x'), messages: [] }, /Unknown name "messages"/],
+            [{ contents: [] }, /contents is not specified/],
+            [{ contents: [{ role: 'assistant', parts: [{ text: 'x' }] }] }, /valid role/],
+            [{ contents: [{ role: 'user', parts: [] }] }, /must not be empty/],
+            [
+                { contents: [{ role: 'user', parts: [{ text: 'x', cache_control: {} }] }] },
+                /Unknown name "cache_control"/,
+            ],
+            [
+                gem(
+                    'x',
+                    decl({
+                        type: 'object',
+                        properties: { a: { type: 'string' } },
+                        additionalProperties: false,
+                    }),
+                ),
+                /Unknown name "additionalProperties"/,
+            ],
+            [
+                gem('x', decl({ type: 'object', properties: { a: { type: ['string', 'null'] } } })),
+                /type/,
+            ],
+            [gem('x', decl({ type: 'object', properties: {} })), /non-empty for OBJECT/],
+            [
+                gem(
+                    'x',
+                    decl({
+                        type: 'object',
+                        properties: { a: { type: 'string' } },
+                        required: ['b'],
+                    }),
+                ),
+                /not defined/,
+            ],
+            [
+                {
+                    contents: [
+                        { role: 'user', parts: [{ text: 'x' }] },
+                        { role: 'model', parts: [{ functionCall: { name: 'f', args: {} } }] },
+                        { role: 'user', parts: [{ text: 'no response' }] },
+                    ],
+                },
+                /function response turn comes immediately after a function call turn/,
+            ],
+            [
+                {
+                    contents: [
+                        { role: 'user', parts: [{ text: 'x' }] },
+                        {
+                            role: 'model',
+                            parts: [
+                                { functionCall: { name: 'f', args: {} } },
+                                { functionCall: { name: 'f', args: {} } },
+                            ],
+                        },
+                        {
+                            role: 'user',
+                            parts: [{ functionResponse: { name: 'f', response: {} } }],
+                        },
+                    ],
+                },
+                /number of function response parts/,
+            ],
+            [
+                gem('x', { generationConfig: { maxOutputTokens: 10, thinking: {} } }),
+                /Unknown name "thinking"/,
+            ],
+        ];
+        for (const [body, why] of cases) {
+            await mock.reset();
+            const res = await post(`${GEM}:generateContent`, body);
+            assert.equal(res.status, 400, `${JSON.stringify(body)} was accepted`);
+            const err = JSON.parse(res.body).error;
+            assert.equal(err.status, 'INVALID_ARGUMENT');
+            assert.equal(err.code, 400);
+            assert.match(err.message, why);
+            const [rec] = await mock.requests();
+            assert.match(rec.invalid, why);
+        }
+        /* snake_case names are accepted as the API does. */
+        const res = await post(`${GEM}:generateContent`, {
+            contents: [{ role: 'user', parts: [{ text: 'x' }] }],
+            system_instruction: { parts: [{ text: 'y' }] },
+            generation_config: {
+                max_output_tokens: 5,
+                thinking_config: { include_thoughts: true },
+            },
+        });
+        assert.equal(res.status, 200, res.body.toString());
+    });
+
+    test('the model of any version path is reported back', async () => {
+        const res = await post('/v1/models/gemini-other%2Dx:generateContent', gem('x'));
+        assert.equal(JSON.parse(res.body).modelVersion, 'gemini-other-x');
+    });
+});
+
+/* ------------------------------------------------------------------ the stream checker */
+
+describe('anthropic_stream_check', () => {
+    async function native(step) {
+        await mock.script(step);
+        const res = await post('/v1/messages', user('x', { stream: true }));
+        return parseSSE(res.body.toString());
+    }
+
+    test('accepts the native stream and rebuilds its message', async () => {
+        const events = await native({
+            thinking: 'hmm',
+            signature: 'sig-1',
+            text: 'hello there',
+            tool_use: [{ id: 'toolu_1', name: 'Bash', input: { command: 'ls' } }],
+            usage: { output_tokens: 7 },
+        });
+        const { message, pings } = checkAnthropicStream(events, { requireSignature: true });
+        assert.equal(pings, 1);
+        assert.deepEqual(message.content, [
+            { type: 'thinking', thinking: 'hmm', signature: 'sig-1' },
+            { type: 'text', text: 'hello there' },
+            { type: 'tool_use', id: 'toolu_1', name: 'Bash', input: { command: 'ls' } },
+        ]);
+        assert.equal(message.stop_reason, 'tool_use');
+        assert.equal(message.usage.output_tokens, 7);
+        /* SDK stream events (data only) are accepted too. */
+        checkAnthropicStream(events.map((e) => e.data));
+    });
+
+    test('rejects each broken invariant, naming the event', async () => {
+        const base = await native({ text: 'hello', tool_use: [{ name: 'A', input: { a: 1 } }] });
+        const edit = (fn) => {
+            const copy = structuredClone(base);
+            fn(copy);
+            return copy;
+        };
+        const idx = (events, pred) => events.findIndex(pred);
+        const cases = [
+            [(ev) => ev.splice(0, 1), /first event must be message_start/],
+            [(ev) => ev.pop(), /without message_stop/],
+            [(ev) => ev.push(structuredClone(ev[ev.length - 1])), /after message_stop/],
+            [
+                (ev) => {
+                    const i = idx(
+                        ev,
+                        (e) => e.event === 'content_block_start' && e.data.index === 1,
+                    );
+                    ev[i].data.index = 5;
+                },
+                /index 5, expected 1/,
+            ],
+            [
+                (ev) => {
+                    const i = idx(ev, (e) => e.data.delta && e.data.delta.type === 'text_delta');
+                    ev[i].data.delta = { type: 'input_json_delta', partial_json: '{' };
+                },
+                /input_json_delta in a text block/,
+            ],
+            [
+                (ev) => {
+                    for (const e of ev)
+                        if (e.data.delta && e.data.delta.type === 'text_delta')
+                            e.data.delta.text = ' ';
+                },
+                /empty or blank/,
+            ],
+            [
+                (ev) => {
+                    const i = idx(
+                        ev,
+                        (e) =>
+                            e.data.delta &&
+                            e.data.delta.type === 'input_json_delta' &&
+                            e.data.delta.partial_json !== '',
+                    );
+                    ev[i].data.delta.partial_json = '{{';
+                },
+                /is not JSON/,
+            ],
+            [
+                (ev) => {
+                    const i = idx(ev, (e) => e.event === 'content_block_stop');
+                    ev.splice(i, 1);
+                },
+                /has not stopped yet/,
+            ],
+            [
+                (ev) => {
+                    const i = idx(ev, (e) => e.event === 'message_delta');
+                    delete ev[i].data.usage;
+                },
+                /no usage/,
+            ],
+            [
+                (ev) => {
+                    const i = idx(ev, (e) => e.event === 'message_delta');
+                    ev[i].data.delta.stop_reason = 'end_turn';
+                },
+                /end_turn with tool_use blocks/,
+            ],
+            [
+                (ev) => {
+                    ev[0].event = 'message_delta';
+                },
+                /event line says/,
+            ],
+            [
+                (ev) => {
+                    ev.splice(3, 0, {
+                        event: 'error',
+                        data: { type: 'error', error: { type: 'overloaded_error', message: 'x' } },
+                    });
+                },
+                /an error event/,
+            ],
+        ];
+        for (const [fn, why] of cases) {
+            assert.throws(() => checkAnthropicStream(edit(fn)), why, `not caught: ${why}`);
+        }
+        /* allowError: an error may end the stream. */
+        const withError = edit((ev) => {
+            ev.splice(4);
+            ev.push({
+                event: 'error',
+                data: { type: 'error', error: { type: 'overloaded_error', message: 'x' } },
+            });
+        });
+        assert.equal(
+            checkAnthropicStream(withError, { allowError: true }).error.type,
+            'overloaded_error',
         );
     });
 });

@@ -1,7 +1,8 @@
 // spec/e2e/lib/harness.mjs: the end-to-end fixture. Starts the mock upstream, writes a config
 // dir whose deployments point at it, starts `ccproxy --config-dir DIR start` on a free port,
 // waits for GET /health, and tears everything down. Runs the real Claude Code CLI through
-// `ccproxy run`.
+// `ccproxy run`. With {translate: true} the config also routes two labels to deployments of
+// other providers on the same mock (see TRANSLATE): an OpenAI one and a Gemini one.
 //
 // Environment:
 //   CCPROXY_BIN   the ccproxy binary (default ../../build/ccproxy relative to spec/e2e)
@@ -46,8 +47,73 @@ export function makeTempDir(tag) {
     return fs.mkdtempSync(path.join(os.tmpdir(), `ccproxy-e2e-${tag}-`));
 }
 
-/** The ccproxy.yaml and config.yaml of the e2e deployment, as text. */
-export function configFiles(proxyPort, mockUrl) {
+/**
+ * The translated routes of a {translate: true} harness: a client model containing `match`
+ * gets the label `label`, whose deployment is `provider/upstreamModel` on the mock (OpenAI
+ * under api_base <mock>/v1, Gemini under <mock>), authenticated with `apiKey` (the OpenAI
+ * key through os.environ/<keyEnv>, the Gemini one written in the config).
+ */
+export const TRANSLATE = {
+    openai: {
+        provider: 'openai',
+        dialect: 'openai',
+        match: 'via-openai',
+        clientModel: 'claude-sonnet-5-5-via-openai',
+        label: 'via_openai',
+        upstreamModel: 'gpt-mock',
+        apiKey: 'sk-mock-openai-key',
+        keyEnv: 'MOCK_OPENAI_API_KEY',
+    },
+    gemini: {
+        provider: 'gemini',
+        dialect: 'gemini',
+        match: 'via-gemini',
+        clientModel: 'claude-sonnet-5-5-via-gemini',
+        label: 'via_gemini',
+        upstreamModel: 'gemini-mock',
+        apiKey: 'mock-gemini-key',
+        keyEnv: null,
+    },
+};
+
+/** Environment the proxy needs for the config of configFiles(..., {translate: true}). */
+export function translateEnv() {
+    const env = {};
+    for (const t of Object.values(TRANSLATE)) if (t.keyEnv) env[t.keyEnv] = t.apiKey;
+    return env;
+}
+
+/**
+ * The ccproxy.yaml and config.yaml of the e2e deployment, as text. opts.translate adds the
+ * rules and deployments of TRANSLATE (before the background rule).
+ */
+export function configFiles(proxyPort, mockUrl, opts = {}) {
+    const o = TRANSLATE.openai;
+    const g = TRANSLATE.gemini;
+    const translateRules = !opts.translate
+        ? ''
+        : `    - name: ${o.label}
+      rule: ccproxy.rules.MatchModelRule
+      params:
+        - model_name: ${o.match}
+    - name: ${g.label}
+      rule: ccproxy.rules.MatchModelRule
+      params:
+        - model_name: ${g.match}
+`;
+    const translateModels = !opts.translate
+        ? ''
+        : `  - model_name: ${o.label}
+    litellm_params:
+      model: ${o.provider}/${o.upstreamModel}
+      api_base: ${mockUrl}/v1
+      api_key: os.environ/${o.keyEnv}
+  - model_name: ${g.label}
+    litellm_params:
+      model: ${g.provider}/${g.upstreamModel}
+      api_base: ${mockUrl}
+      api_key: ${g.apiKey}
+`;
     const ccproxyYaml = `ccproxy:
   hooks:
     - ccproxy.hooks.rule_evaluator
@@ -55,7 +121,7 @@ export function configFiles(proxyPort, mockUrl) {
     - ccproxy.hooks.forward_apikey
   default_model_passthrough: true
   rules:
-    - name: background
+${translateRules}    - name: background
       rule: ccproxy.rules.MatchModelRule
       params:
         - model_name: haiku
@@ -64,7 +130,7 @@ litellm:
   port: ${proxyPort}
 `;
     const configYaml = `model_list:
-  - model_name: background
+${translateModels}  - model_name: background
     litellm_params:
       model: mock-haiku
   - model_name: mock-haiku
@@ -150,7 +216,9 @@ export function runCommand(cmd, args, { env, cwd, timeoutMs = 90000 } = {}) {
 }
 
 class Harness {
-    constructor() {
+    /** opts: translate (add TRANSLATE's routes), proxyEnv (more environment for the proxy). */
+    constructor(opts = {}) {
+        this.opts = opts;
         this.direct = DIRECT;
         this.mock = null;
         this.proxy = null;
@@ -176,11 +244,17 @@ class Harness {
         }
         this.configDir = this.tempDir('config');
         this.proxyPort = await freePort();
-        for (const [name, text] of Object.entries(configFiles(this.proxyPort, this.mock.url))) {
+        const files = configFiles(this.proxyPort, this.mock.url, this.opts);
+        for (const [name, text] of Object.entries(files)) {
             fs.writeFileSync(path.join(this.configDir, name), text);
         }
+        this.proxyEnv = {
+            ...(this.opts.translate ? translateEnv() : {}),
+            ...(this.opts.proxyEnv || {}),
+            PORT: String(this.proxyPort),
+        };
         this.proxy = spawn(CCPROXY_BIN, ['--config-dir', this.configDir, 'start'], {
-            env: cleanEnv({ PORT: String(this.proxyPort) }),
+            env: cleanEnv(this.proxyEnv),
             stdio: ['ignore', 'pipe', 'pipe'],
         });
         this.proxy.stdout.on('data', (d) => {
@@ -250,7 +324,7 @@ class Harness {
             });
         }
         return runCommand(CCPROXY_BIN, ['--config-dir', this.configDir, 'run', claude, ...args], {
-            env: cleanEnv({ ...base, PORT: String(this.proxyPort), ...env }),
+            env: cleanEnv({ ...base, ...this.proxyEnv, ...env }),
             cwd,
             timeoutMs,
         });
@@ -281,9 +355,13 @@ class Harness {
     }
 }
 
-/** Starts the mock (and the proxy unless E2E_DIRECT=1); call stop() on the result when done. */
-export async function startHarness() {
-    const h = new Harness();
+/**
+ * Starts the mock (and the proxy unless E2E_DIRECT=1); call stop() on the result when done.
+ * opts: translate (also route TRANSLATE's labels to OpenAI and Gemini deployments on the
+ * mock), proxyEnv (more environment for the proxy).
+ */
+export async function startHarness(opts = {}) {
+    const h = new Harness(opts);
     try {
         return await h.start();
     } catch (err) {

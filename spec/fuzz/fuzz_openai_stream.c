@@ -1,0 +1,75 @@
+/* fuzz_openai_stream.c: the OpenAI-family answer translator on arbitrary upstream bytes. The
+ * first byte chooses the provider, whether the client streams, whether the upstream says
+ * SSE or JSON, and the upstream status; the second where the bytes are split. Checks that
+ * whatever the upstream sends, the client gets what the invariant checker accepts (a complete
+ * stream, one message, or an error body) once the answer ended, that the split does not
+ * change a byte of it, and that an idle tick (a ping) anywhere keeps the stream valid. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anthropic_check.h"
+#include "anthropic_stream.h"
+#include "providers.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const providers[] = {"openai", "deepseek", "perplexity", "openrouter",
+                                        "mistral", "ollama", "azure", "hosted_vllm"};
+static const int statuses[] = {200, 200, 200, 200, 200, 429, 400, 503};
+
+static int run(uint8_t flags, const char *in, size_t n, size_t split, bool idle, cc_buf_t *out,
+               int *status) {
+    cc_model_t m;
+    memset(&m, 0, sizeof m);
+    m.provider = (char *)providers[flags & 7];
+    m.upstream_model = (char *)"model";
+    m.alias_of = -1;
+    bool stream = flags & 8;
+    const char *req = "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}";
+    cc_xlate_ctx_t ctx = {&m, "model", "claude-opus-5-5", "messages", stream, req, strlen(req)};
+    cc_headers_t uh = CC_HEADERS_INIT, ch = CC_HEADERS_INIT;
+    cc_headers_set(&uh, "Content-Type", flags & 16 ? "application/json" : "text/event-stream");
+    cc__astream_seed(1);
+    int st = statuses[(flags >> 5) & 7];
+    cc_xlate_resp_t *t = cc_provider_openai.response_new(&ctx, st, &uh, status, &ch);
+    int failed = 0;
+    if (!t) abort();
+    failed |= cc_provider_openai.response_feed(t, in, split, out) < 0;
+    if (idle) cc_provider_openai.response_idle(t, out);
+    failed |= cc_provider_openai.response_feed(t, in + split, n - split, out) < 0;
+    failed |= cc_provider_openai.response_end(t, out) < 0;
+    cc_provider_openai.response_free(t);
+    cc_headers_free(&uh);
+    cc_headers_free(&ch);
+    return failed;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 2) return 0;
+    uint8_t flags = data[0];
+    const char *in = (const char *)data + 2;
+    size_t n = size - 2;
+    size_t split = n ? data[1] % (n + 1) : 0;
+    cc_buf_t a = CC_BUF_INIT, b = CC_BUF_INIT, c = CC_BUF_INIT;
+    int sa, sb, sc;
+    int fa = run(flags, in, n, n, false, &a, &sa);
+    int fb = run(flags, in, n, split, false, &b, &sb);
+    run(flags, in, n, split, true, &c, &sc);
+    if (sa != sb || sa != sc || fa != fb || a.len != b.len ||
+        (a.len && memcmp(a.data, b.data, a.len) != 0))
+        abort();
+    const char *body = a.data ? a.data : "";
+    int rc;
+    if (sa != 200) rc = cc_acheck_error_body(body, a.len, NULL);
+    else if (flags & 8) rc = cc_acheck_stream(body, a.len, NULL);
+    else if (fa) rc = cc_acheck_error_body(body, a.len, NULL);
+    else rc = cc_acheck_message(body, a.len, NULL);
+    if (rc != 0) abort();
+    if ((flags & 8) && sc == 200 && cc_acheck_stream(c.data ? c.data : "", c.len, NULL) != 0)
+        abort();
+    cc_buf_free(&c);
+    cc_buf_free(&a);
+    cc_buf_free(&b);
+    return 0;
+}
