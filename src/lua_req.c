@@ -231,37 +231,31 @@ static void push_deployment(lua_State *L, const cc_preq_t *r) {
     lua_setfield(L, -2, "model_info");
 }
 
-static int req_route(lua_State *L) {
-    cc_preq_t *r = check_req(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    cc_buf_t err = CC_BUF_INIT;
-    int rc = cc_preq_route(r, name, &err);
+/* The Lua result of a routing call: the deployment, or nil and the reason. */
+static int route_result(lua_State *L, cc_preq_t *r, int rc, cc_buf_t *err) {
     if (rc < 0) {
         lua_pushnil(L);
-        lua_pushstring(L, err.data ? err.data : "cannot route");
-        cc_buf_free(&err);
+        lua_pushstring(L, err->data ? err->data : "cannot route");
+        cc_buf_free(err);
         return 2;
     }
-    cc_buf_free(&err);
+    cc_buf_free(err);
     sync_body_model(L, r, r->upstream_model);
     push_deployment(L, r);
     return 1;
 }
 
+static int req_route(lua_State *L) {
+    cc_preq_t *r = check_req(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    cc_buf_t err = CC_BUF_INIT;
+    return route_result(L, r, cc_preq_route(r, name, &err), &err);
+}
+
 static int req_route_passthrough(lua_State *L) {
     cc_preq_t *r = check_req(L, 1);
     cc_buf_t err = CC_BUF_INIT;
-    int rc = cc_preq_route_passthrough(r, &err);
-    if (rc < 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, err.data ? err.data : "cannot route");
-        cc_buf_free(&err);
-        return 2;
-    }
-    cc_buf_free(&err);
-    sync_body_model(L, r, r->upstream_model);
-    push_deployment(L, r);
-    return 1;
+    return route_result(L, r, cc_preq_route_passthrough(r, &err), &err);
 }
 
 /* --- other methods --------------------------------------------------------------------- */

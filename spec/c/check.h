@@ -5,6 +5,7 @@
 #define CC_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cc_check_failures;
@@ -47,6 +48,27 @@ static int cc_check_count;
         fn();                                                                              \
         fprintf(stderr, "%s %s\n", cc_check_failures == cc_before_ ? "ok  " : "FAIL", #fn); \
     } while (0)
+
+/* The whole file at `path` (NUL-terminated, malloc'd; *len its size), or NULL. */
+static __attribute__((unused)) char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *data = NULL;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        data = malloc((size_t)n + 1);
+        if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+            free(data);
+            data = NULL;
+        }
+        if (data) {
+            data[n] = '\0';
+            if (len) *len = (size_t)n;
+        }
+    }
+    fclose(f);
+    return data;
+}
 
 #define CC_DONE()                                                                          \
     (fprintf(stderr, "%d checks, %d failed\n", cc_check_count, cc_check_failures),         \

@@ -11,26 +11,6 @@
 #include "check.h"
 #include "schema_sanitize.h"
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *data = NULL;
-    long n;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        data = malloc((size_t)n + 1);
-        if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
-            free(data);
-            data = NULL;
-        }
-        if (data) {
-            data[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(f);
-    return data;
-}
-
 /* Sanitises `in` (JSON text) with `rules` and checks the result equals `want` (JSON text,
  * compared as parsed JSON). Prints both on a mismatch. */
 static int same_as(const cc_schema_rules_t *rules, const char *in, const char *want) {
