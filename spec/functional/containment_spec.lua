@@ -37,20 +37,7 @@ return { request = function() error("upstream credentials missing") end }
 end
 
 local function config_yaml(base)
-  return ([[
-model_list:
-  - model_name: background
-    litellm_params:
-      model: anthropic/up-background
-      api_base: BASE
-  - model_name: "claude-*"
-    litellm_params:
-      model: anthropic/*
-      api_base: BASE
-  - model_name: default
-    litellm_params:
-      model: claude-sonnet-5-5
-]]):gsub("BASE", base)
+  return H.claude_config(base, { background = true, default = true })
 end
 
 local function health(proxy)

@@ -17,13 +17,7 @@ return {
 ]]
 
 local function config_yaml(base)
-  return ([[
-model_list:
-  - model_name: "claude-*"
-    litellm_params:
-      model: anthropic/*
-      api_base: BASE
-]]):gsub("BASE", base)
+  return H.claude_config(base)
 end
 
 local function start(mock, command, extra)

@@ -797,6 +797,24 @@ function H.config_dir(opts)
   return dir
 end
 
+--- config.yaml text for specs: any Claude model passes through to the mock at `base` (a
+--- "claude-*" wildcard deployment); opts.background adds a label "background" sent to the
+--- upstream model "up-background"; opts.default adds a "default" entry.
+function H.claude_config(base, opts)
+  opts = opts or {}
+  local out = { "model_list:" }
+  if opts.background then
+    out[#out + 1] = "  - model_name: background\n    litellm_params:\n"
+      .. "      model: anthropic/up-background\n      api_base: " .. base
+  end
+  out[#out + 1] = '  - model_name: "claude-*"\n    litellm_params:\n'
+    .. "      model: anthropic/*\n      api_base: " .. base
+  if opts.default then
+    out[#out + 1] = "  - model_name: default\n    litellm_params:\n      model: claude-sonnet-5-5"
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
 --- Starts `ccproxy --config-dir DIR start` in the foreground on a free port (given in $PORT)
 --- and waits until it answers GET /health. opts: ccproxy_yaml, config_yaml (written into a
 --- new config dir) or dir, env (added to the proxy's environment). Raises, with its stderr,
