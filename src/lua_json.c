@@ -242,21 +242,10 @@ bool cc_lua_json_equal(lua_State *L, int idx, const cJSON *item) {
     size_t n = 0;
     int kind = table_kind(L, idx, &n);
     if (cJSON_IsArray(item)) {
-        /* An empty table compares equal to [] only when marked as an array or unmarked. */
+        /* [] is equal only to a table marked as an array: an unmarked empty table encodes
+         * as {}. */
         size_t size = (size_t)cJSON_GetArraySize(item);
-        if (size == 0) {
-            if (kind == 1) return n == 0;
-            lua_pushnil(L);
-            bool empty = lua_next(L, idx) == 0;
-            if (!empty) lua_pop(L, 2);
-            if (!empty) return false;
-            /* Unmarked empty table: would encode as {}, so it is not equal to []. */
-            if (lua_getmetatable(L, idx)) {
-                lua_pop(L, 1);
-                return false;
-            }
-            return false;
-        }
+        if (size == 0) return kind == 1 && n == 0;
         if (kind != 1 || n != size) return false;
         size_t i = 1;
         for (const cJSON *c = item->child; c; c = c->next, i++) {
