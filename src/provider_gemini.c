@@ -822,6 +822,7 @@ struct cc_xlate_resp_s {
     bool sse_in;       /* the upstream answers with SSE (else one JSON: an object or an
                           array of chunks, as streamGenerateContent without alt=sse sends) */
     bool error_status; /* the upstream answered >= 400: collect the body, answer an error */
+    int final_status;  /* a whole answer that failed at its end: the client's status */
     int status;
     cc_buf_t body;  /* the non-stream answer or the error body */
     cc_buf_t *out;  /* where the SSE callback appends */
@@ -888,10 +889,19 @@ static void describe_error(const cJSON *e, int http_status, const char **type, c
 static void resp_fail(cc_xlate_resp_t *t, const char *type, const char *message, cc_buf_t *out) {
     if (t->failed) return;
     t->failed = true;
-    if (t->stream)
+    if (t->stream) {
         cc_astream_error(t->as, type, message, out);
-    else
+    } else {
         cc_api_error_json(out, type, message);
+        /* A whole answer's head waits for this (response_status). */
+        t->final_status = strcmp(type, "invalid_request_error") == 0 ? 400
+                          : strcmp(type, "overloaded_error") == 0    ? 529
+                                                                     : 502;
+    }
+}
+
+static int gemini_response_status(cc_xlate_resp_t *t) {
+    return t->final_status;
 }
 
 /* A token count: 0 when absent or negative, at most MAX_COUNT (sums stay far from overflow). */
@@ -1282,6 +1292,7 @@ const cc_provider_t cc_provider_gemini = {
     .response_new = gemini_response_new,
     .response_feed = gemini_response_feed,
     .response_end = gemini_response_end,
+    .response_status = gemini_response_status,
     .response_idle = gemini_response_idle,
     .response_free = gemini_response_free,
 };

@@ -50,6 +50,10 @@ typedef struct {
     cc_xlate_request_t xreq;
     cc_xlate_resp_t *xresp;
     cc_buf_t xout;
+    bool head_held;          /* a whole translated answer: the head waits for its end */
+    int held_status;
+    cc_headers_t held_client_headers;
+    cc_buf_t held_out;       /* ... and its body so far */
     cc_buf_t anthropic_body; /* the body without other providers' thinking blocks */
     uv_timer_t *ping_timer; /* pings while a translated stream is silent */
     uint64_t last_emit_ns;
@@ -75,6 +79,8 @@ static void ex_free(exchange_t *ex) {
     if (ex->xresp) ex->prov->response_free(ex->xresp);
     cc_xlate_request_free(&ex->xreq);
     cc_buf_free(&ex->xout);
+    cc_headers_free(&ex->held_client_headers);
+    cc_buf_free(&ex->held_out);
     cc_buf_free(&ex->anthropic_body);
     cc_pipeline_release(ex->wg->pipeline, &ex->r);
     if (ex->events) cc_sse_parser_free(&ex->sse_in);
@@ -246,6 +252,13 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
         content_length = -1; /* re-framed events may differ in length */
     }
     ex->status = status;
+    if (ex->xresp && !ex->xctx.stream) {
+        /* A whole translated answer may turn out to be an error only at its end. */
+        ex->head_held = true;
+        ex->held_status = status;
+        ex->held_client_headers = out;
+        return;
+    }
     cc_conn_write_head(ex->conn, status, &out, content_length);
     cc_headers_free(&out);
 }
@@ -257,7 +270,9 @@ static void on_up_body(void *arg, const char *data, size_t len) {
         return;
     }
     ex->bytes += len;
-    if (ex->xresp) {
+    if (ex->xresp && ex->head_held) {
+        ex->prov->response_feed(ex->xresp, data, len, &ex->held_out);
+    } else if (ex->xresp) {
         cc_buf_reset(&ex->xout);
         ex->prov->response_feed(ex->xresp, data, len, &ex->xout);
         emit(ex, ex->xout.data, ex->xout.len);
@@ -282,9 +297,20 @@ static void on_up_done(void *arg) {
     }
     cc_conn_set_observer(ex->conn, NULL);
     if (ex->xresp) {
-        cc_buf_reset(&ex->xout);
-        ex->prov->response_end(ex->xresp, &ex->xout);
-        emit(ex, ex->xout.data, ex->xout.len);
+        if (ex->head_held) {
+            /* The whole answer was collected by the adapter: now its status is final. */
+            ex->prov->response_end(ex->xresp, &ex->held_out);
+            int st = ex->prov->response_status ? ex->prov->response_status(ex->xresp) : 0;
+            if (st > 0) ex->status = ex->held_status = st;
+            ex->head_held = false;
+            cc_conn_write_head(ex->conn, ex->held_status, &ex->held_client_headers,
+                               (long long)ex->held_out.len);
+            emit(ex, ex->held_out.data, ex->held_out.len);
+        } else {
+            cc_buf_reset(&ex->xout);
+            ex->prov->response_end(ex->xresp, &ex->xout);
+            emit(ex, ex->xout.data, ex->xout.len);
+        }
     }
     if (ex->events) {
         cc_buf_reset(&ex->sse_out);
@@ -305,6 +331,7 @@ static void on_up_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after
     char text[1024];
     snprintf(text, sizeof text, "upstream %s (%s): %s", dep, ex->host, msg);
     cc_warn("%s %s", cc_conn_request_id(ex->conn), text);
+    if (ex->head_held) after_head = false; /* the client has seen nothing yet */
     if (after_head) {
         if (ex->sse) {
             cc_buf_t ev = CC_BUF_INIT;

@@ -53,6 +53,10 @@ typedef struct {
     int (*response_feed)(cc_xlate_resp_t *t, const char *data, size_t len, cc_buf_t *out);
     /** The upstream finished; appends the rest (for a non-stream answer, all of it). */
     int (*response_end)(cc_xlate_resp_t *t, cc_buf_t *out);
+    /** Optional. After response_end of a whole (non-stream) answer: the client's status,
+     *  which differs from response_new's when the answer turned out to be an error only at its
+     *  end (0 = keep it). The proxy holds a whole answer's head until then. */
+    int (*response_status)(cc_xlate_resp_t *t);
     /** Something to send during a long silence (a ping event), or nothing. */
     void (*response_idle)(cc_xlate_resp_t *t, cc_buf_t *out);
     void (*response_free)(cc_xlate_resp_t *t);
