@@ -655,6 +655,16 @@ describe("translation to other providers", function()
     end)
   end
 
+  it("answers a whole gemini answer that fails at its end with an error status", function()
+    mock:script({ { dialect = "gemini", text = "partial", finish_reason = "MALFORMED_FUNCTION_CALL" } })
+    local res = send("gemini", "hi", { stream = false })
+    assert.equals(502, res.status, res.body)
+    local body = H.decode(res.body)
+    assert.equals("error", body.type)
+    assert.equals("api_error", body.error.type)
+    assert.equals(#res.body, tonumber(res.headers["content-length"]))
+  end)
+
   describe("to azure", function()
     it("uses the deployment path, api-version and api-key", function()
       mock:script({ { dialect = "openai", text = "from azure" } })
