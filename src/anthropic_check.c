@@ -22,31 +22,52 @@ struct cc_acheck_s {
     char *error;
     bool got_start, got_delta, got_stop, got_error;
     int next_index;
-    int open_kind;      /* K_* of the open block, K_NONE when none is open */
+    int open_kind; /* K_* of the open block, K_NONE when none is open */
     int open_index;
-    bool signed_;       /* the open thinking block had its signature_delta */
+    bool signed_;           /* the open thinking block had its signature_delta */
     bool start_input_empty; /* the open tool block started with input {} */
-    cc_buf_t acc;       /* the open block's text or partial_json */
+    cc_buf_t acc;           /* the open block's text or partial_json */
     int blocks, tool_uses;
     char **tool_ids;
     size_t n_tool_ids;
 };
 
-static const char *const stop_reasons[] = {
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
-    "model_context_window_exceeded", NULL};
+static const char *const stop_reasons[] = {"end_turn",
+                                           "max_tokens",
+                                           "stop_sequence",
+                                           "tool_use",
+                                           "pause_turn",
+                                           "refusal",
+                                           "model_context_window_exceeded",
+                                           NULL};
 
-static const char *const error_types[] = {
-    "invalid_request_error", "authentication_error", "billing_error", "permission_error",
-    "not_found_error", "request_too_large", "rate_limit_error", "api_error",
-    "overloaded_error", "timeout_error", NULL};
+static const char *const error_types[] = {"invalid_request_error",
+                                          "authentication_error",
+                                          "billing_error",
+                                          "permission_error",
+                                          "not_found_error",
+                                          "request_too_large",
+                                          "rate_limit_error",
+                                          "api_error",
+                                          "overloaded_error",
+                                          "timeout_error",
+                                          NULL};
 
-static const char *const block_types[] = {
-    "text", "thinking", "redacted_thinking", "tool_use", "server_tool_use", "mcp_tool_use",
-    "web_search_tool_result", "web_fetch_tool_result", "mcp_tool_result",
-    "code_execution_tool_result", "bash_code_execution_tool_result",
-    "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload",
-    NULL};
+static const char *const block_types[] = {"text",
+                                          "thinking",
+                                          "redacted_thinking",
+                                          "tool_use",
+                                          "server_tool_use",
+                                          "mcp_tool_use",
+                                          "web_search_tool_result",
+                                          "web_fetch_tool_result",
+                                          "mcp_tool_result",
+                                          "code_execution_tool_result",
+                                          "bash_code_execution_tool_result",
+                                          "text_editor_code_execution_tool_result",
+                                          "tool_search_tool_result",
+                                          "container_upload",
+                                          NULL};
 
 static bool in_list(const char *s, const char *const *list) {
     for (; *list; list++)
@@ -92,8 +113,8 @@ static bool count_ok(const cJSON *o, const char *key, bool required) {
 /* The usage object of message_start, message_delta or a message. */
 static int check_usage(cc_acheck_t *c, const cJSON *u, bool need_input) {
     static const char *const counts[] = {"input_tokens", "output_tokens",
-                                         "cache_creation_input_tokens",
-                                         "cache_read_input_tokens", NULL};
+                                         "cache_creation_input_tokens", "cache_read_input_tokens",
+                                         NULL};
     if (!cJSON_IsObject(u)) return fail(c, "usage is missing or not an object");
     for (int i = 0; counts[i]; i++) {
         bool required = i == 1 || (i == 0 && need_input);
@@ -216,12 +237,18 @@ static int on_block_delta(cc_acheck_t *c, const cJSON *d) {
     if (!cJSON_IsObject(delta) || !type) return fail(c, "delta without a type");
     const char *field = NULL;
     int want = K_NONE;
-    if (strcmp(type, "text_delta") == 0) field = "text", want = K_TEXT;
-    else if (strcmp(type, "citations_delta") == 0) want = K_TEXT;
-    else if (strcmp(type, "thinking_delta") == 0) field = "thinking", want = K_THINKING;
-    else if (strcmp(type, "signature_delta") == 0) field = "signature", want = K_THINKING;
-    else if (strcmp(type, "input_json_delta") == 0) field = "partial_json", want = K_TOOL;
-    else return fail(c, "unknown delta type \"%s\"", type);
+    if (strcmp(type, "text_delta") == 0)
+        field = "text", want = K_TEXT;
+    else if (strcmp(type, "citations_delta") == 0)
+        want = K_TEXT;
+    else if (strcmp(type, "thinking_delta") == 0)
+        field = "thinking", want = K_THINKING;
+    else if (strcmp(type, "signature_delta") == 0)
+        field = "signature", want = K_THINKING;
+    else if (strcmp(type, "input_json_delta") == 0)
+        field = "partial_json", want = K_TOOL;
+    else
+        return fail(c, "unknown delta type \"%s\"", type);
     if (want != c->open_kind) return fail(c, "%s in a block of another type", type);
     if (field && !str_member(delta, field)) return fail(c, "%s without a string %s", type, field);
     if (want == K_THINKING) {
@@ -244,8 +271,9 @@ static int on_block_stop(cc_acheck_t *c, const cJSON *d) {
         cJSON *input = cJSON_ParseWithLength(c->acc.data, c->acc.len);
         bool ok = cJSON_IsObject(input);
         cJSON_Delete(input);
-        if (!ok) return fail(c, "tool input of block %d is not a JSON object: %.200s",
-                             c->open_index, c->acc.data);
+        if (!ok)
+            return fail(c, "tool input of block %d is not a JSON object: %.200s", c->open_index,
+                        c->acc.data);
     }
     c->open_kind = K_NONE;
     return 0;
@@ -273,9 +301,15 @@ static int check_error_json(cc_acheck_t *c, const cJSON *d) {
 
 static int on_event(void *arg, const cc_sse_event_t *ev) {
     cc_acheck_t *c = arg;
-    static const char *const names[] = {"message_start", "content_block_start",
-                                        "content_block_delta", "content_block_stop",
-                                        "message_delta", "message_stop", "ping", "error", NULL};
+    static const char *const names[] = {"message_start",
+                                        "content_block_start",
+                                        "content_block_delta",
+                                        "content_block_stop",
+                                        "message_delta",
+                                        "message_stop",
+                                        "ping",
+                                        "error",
+                                        NULL};
     c->n_events++;
     c->ev_name = ev->event;
     if (c->got_stop || c->got_error) return fail(c, "an event after the end of the stream");
@@ -284,7 +318,8 @@ static int on_event(void *arg, const cc_sse_event_t *ev) {
     cJSON *d = cJSON_ParseWithLength(ev->data, ev->data_len);
     int rc = 0;
     const char *type = str_member(d, "type");
-    if (!cJSON_IsObject(d)) rc = fail(c, "data is not a JSON object");
+    if (!cJSON_IsObject(d))
+        rc = fail(c, "data is not a JSON object");
     else if (!type || strcmp(type, ev->event) != 0)
         rc = fail(c, "data.type is not the event's name");
     else if (strcmp(type, "error") == 0) {
@@ -292,11 +327,16 @@ static int on_event(void *arg, const cc_sse_event_t *ev) {
         rc = check_error_json(c, d);
     } else if (!c->got_start && strcmp(type, "message_start") != 0)
         rc = fail(c, "message_start must come first");
-    else if (strcmp(type, "message_start") == 0) rc = on_message_start(c, d);
-    else if (strcmp(type, "content_block_start") == 0) rc = on_block_start(c, d);
-    else if (strcmp(type, "content_block_delta") == 0) rc = on_block_delta(c, d);
-    else if (strcmp(type, "content_block_stop") == 0) rc = on_block_stop(c, d);
-    else if (strcmp(type, "message_delta") == 0) rc = on_message_delta(c, d);
+    else if (strcmp(type, "message_start") == 0)
+        rc = on_message_start(c, d);
+    else if (strcmp(type, "content_block_start") == 0)
+        rc = on_block_start(c, d);
+    else if (strcmp(type, "content_block_delta") == 0)
+        rc = on_block_delta(c, d);
+    else if (strcmp(type, "content_block_stop") == 0)
+        rc = on_block_stop(c, d);
+    else if (strcmp(type, "message_delta") == 0)
+        rc = on_message_delta(c, d);
     else if (strcmp(type, "message_stop") == 0) {
         if (!c->got_delta) rc = fail(c, "message_stop before message_delta");
         c->got_stop = true;
@@ -317,7 +357,8 @@ void cc_acheck_free(cc_acheck_t *c) {
     if (!c) return;
     cc_sse_parser_free(&c->sse);
     cc_buf_free(&c->acc);
-    for (size_t i = 0; i < c->n_tool_ids; i++) free(c->tool_ids[i]);
+    for (size_t i = 0; i < c->n_tool_ids; i++)
+        free(c->tool_ids[i]);
     free(c->tool_ids);
     free(c->error);
     free(c);
@@ -415,9 +456,12 @@ int cc_acheck_error_body(const char *json, size_t len, cc_buf_t *err) {
     cJSON *m = cJSON_ParseWithLength(json, len);
     const char *type = str_member(m, "type");
     int rc;
-    if (!cJSON_IsObject(m)) rc = fail(c, "the error body is not a JSON object");
-    else if (!type || strcmp(type, "error") != 0) rc = fail(c, "type is not \"error\"");
-    else rc = check_error_json(c, m);
+    if (!cJSON_IsObject(m))
+        rc = fail(c, "the error body is not a JSON object");
+    else if (!type || strcmp(type, "error") != 0)
+        rc = fail(c, "type is not \"error\"");
+    else
+        rc = check_error_json(c, m);
     cJSON_Delete(m);
     return report(c, rc, err);
 }

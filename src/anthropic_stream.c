@@ -66,19 +66,19 @@ void cc__astream_id(char *dst, size_t cap, const char *prefix) {
 /* ---- incremental JSON object scanner -------------------------------------------------------- */
 
 enum {
-    J_START,       /* before the top-level object */
-    J_OBJ_FIRST,   /* after '{': a key or '}' */
-    J_OBJ_KEY,     /* after ',' in an object: a key */
-    J_KEY,         /* inside a key string */
-    J_COLON,       /* after a key */
-    J_VALUE,       /* after ':' or ',' in an array: a value */
-    J_ARR_FIRST,   /* after '[': a value or ']' */
-    J_AFTER,       /* after a value: ',' or the closing bracket */
-    J_STR,         /* inside a value string */
-    J_LIT,         /* inside true/false/null */
-    J_NUM,         /* inside a number */
-    J_DONE,        /* the object is complete: only white space may follow */
-    J_BROKEN,      /* a byte did not fit: nothing more is accepted */
+    J_START,     /* before the top-level object */
+    J_OBJ_FIRST, /* after '{': a key or '}' */
+    J_OBJ_KEY,   /* after ',' in an object: a key */
+    J_KEY,       /* inside a key string */
+    J_COLON,     /* after a key */
+    J_VALUE,     /* after ':' or ',' in an array: a value */
+    J_ARR_FIRST, /* after '[': a value or ']' */
+    J_AFTER,     /* after a value: ',' or the closing bracket */
+    J_STR,       /* inside a value string */
+    J_LIT,       /* inside true/false/null */
+    J_NUM,       /* inside a number */
+    J_DONE,      /* the object is complete: only white space may follow */
+    J_BROKEN,    /* a byte did not fit: nothing more is accepted */
 };
 
 /* Number sub-states: what was read last. */
@@ -88,15 +88,15 @@ enum { N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 
 typedef struct {
     int state;
-    int good;        /* the state before the byte that broke the scanner */
-    int esc;         /* 0 none, 1 after '\', 2 reading the hex digits of \u */
-    int u_digits;    /* hex digits of \u read so far */
+    int good;     /* the state before the byte that broke the scanner */
+    int esc;      /* 0 none, 1 after '\', 2 reading the hex digits of \u */
+    int u_digits; /* hex digits of \u read so far */
     unsigned u_val;
     bool want_low;   /* a high surrogate was read: "\u" and a low one must follow */
     int num;         /* N_* */
     const char *lit; /* the literal being read */
     int lit_pos;
-    cc_buf_t stack;  /* '{' or '[' per open container */
+    cc_buf_t stack; /* '{' or '[' per open container */
 } jscan_t;
 
 static bool is_ws(char c) {
@@ -132,13 +132,29 @@ static bool js_close(jscan_t *j, char c) {
 /* A value's first byte. */
 static bool js_value_start(jscan_t *j, char c) {
     switch (c) {
-    case '"': j->state = J_STR; j->esc = 0; return true;
-    case '{': j->state = J_OBJ_FIRST; return js_push(j, '{');
-    case '[': j->state = J_ARR_FIRST; return js_push(j, '[');
-    case 't': j->lit = "true"; break;
-    case 'f': j->lit = "false"; break;
-    case 'n': j->lit = "null"; break;
-    case '-': j->state = J_NUM; j->num = N_MINUS; return true;
+    case '"':
+        j->state = J_STR;
+        j->esc = 0;
+        return true;
+    case '{':
+        j->state = J_OBJ_FIRST;
+        return js_push(j, '{');
+    case '[':
+        j->state = J_ARR_FIRST;
+        return js_push(j, '[');
+    case 't':
+        j->lit = "true";
+        break;
+    case 'f':
+        j->lit = "false";
+        break;
+    case 'n':
+        j->lit = "null";
+        break;
+    case '-':
+        j->state = J_NUM;
+        j->num = N_MINUS;
+        return true;
     default:
         if (c >= '0' && c <= '9') {
             j->state = J_NUM;
@@ -166,8 +182,10 @@ static bool js_hex_digit(jscan_t *j, char c) {
     j->u_val = val;
     if (++j->u_digits == 4) {
         j->esc = 0;
-        if (j->want_low) j->want_low = false;
-        else if (val >= 0xD800 && val <= 0xDBFF) j->want_low = true;
+        if (j->want_low)
+            j->want_low = false;
+        else if (val >= 0xD800 && val <= 0xDBFF)
+            j->want_low = true;
     }
     return true;
 }
@@ -190,8 +208,10 @@ static bool js_string_byte(jscan_t *j, char c) {
     if (c == '\\') {
         j->esc = 1;
     } else if (c == '"') {
-        if (j->state == J_KEY) j->state = J_COLON;
-        else js_value_done(j);
+        if (j->state == J_KEY)
+            j->state = J_COLON;
+        else
+            js_value_done(j);
     }
     return true;
 }
@@ -312,7 +332,9 @@ static size_t js_feed(jscan_t *j, const char *data, size_t len) {
 static void js_completion(const jscan_t *j, cc_buf_t *out) {
     int state = j->state == J_BROKEN ? j->good : j->state;
     switch (state) {
-    case J_START: cc_buf_puts(out, "{}"); return;
+    case J_START:
+        cc_buf_puts(out, "{}");
+        return;
     case J_KEY:
     case J_STR:
         if (j->esc == 1) {
@@ -332,14 +354,23 @@ static void js_completion(const jscan_t *j, cc_buf_t *out) {
         cc_buf_puts(out, "\"");
         if (state == J_KEY) cc_buf_puts(out, ":null");
         break;
-    case J_COLON: cc_buf_puts(out, ":null"); break;
-    case J_VALUE: cc_buf_puts(out, "null"); break;
-    case J_OBJ_KEY: cc_buf_puts(out, "\"\":null"); break;
-    case J_LIT: cc_buf_puts(out, j->lit + j->lit_pos); break;
+    case J_COLON:
+        cc_buf_puts(out, ":null");
+        break;
+    case J_VALUE:
+        cc_buf_puts(out, "null");
+        break;
+    case J_OBJ_KEY:
+        cc_buf_puts(out, "\"\":null");
+        break;
+    case J_LIT:
+        cc_buf_puts(out, j->lit + j->lit_pos);
+        break;
     case J_NUM:
         if (!num_can_end(j->num)) cc_buf_puts(out, "0");
         break;
-    default: break;
+    default:
+        break;
     }
     for (size_t i = j->stack.len; i > 0; i--)
         cc_buf_puts(out, j->stack.data[i - 1] == '{' ? "}" : "]");
@@ -355,10 +386,10 @@ typedef struct {
     char *id;
     char *name;
     int state;
-    int index;       /* block index once opened */
+    int index;        /* block index once opened */
     cc_buf_t pending; /* arguments received while pending */
     jscan_t scan;
-    bool sent;       /* bytes were forwarded */
+    bool sent; /* bytes were forwarded */
 } tool_t;
 
 struct cc_astream_s {
@@ -367,15 +398,15 @@ struct cc_astream_s {
     char msg_id[40];
     bool started, finished, failed;
     int next_index;
-    int open;        /* B_* */
+    int open; /* B_* */
     int open_index;
     size_t open_tool; /* index into tools when open == B_TOOL */
-    bool signed_;    /* the open thinking block has its signature */
-    cc_buf_t ws;     /* leading white space of a text block not yet opened */
+    bool signed_;     /* the open thinking block has its signature */
+    cc_buf_t ws;      /* leading white space of a text block not yet opened */
     tool_t *tools;
     size_t n_tools, cap_tools;
     int next_synth_key;
-    int tool_blocks; /* tool_use blocks emitted */
+    int tool_blocks;  /* tool_use blocks emitted */
     cc_buf_t raw_ids; /* ids of tool-like raw blocks, each followed by a NUL */
     int web_searches;
     cc_usage_t start_usage;
@@ -476,7 +507,8 @@ void cc_astream_start(cc_astream_t *s, const cc_usage_t *usage, cc_buf_t *out) {
     s->started = true;
     if (usage) s->start_usage = *usage;
     if (!s->stream) return;
-    cc_buf_puts(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"");
+    cc_buf_puts(out,
+                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"");
     cc_buf_puts(out, s->msg_id);
     cc_buf_puts(out, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     put_str(out, s->model, strlen(s->model));
@@ -508,7 +540,8 @@ static void delta(cc_astream_t *s, const char *type, const char *field, const ch
         return;
     }
     cc_buf_reserve(out, len + 128);
-    cc_buf_puts(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":");
+    cc_buf_puts(out,
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":");
     put_int(out, s->open_index);
     cc_buf_puts(out, ",\"delta\":{\"type\":\"");
     cc_buf_puts(out, type);
@@ -544,7 +577,8 @@ static void block_stop(cc_astream_t *s, cc_buf_t *out) {
         cJSON_AddStringToObject(b, "signature", s->acc_sig.data ? s->acc_sig.data : "");
     } else if (kind == B_TOOL) {
         tool_t *t = &s->tools[s->open_tool];
-        cJSON *input = cJSON_ParseWithLength(s->acc.data ? s->acc.data : "{}", s->acc.len ? s->acc.len : 2);
+        cJSON *input =
+            cJSON_ParseWithLength(s->acc.data ? s->acc.data : "{}", s->acc.len ? s->acc.len : 2);
         if (!cJSON_IsObject(input)) {
             cJSON_Delete(input);
             input = cJSON_CreateObject();
@@ -611,8 +645,10 @@ static tool_t *first_pending(cc_astream_t *s) {
 
 /* Closes the open block (completing a tool's arguments, dropping held white space). */
 static void close_open(cc_astream_t *s, cc_buf_t *out) {
-    if (s->open == B_TOOL) tool_close(s, &s->tools[s->open_tool], out);
-    else if (s->open != B_NONE) block_stop(s, out);
+    if (s->open == B_TOOL)
+        tool_close(s, &s->tools[s->open_tool], out);
+    else if (s->open != B_NONE)
+        block_stop(s, out);
     cc_buf_reset(&s->ws);
 }
 
@@ -768,7 +804,8 @@ void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, c
     }
     if (strcmp(type->valuestring, "text") == 0) {
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
-        if (cJSON_IsString(text)) cc_astream_text(s, text->valuestring, strlen(text->valuestring), out);
+        if (cJSON_IsString(text))
+            cc_astream_text(s, text->valuestring, strlen(text->valuestring), out);
         cJSON_Delete(b);
         return;
     }
@@ -841,8 +878,10 @@ static void finish_message(cc_astream_t *s, const char *stop_reason, const char 
     cJSON_AddItemToObject(m, "content", s->content);
     s->content = NULL;
     cJSON_AddStringToObject(m, "stop_reason", stop_reason);
-    if (stop_sequence) cJSON_AddStringToObject(m, "stop_sequence", stop_sequence);
-    else cJSON_AddNullToObject(m, "stop_sequence");
+    if (stop_sequence)
+        cJSON_AddStringToObject(m, "stop_sequence", stop_sequence);
+    else
+        cJSON_AddNullToObject(m, "stop_sequence");
     char *text = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
     if (!text) return;
@@ -864,14 +903,17 @@ void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *sto
     if (usage) u = *usage;
     u.input_tokens = pick(u.input_tokens, s->start_usage.input_tokens);
     u.output_tokens = pick(u.output_tokens, s->start_usage.output_tokens);
-    u.cache_read_input_tokens = pick(u.cache_read_input_tokens, s->start_usage.cache_read_input_tokens);
+    u.cache_read_input_tokens =
+        pick(u.cache_read_input_tokens, s->start_usage.cache_read_input_tokens);
     u.cache_creation_input_tokens =
         pick(u.cache_creation_input_tokens, s->start_usage.cache_creation_input_tokens);
     /* The stop reason agrees with the blocks: "tool_use" needs a tool call, and a turn that
      * ended normally with tool calls is a tool_use turn (some providers say "stop"). */
     if (!stop_reason || !*stop_reason) stop_reason = "end_turn";
-    if (strcmp(stop_reason, "tool_use") == 0 && s->tool_blocks == 0) stop_reason = "end_turn";
-    else if (strcmp(stop_reason, "end_turn") == 0 && s->tool_blocks > 0) stop_reason = "tool_use";
+    if (strcmp(stop_reason, "tool_use") == 0 && s->tool_blocks == 0)
+        stop_reason = "end_turn";
+    else if (strcmp(stop_reason, "end_turn") == 0 && s->tool_blocks > 0)
+        stop_reason = "tool_use";
     if (strcmp(stop_reason, "stop_sequence") != 0) stop_sequence = NULL;
     s->finished = true;
     if (!s->stream) {
@@ -882,8 +924,10 @@ void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *sto
                      "\"stop_reason\":");
     put_str(out, stop_reason, strlen(stop_reason));
     cc_buf_puts(out, ",\"stop_sequence\":");
-    if (stop_sequence) put_str(out, stop_sequence, strlen(stop_sequence));
-    else cc_buf_puts(out, "null");
+    if (stop_sequence)
+        put_str(out, stop_sequence, strlen(stop_sequence));
+    else
+        cc_buf_puts(out, "null");
     cc_buf_puts(out, "},\"usage\":");
     put_usage(out, &u, s->web_searches);
     cc_buf_puts(out, "}\n\n");

@@ -9,19 +9,21 @@
 #include "json_body.h"
 
 static const char *skip_ws(const char *p, const char *end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
     return p;
 }
 
 /* p at an opening quote; returns the position after the closing one. */
 static const char *skip_string(const char *p, const char *end) {
-    p++;
+    const char *start = ++p;
     for (;;) {
         const char *q = memchr(p, '"', (size_t)(end - p));
         if (!q) return end;
         /* The quote ends the string unless an odd number of backslashes precede it. */
         size_t bs = 0;
-        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+        while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
         if (bs % 2 == 0) return q + 1;
         p = q + 1;
     }
@@ -38,21 +40,26 @@ static const char *skip_value(const char *p, const char *end) {
                 p = skip_string(p, end);
                 continue;
             }
-            if (c == '{' || c == '[') depth++;
-            else if ((c == '}' || c == ']') && --depth == 0) return p + 1;
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return p + 1;
             p++;
         }
         return end;
     }
-    while (p < end && !strchr(",]} \t\n\r", *p)) p++;
+    while (p < end && !strchr(",]} \t\n\r", *p))
+        p++;
     return p;
 }
 
 cc_jv_t cc_jv(const char *text, size_t len) {
+    /* Valid text is one value: trimming the white space around it is enough. */
     const char *end = text + len;
     const char *p = skip_ws(text, end);
-    const char *q = skip_value(p, end);
-    cc_jv_t v = {p, (size_t)(q - p)};
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    cc_jv_t v = {p, (size_t)(end - p)};
     return v;
 }
 
@@ -99,7 +106,8 @@ size_t cc_jv_count(cc_jv_t c) {
     cc_jv_t v;
     size_t n = 0;
     cc_jv_iter(c, &it);
-    while (cc_jv_next(&it, NULL, &v)) n++;
+    while (cc_jv_next(&it, NULL, &v))
+        n++;
     return n;
 }
 
@@ -114,15 +122,24 @@ cc_jv_t cc_jv_inner(cc_jv_t s) {
 /* One escape at p (after the backslash) decoded to a single byte, or -1 (a \u escape). */
 static int simple_escape(char c) {
     switch (c) {
-    case '"': return '"';
-    case '\\': return '\\';
-    case '/': return '/';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    default: return -1;
+    case '"':
+        return '"';
+    case '\\':
+        return '\\';
+    case '/':
+        return '/';
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return -1;
     }
 }
 
@@ -146,7 +163,7 @@ static bool compare(cc_jv_t str, const char *s, bool whole) {
         if ((char)c != s[k]) return false;
     }
     return k == n && (!whole || i == in.n);
-slow: {
+slow : {
     cc_buf_t b = CC_BUF_INIT;
     bool eq = cc_json_string_decode(str.p, str.n, &b) == 0 && (whole ? b.len == n : b.len >= n) &&
               memcmp(b.data ? b.data : "", s, n) == 0;
@@ -164,11 +181,15 @@ static bool key_is(cc_jv_t k, const char *key, size_t n) {
 void cc_jv_pick(cc_jv_t obj, const char *const *keys, cc_jv_t *out, size_t n) {
     cc_jv_t k, v;
     cc_jv_iter_t it;
-    for (size_t i = 0; i < n; i++) out[i] = (cc_jv_t){NULL, 0};
+    size_t lens[32];
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (cc_jv_t){NULL, 0};
+        if (i < 32) lens[i] = strlen(keys[i]);
+    }
     cc_jv_iter(cc_jv_is_object(obj) ? obj : (cc_jv_t){NULL, 0}, &it);
     while (cc_jv_next(&it, &k, &v))
         for (size_t i = 0; i < n; i++)
-            if (key_is(k, keys[i], strlen(keys[i]))) out[i] = v;
+            if (key_is(k, keys[i], i < 32 ? lens[i] : strlen(keys[i]))) out[i] = v;
 }
 
 bool cc_jv_eq(cc_jv_t str, const char *s) {

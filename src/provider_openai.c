@@ -54,8 +54,7 @@ const cc__oa_policy_t *cc__oa_policy(const char *provider) {
 
 /* ---- base64 --------------------------------------------------------------------------------- */
 
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void cc__oa_b64_encode(cc_buf_t *out, const char *data, size_t len) {
     const unsigned char *p = (const unsigned char *)data;
@@ -83,7 +82,8 @@ void cc__oa_b64_encode(cc_buf_t *out, const char *data, size_t len) {
 int cc__oa_b64_decode(cc_buf_t *out, const char *data, size_t len) {
     uint32_t acc = 0;
     int bits = 0;
-    while (len && data[len - 1] == '=') len--;
+    while (len && data[len - 1] == '=')
+        len--;
     for (size_t i = 0; i < len; i++) {
         const char *c = data[i] ? strchr(b64_chars, data[i]) : NULL;
         if (!c) return -1;
@@ -96,6 +96,43 @@ int cc__oa_b64_decode(cc_buf_t *out, const char *data, size_t len) {
         }
     }
     return 0;
+}
+
+/* ---- UTF-8 ---------------------------------------------------------------------------------- */
+
+size_t cc__oa_utf8_seq(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] < 0x80) return 1;
+    size_t len = u[0] >= 0xC2 && u[0] <= 0xDF   ? 2
+                 : u[0] >= 0xE0 && u[0] <= 0xEF ? 3
+                 : u[0] >= 0xF0 && u[0] <= 0xF4 ? 4
+                                                : 0;
+    if (!len || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((u[i] & 0xC0) != 0x80) return 0;
+    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
+    if (u[0] == 0xE0 && u[1] < 0xA0) return 0;
+    if (u[0] == 0xED && u[1] > 0x9F) return 0;
+    if (u[0] == 0xF0 && u[1] < 0x90) return 0;
+    if (u[0] == 0xF4 && u[1] > 0x8F) return 0;
+    return len;
+}
+
+size_t cc__oa_utf8_clean(cc_buf_t *out, const char *s, size_t n) {
+    size_t bad = 0, run = 0, i = 0;
+    while (i < n) {
+        size_t k = cc__oa_utf8_seq(s + i, n - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        cc_buf_append(out, s + run, i - run);
+        cc_buf_puts(out, "\xEF\xBF\xBD");
+        bad++;
+        run = ++i;
+    }
+    cc_buf_append(out, s + run, n - run);
+    return bad;
 }
 
 void cc__oa_signature_prefix(cc_buf_t *out, const char *provider) {
@@ -147,10 +184,10 @@ enum { C_TEXT, C_PARTS, C_NULL };
 /* One Chat Completions message. Strings are kept escaped, ready to be written. */
 typedef struct {
     const char *role;
-    int content;   /* C_* */
-    cc_buf_t body; /* C_TEXT: the inside of the string; C_PARTS: the parts, comma-separated */
+    int content;    /* C_* */
+    cc_buf_t body;  /* C_TEXT: the inside of the string; C_PARTS: the parts, comma-separated */
     cc_buf_t extra; /* further members, each starting with ',' */
-    char *call_id; /* tool messages: the call they answer (as sent), for ordering */
+    char *call_id;  /* tool messages: the call they answer (as sent), for ordering */
 } msg_t;
 
 typedef struct {
@@ -158,12 +195,12 @@ typedef struct {
     const cc__oa_policy_t *pol;
     const char *provider;
     const char *model;
-    cc_buf_t sys;         /* system instructions folded together (escaped) */
+    cc_buf_t sys; /* system instructions folded together (escaped) */
     msg_t *msgs;
     size_t n_msgs, cap_msgs;
-    char **calls;         /* ids of the tool calls of the assistant message just added */
+    char **calls; /* ids of the tool calls of the assistant message just added */
     size_t n_calls;
-    cc_buf_t sig_prefix;  /* signatures of this provider's reasoning start with it */
+    cc_buf_t sig_prefix; /* signatures of this provider's reasoning start with it */
     cc_buf_t *err;
 } rq_t;
 
@@ -183,7 +220,8 @@ static void msg_free(msg_t *m) {
 }
 
 static void clear_calls(rq_t *r) {
-    for (size_t i = 0; i < r->n_calls; i++) free(r->calls[i]);
+    for (size_t i = 0; i < r->n_calls; i++)
+        free(r->calls[i]);
     free(r->calls);
     r->calls = NULL;
     r->n_calls = 0;
@@ -235,10 +273,12 @@ static char *call_id(const rq_t *r, cc_jv_t lit) {
     if (!id || !has(r, CC_OA_SHORT_TOOL_IDS)) return id;
     size_t n = strlen(id);
     bool ok = n == 9;
-    for (size_t i = 0; ok && i < n; i++) ok = isalnum((unsigned char)id[i]) != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)id[i]) != 0;
     if (ok) return id;
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
     char *s = realloc(id, 10);
     if (!s) return id;
     for (int i = 0; i < 9; i++) {
@@ -258,7 +298,7 @@ typedef struct {
     cc_buf_t text;  /* text parts joined by blank lines (escaped) */
     cc_buf_t parts; /* every part, comma-separated */
     size_t n;
-    bool other;     /* a part that is not text */
+    bool other; /* a part that is not text */
 } parts_t;
 
 static void parts_free(parts_t *p) {
@@ -295,8 +335,10 @@ static bool image_part(cc_jv_t b, parts_t *p) {
     cc_buf_puts(&j, "{\"type\":\"image_url\",\"image_url\":{\"url\":\"");
     if (cc_jv_eq(get(src, "type"), "base64") && cc_jv_is_string(data)) {
         cc_buf_puts(&j, "data:");
-        if (cc_jv_is_string(mt)) put_inner(&j, mt);
-        else cc_buf_puts(&j, "image/png");
+        if (cc_jv_is_string(mt))
+            put_inner(&j, mt);
+        else
+            cc_buf_puts(&j, "image/png");
         cc_buf_puts(&j, ";base64,");
         put_inner(&j, data);
     } else if (cc_jv_eq(get(src, "type"), "url") && cc_jv_is_string(url)) {
@@ -337,12 +379,16 @@ static void document_part(rq_t *r, cc_jv_t b, parts_t *p) {
         }
     } else if (cc_jv_eq(stype, "base64") && cc_jv_is_string(data) && has(r, CC_OA_FILES)) {
         cc_buf_puts(&t, "{\"type\":\"file\",\"file\":{\"filename\":\"");
-        if (cc_jv_is_string(title)) put_inner(&t, title);
-        else cc_buf_puts(&t, "document");
+        if (cc_jv_is_string(title))
+            put_inner(&t, title);
+        else
+            cc_buf_puts(&t, "document");
         if (!cc_jv_is_string(title) || !memchr(title.p, '.', title.n)) cc_buf_puts(&t, ".pdf");
         cc_buf_puts(&t, "\",\"file_data\":\"data:");
-        if (cc_jv_is_string(mt)) put_inner(&t, mt);
-        else cc_buf_puts(&t, "application/pdf");
+        if (cc_jv_is_string(mt))
+            put_inner(&t, mt);
+        else
+            cc_buf_puts(&t, "application/pdf");
         cc_buf_puts(&t, ";base64,");
         put_inner(&t, data);
         cc_buf_puts(&t, "\"}}");
@@ -352,12 +398,17 @@ static void document_part(rq_t *r, cc_jv_t b, parts_t *p) {
     } else {
         cc_jv_t url = get(src, "url");
         cc_buf_puts(&t, "[The user attached ");
-        if (cc_jv_eq(stype, "url") && cc_jv_is_string(url)) put_inner(&t, url);
-        else if (cc_jv_is_string(title)) put_inner(&t, title);
-        else cc_buf_puts(&t, "a document");
+        if (cc_jv_eq(stype, "url") && cc_jv_is_string(url))
+            put_inner(&t, url);
+        else if (cc_jv_is_string(title))
+            put_inner(&t, title);
+        else
+            cc_buf_puts(&t, "a document");
         cc_buf_puts(&t, " here (");
-        if (cc_jv_is_string(mt)) put_inner(&t, mt);
-        else cc_buf_puts(&t, "document");
+        if (cc_jv_is_string(mt))
+            put_inner(&t, mt);
+        else
+            cc_buf_puts(&t, "document");
         cc_buf_puts(&t, "); it cannot be passed to this model through ");
         put_esc(&t, r->provider);
         cc_buf_puts(&t, ", so it was left out.]");
@@ -487,8 +538,10 @@ static int add_user(rq_t *r, cc_jv_t content, int mi) {
     } else if (p.n) {
         m.content = p.other ? C_PARTS : C_TEXT;
         m.body = p.other ? p.parts : p.text;
-        if (p.other) p.parts = (cc_buf_t)CC_BUF_INIT;
-        else p.text = (cc_buf_t)CC_BUF_INIT;
+        if (p.other)
+            p.parts = (cc_buf_t)CC_BUF_INIT;
+        else
+            p.text = (cc_buf_t)CC_BUF_INIT;
         rc |= msg_push(r, &m);
     }
     parts_free(&p);
@@ -504,12 +557,18 @@ static bool replay_reasoning(rq_t *r, cc_jv_t b, cc_buf_t *reasoning) {
     char *sig = cc_jv_strdup(get(b, "signature"));
     bool ours = sig && starts_with(sig, r->sig_prefix.data);
     if (ours) {
+        /* The reasoning as the provider wrote it; a signature that does not decode to text
+         * (edited, cut) gives way to the block's thinking text. */
         const char *enc = sig + r->sig_prefix.len;
+        cc_buf_t raw = CC_BUF_INIT;
         size_t before = reasoning->len;
-        if (cc__oa_b64_decode(reasoning, enc, strlen(enc)) < 0) {
+        if (cc__oa_b64_decode(&raw, enc, strlen(enc)) != 0 ||
+            cc__oa_utf8_clean(reasoning, raw.data ? raw.data : "", raw.len) != 0) {
             reasoning->len = before;
+            if (reasoning->data) reasoning->data[before] = '\0';
             cc_jv_decode(get(b, "thinking"), reasoning);
         }
+        cc_buf_free(&raw);
     }
     free(sig);
     return ours;
@@ -759,9 +818,12 @@ static size_t put_tools(cc_jv_t tools, cc_buf_t *out) {
 
 static void put_tool_choice(const rq_t *r, cc_jv_t tc, cc_buf_t *out) {
     cc_jv_t type = get(tc, "type"), name = get(tc, "name");
-    if (cc_jv_eq(type, "auto")) cc_buf_puts(out, ",\"tool_choice\":\"auto\"");
-    else if (cc_jv_eq(type, "any")) cc_buf_puts(out, ",\"tool_choice\":\"required\"");
-    else if (cc_jv_eq(type, "none")) cc_buf_puts(out, ",\"tool_choice\":\"none\"");
+    if (cc_jv_eq(type, "auto"))
+        cc_buf_puts(out, ",\"tool_choice\":\"auto\"");
+    else if (cc_jv_eq(type, "any"))
+        cc_buf_puts(out, ",\"tool_choice\":\"required\"");
+    else if (cc_jv_eq(type, "none"))
+        cc_buf_puts(out, ",\"tool_choice\":\"none\"");
     else if (cc_jv_eq(type, "tool") && cc_jv_is_string(name)) {
         cc_buf_puts(out, ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
         cc_buf_append(out, name.p, name.n);
@@ -779,9 +841,18 @@ static const struct {
     const char *prefix;
     long max;
 } known_limits[] = {
-    {"gpt-4o-mini", 16384}, {"gpt-4o", 16384},    {"chatgpt-4o", 16384}, {"gpt-4.1", 32768},
-    {"gpt-4-turbo", 4096},  {"gpt-3.5", 4096},    {"gpt-5", 128000},     {"o1-mini", 65536},
-    {"o1", 100000},         {"o3", 100000},       {"o4-mini", 100000},   {"deepseek-chat", 8192},
+    {"gpt-4o-mini", 16384},
+    {"gpt-4o", 16384},
+    {"chatgpt-4o", 16384},
+    {"gpt-4.1", 32768},
+    {"gpt-4-turbo", 4096},
+    {"gpt-3.5", 4096},
+    {"gpt-5", 128000},
+    {"o1-mini", 65536},
+    {"o1", 100000},
+    {"o3", 100000},
+    {"o4-mini", 100000},
+    {"deepseek-chat", 8192},
     {"deepseek-reasoner", 65536},
 };
 
@@ -809,12 +880,23 @@ static long output_limit(const cc_model_t *d, const char *model) {
 
 /* The top-level members the translation reads, found in one pass over the body. */
 enum {
-    K_SYSTEM, K_MESSAGES, K_TOOLS, K_TOOL_CHOICE, K_MAX_TOKENS, K_TEMPERATURE, K_TOP_P, K_TOP_K,
-    K_STOP, K_OUTPUT_CONFIG, K_THINKING, K_METADATA, K_COUNT
+    K_SYSTEM,
+    K_MESSAGES,
+    K_TOOLS,
+    K_TOOL_CHOICE,
+    K_MAX_TOKENS,
+    K_TEMPERATURE,
+    K_TOP_P,
+    K_TOP_K,
+    K_STOP,
+    K_OUTPUT_CONFIG,
+    K_THINKING,
+    K_METADATA,
+    K_COUNT
 };
 static const char *const top_keys[K_COUNT] = {
-    "system", "messages", "tools", "tool_choice", "max_tokens", "temperature", "top_p", "top_k",
-    "stop_sequences", "output_config", "thinking", "metadata"};
+    "system", "messages", "tools",          "tool_choice",   "max_tokens", "temperature",
+    "top_p",  "top_k",    "stop_sequences", "output_config", "thinking",   "metadata"};
 
 /* low / medium / high from output_config.effort, else from a thinking budget. */
 static const char *effort_of(const cc_jv_t *top) {
@@ -841,7 +923,8 @@ static void put_reasoning(const rq_t *r, const cc_jv_t *top, cc_buf_t *out) {
         cc_buf_printf(out, ",\"reasoning_effort\":\"%s\"", effort);
     } else if (strcmp(r->provider, "xai") == 0 && strstr(b, "grok-3-mini")) {
         /* grok-3-mini knows only low and high. */
-        cc_buf_printf(out, ",\"reasoning_effort\":\"%s\"", strcmp(effort, "low") == 0 ? "low" : "high");
+        cc_buf_printf(out, ",\"reasoning_effort\":\"%s\"",
+                      strcmp(effort, "low") == 0 ? "low" : "high");
     }
 }
 
@@ -857,8 +940,8 @@ static void put_user_id(const cc_jv_t *top, cc_buf_t *out) {
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(parsed, "session_id");
     const char *s = strstr(uid, "_session_");
     const char *v = cJSON_IsString(sid) && *sid->valuestring ? sid->valuestring
-                    : s && s[9]                               ? s + 9
-                                                              : uid;
+                    : s && s[9]                              ? s + 9
+                                                             : uid;
     /* At most 64 bytes, cut between UTF-8 sequences. */
     size_t n = 0;
     while (v[n]) {
@@ -876,7 +959,8 @@ static void put_user_id(const cc_jv_t *top, cc_buf_t *out) {
 
 static void put_sampling(const rq_t *r, const cc_jv_t *top, cc_buf_t *out) {
     const cc_model_t *d = r->ctx->deployment;
-    long max = (long)cc_jv_number(top[K_MAX_TOKENS], 0);
+    double asked = cc_jv_number(top[K_MAX_TOKENS], 0);
+    long max = asked >= 1e9 ? 1000000000L : asked >= 1 ? (long)asked : 0;
     long limit = output_limit(d, r->model);
     if (max > 0 && limit && max > limit) max = limit;
     bool openai = strcmp(r->provider, "openai") == 0;
@@ -884,7 +968,8 @@ static void put_sampling(const rq_t *r, const cc_jv_t *top, cc_buf_t *out) {
     bool completion_tokens =
         openai_host || ((openai || has(r, CC_OA_AZURE)) && reasoning_model(r->model));
     if (max > 0)
-        cc_buf_printf(out, ",\"%s\":%ld", completion_tokens ? "max_completion_tokens" : "max_tokens", max);
+        cc_buf_printf(out, ",\"%s\":%ld",
+                      completion_tokens ? "max_completion_tokens" : "max_tokens", max);
 
     /* OpenAI's reasoning models take only the default sampling. */
     bool fixed_sampling = (openai || has(r, CC_OA_AZURE)) && reasoning_model(r->model);
@@ -912,12 +997,15 @@ static void put_sampling(const rq_t *r, const cc_jv_t *top, cc_buf_t *out) {
 static void build_target(const rq_t *r, cc_buf_t *target) {
     const cc_model_t *d = r->ctx->deployment;
     if (has(r, CC_OA_AZURE)) {
-        const cJSON *ver = d ? cJSON_GetObjectItemCaseSensitive(d->litellm_params, "api_version") : NULL;
+        const cJSON *ver =
+            d ? cJSON_GetObjectItemCaseSensitive(d->litellm_params, "api_version") : NULL;
         cc_buf_puts(target, "/openai/deployments/");
         for (const char *p = r->model; *p; p++) {
             unsigned char c = (unsigned char)*p;
-            if (isalnum(c) || strchr("-._~", c)) cc_buf_append(target, p, 1);
-            else cc_buf_printf(target, "%%%02X", c);
+            if (isalnum(c) || strchr("-._~", c))
+                cc_buf_append(target, p, 1);
+            else
+                cc_buf_printf(target, "%%%02X", c);
         }
         cc_buf_printf(target, "/chat/completions?api-version=%s",
                       cJSON_IsString(ver) ? ver->valuestring : "2024-10-21");
@@ -926,7 +1014,8 @@ static void build_target(const rq_t *r, cc_buf_t *target) {
     const char *base = d && d->api_base ? d->api_base : "";
     size_t n = strlen(base);
     bool has_v1 = n >= 3 && strcmp(base + n - 3, "/v1") == 0;
-    cc_buf_puts(target, has(r, CC_OA_V1_PATH) && !has_v1 ? "/v1/chat/completions" : "/chat/completions");
+    cc_buf_puts(target,
+                has(r, CC_OA_V1_PATH) && !has_v1 ? "/v1/chat/completions" : "/chat/completions");
 }
 
 static void build_headers(const rq_t *r, cc_headers_t *h) {
@@ -966,11 +1055,12 @@ static int oa_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
     size_t at = 0;
     int rc = -1;
     r.ctx = ctx;
-    r.provider = ctx->deployment && ctx->deployment->provider ? ctx->deployment->provider : "openai";
+    r.provider =
+        ctx->deployment && ctx->deployment->provider ? ctx->deployment->provider : "openai";
     r.pol = cc__oa_policy(r.provider);
-    r.model = ctx->upstream_model ? ctx->upstream_model
+    r.model = ctx->upstream_model                                  ? ctx->upstream_model
               : ctx->deployment && ctx->deployment->upstream_model ? ctx->deployment->upstream_model
-                                                                  : "";
+                                                                   : "";
     r.err = err;
     cc__oa_signature_prefix(&r.sig_prefix, r.provider);
     if (cc_json_validate(body, len, &at) != 0) {
@@ -999,7 +1089,8 @@ static int oa_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
     if (has(&r, CC_OA_USER)) put_user_id(top, &o);
     if (ctx->stream) {
         cc_buf_puts(&o, ",\"stream\":true");
-        if (has(&r, CC_OA_STREAM_OPTIONS)) cc_buf_puts(&o, ",\"stream_options\":{\"include_usage\":true}");
+        if (has(&r, CC_OA_STREAM_OPTIONS))
+            cc_buf_puts(&o, ",\"stream_options\":{\"include_usage\":true}");
     }
     if (cc_buf_puts(&o, "}") < 0) {
         cc_buf_puts(err, "out of memory while translating the request");
@@ -1014,7 +1105,8 @@ static int oa_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
     rc = 0;
 fail:
     cc_buf_free(&o);
-    for (size_t i = 0; i < r.n_msgs; i++) msg_free(&r.msgs[i]);
+    for (size_t i = 0; i < r.n_msgs; i++)
+        msg_free(&r.msgs[i]);
     free(r.msgs);
     clear_calls(&r);
     cc_buf_free(&r.sys);

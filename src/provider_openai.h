@@ -13,19 +13,19 @@
 
 /* What a provider of the family accepts beyond the common Chat Completions core. */
 enum {
-    CC_OA_FILES = 1u << 0,          /* {type: file} PDF parts */
-    CC_OA_STREAM_OPTIONS = 1u << 1, /* stream_options.include_usage */
-    CC_OA_USER = 1u << 2,           /* `user` */
-    CC_OA_TOP_K = 1u << 3,          /* `top_k` */
+    CC_OA_FILES = 1u << 0,            /* {type: file} PDF parts */
+    CC_OA_STREAM_OPTIONS = 1u << 1,   /* stream_options.include_usage */
+    CC_OA_USER = 1u << 2,             /* `user` */
+    CC_OA_TOP_K = 1u << 3,            /* `top_k` */
     CC_OA_REASONING_REPLAY = 1u << 4, /* reasoning_content on assistant turns (DeepSeek) */
     CC_OA_REASONING_OBJECT = 1u << 5, /* reasoning: {effort} (OpenRouter) */
-    CC_OA_SHORT_TOOL_IDS = 1u << 6, /* tool call ids must be 9 letters or digits (Mistral) */
-    CC_OA_AZURE = 1u << 7,          /* deployment URL, api-version, api-key header */
-    CC_OA_NO_TOOLS = 1u << 8,       /* no function calling; strictly alternating turns
-                                       (Perplexity) */
-    CC_OA_V1_PATH = 1u << 9,        /* the OpenAI API lives under /v1 of api_base (Ollama) */
-    CC_OA_PARALLEL = 1u << 10,      /* parallel_tool_calls */
-    CC_OA_OPENAI_HOST = 1u << 11,   /* OpenAI's own API: max_completion_tokens */
+    CC_OA_SHORT_TOOL_IDS = 1u << 6,   /* tool call ids must be 9 letters or digits (Mistral) */
+    CC_OA_AZURE = 1u << 7,            /* deployment URL, api-version, api-key header */
+    CC_OA_NO_TOOLS = 1u << 8,         /* no function calling; strictly alternating turns
+                                         (Perplexity) */
+    CC_OA_V1_PATH = 1u << 9,          /* the OpenAI API lives under /v1 of api_base (Ollama) */
+    CC_OA_PARALLEL = 1u << 10,        /* parallel_tool_calls */
+    CC_OA_OPENAI_HOST = 1u << 11,     /* OpenAI's own API: max_completion_tokens */
 };
 
 typedef struct {
@@ -40,6 +40,12 @@ const cc__oa_policy_t *cc__oa_policy(const char *provider);
 void cc__oa_b64_encode(cc_buf_t *out, const char *data, size_t len);
 /** Decodes standard base64 (padding optional). Returns 0, or -1 on a bad character. */
 int cc__oa_b64_decode(cc_buf_t *out, const char *data, size_t len);
+
+/** The length of the well-formed UTF-8 sequence at s[0..n) (n > 0), or 0. */
+size_t cc__oa_utf8_seq(const char *s, size_t n);
+/** Appends s[0..n) with every byte that is not part of well-formed UTF-8 replaced by U+FFFD
+ *  (text from elsewhere must not break the JSON it is written into). Returns how many were. */
+size_t cc__oa_utf8_clean(cc_buf_t *out, const char *s, size_t n);
 
 /** "ccproxy:<provider>:": the start of the signature given to reasoning from `provider`. */
 void cc__oa_signature_prefix(cc_buf_t *out, const char *provider);

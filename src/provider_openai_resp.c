@@ -17,6 +17,7 @@
 #include "anthropic_stream.h"
 #include "api_error.h"
 #include "json_body.h"
+#include "json_view.h"
 #include "provider_openai.h"
 #include "sse.h"
 
@@ -26,8 +27,8 @@
 enum { R_SSE, R_JSON, R_ERROR };
 
 typedef struct {
-    int index;     /* the provider's index */
-    int key;       /* the builder's key */
+    int index; /* the provider's index */
+    int key;   /* the builder's key */
     char *id;
     char *name;
     bool started;
@@ -36,15 +37,15 @@ typedef struct {
 
 struct cc_xlate_resp_s {
     int mode;
-    int status;        /* the upstream's */
+    int status; /* the upstream's */
     int client_status;
     bool client_stream;
     char *provider;
     cc_astream_t *as;
     cc_sse_parser_t sse;
-    cc_buf_t body;     /* R_JSON, R_ERROR: the body so far */
-    cc_buf_t *out;     /* where the SSE callback writes */
-    bool done;         /* [DONE], an error, or the end was written */
+    cc_buf_t body; /* R_JSON, R_ERROR: the body so far */
+    cc_buf_t *out; /* where the SSE callback writes */
+    bool done;     /* [DONE], an error, or the end was written */
     bool failed;
     bool finish_seen;
     const char *stop_reason; /* Anthropic's, static */
@@ -57,6 +58,7 @@ struct cc_xlate_resp_s {
     int next_key;
     bool searched;
     char *query;
+    cc_buf_t scratch; /* decoded strings of the chunk at hand */
 };
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -75,24 +77,25 @@ static const char *str_of(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static long count_of(const cJSON *o, const char *key) {
-    const cJSON *v = get(o, key);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
-                                                                            : -1;
-}
-
 /* The client's status for an upstream error status. */
 static int client_status_for(int status) {
     switch (status) {
     case 400:
-    case 422: return 400;
-    case 401: return 401;
+    case 422:
+        return 400;
+    case 401:
+        return 401;
     case 402:
-    case 403: return 403;
-    case 404: return 404;
-    case 413: return 413;
-    case 429: return 429;
-    case 503: return 529;
+    case 403:
+        return 403;
+    case 404:
+        return 404;
+    case 413:
+        return 413;
+    case 429:
+        return 429;
+    case 503:
+        return 529;
     default:
         if (status >= 500 || status == 408) return 500;
         if (status >= 400) return 400;
@@ -110,18 +113,25 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
     if (!text) text = str_of(e, "message");
     if (!text) text = str_of(j, "message");
     if (!text) text = str_of(j, "detail");
-    if (!text && cJSON_IsArray(get(j, "detail"))) text = str_of(cJSON_GetArrayItem(get(j, "detail"), 0), "msg");
+    if (!text && cJSON_IsArray(get(j, "detail")))
+        text = str_of(cJSON_GetArrayItem(get(j, "detail"), 0), "msg");
     cc_buf_printf(msg, "%s answered HTTP %d: ", t->provider, status);
     size_t start = msg->len;
     if (text) {
-        cc_buf_puts(msg, text);
+        cc__oa_utf8_clean(msg, text, strlen(text));
         const char *raw = str_of(get(e, "metadata"), "raw");
-        if (raw) cc_buf_printf(msg, " (%s)", raw);
+        if (raw) {
+            cc_buf_puts(msg, " (");
+            cc__oa_utf8_clean(msg, raw, strlen(raw));
+            cc_buf_puts(msg, ")");
+        }
     } else {
         /* Not JSON, or JSON of another shape: the text itself, trimmed and cut short. */
-        while (len && (*body == ' ' || *body == '\n' || *body == '\r' || *body == '\t')) body++, len--;
-        while (len && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r')) len--;
-        cc_buf_append(msg, body, len > 500 ? 500 : len);
+        while (len && (*body == ' ' || *body == '\n' || *body == '\r' || *body == '\t'))
+            body++, len--;
+        while (len && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r'))
+            len--;
+        cc__oa_utf8_clean(msg, body, len > 500 ? 500 : len);
         if (!len) cc_buf_puts(msg, "(no details)");
     }
     const char *said = msg->data + start;
@@ -135,16 +145,38 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
     cJSON_Delete(j);
 }
 
+/* The decoded text of a string literal: its own bytes when it has no escape, else decoded
+ * into `scratch`. False when it is not a string. */
+static bool text_of(cc_jv_t str, cc_buf_t *scratch, const char **p, size_t *n) {
+    cc_jv_t in = cc_jv_inner(str);
+    if (!cc_jv_is_string(str)) return false;
+    if (!memchr(in.p, '\\', in.n)) {
+        *p = in.p;
+        *n = in.n;
+        return true;
+    }
+    cc_buf_reset(scratch);
+    if (cc_jv_decode(str, scratch) < 0) return false;
+    *p = scratch->data ? scratch->data : "";
+    *n = scratch->len;
+    return true;
+}
+
+static bool contains(cc_jv_t str, const char *what) {
+    char *s = cc_jv_strdup(str);
+    bool yes = s && strstr(s, what);
+    free(s);
+    return yes;
+}
+
 /* The Anthropic error type of an error object inside a stream or a 200 body. */
-static const char *stream_error_type(const cJSON *e) {
-    const cJSON *code = get(e, "code");
-    const char *type = str_of(e, "type");
-    const char *scode = cJSON_IsString(code) ? code->valuestring : "";
-    int ncode = cJSON_IsNumber(code) ? code->valueint : 0;
-    if (ncode == 429 || strstr(scode, "rate_limit") || (type && strstr(type, "rate_limit")))
+static const char *stream_error_type(cc_jv_t e) {
+    cc_jv_t code = cc_jv_get(e, "code"), type = cc_jv_get(e, "type");
+    double ncode = cc_jv_number(code, 0);
+    if (ncode == 429 || contains(code, "rate_limit") || contains(type, "rate_limit"))
         return "rate_limit_error";
-    if (ncode == 503 || ncode == 529 || strstr(scode, "overloaded") ||
-        (type && strstr(type, "overloaded")))
+    if (ncode == 503 || ncode == 529 || contains(code, "overloaded") ||
+        contains(type, "overloaded"))
         return "overloaded_error";
     return "api_error";
 }
@@ -154,8 +186,10 @@ static void fail_now(cc_xlate_resp_t *t, const char *type, const char *message, 
     if (t->done) return;
     t->done = true;
     t->failed = true;
-    if (t->client_stream) cc_astream_error(t->as, type, message, out);
-    else cc_api_error_json(out, type, message);
+    if (t->client_stream)
+        cc_astream_error(t->as, type, message, out);
+    else
+        cc_api_error_json(out, type, message);
 }
 
 /* ---- the pieces of a completion ------------------------------------------------------------- */
@@ -173,8 +207,7 @@ static void close_thinking(cc_xlate_resp_t *t, cc_buf_t *out) {
     t->thinking = false;
 }
 
-static void on_reasoning(cc_xlate_resp_t *t, const char *text, cc_buf_t *out) {
-    size_t n = strlen(text);
+static void on_reasoning(cc_xlate_resp_t *t, const char *text, size_t n, cc_buf_t *out) {
     if (!n) return;
     cc_astream_thinking(t->as, text, n, out);
     cc_buf_append(&t->reasoning, text, n);
@@ -188,24 +221,27 @@ static void on_text(cc_xlate_resp_t *t, const char *text, size_t n, cc_buf_t *ou
 }
 
 /* content: a string, or (some servers) an array of parts with text. */
-static void on_content(cc_xlate_resp_t *t, const cJSON *c, cc_buf_t *out) {
-    if (cJSON_IsString(c)) {
-        on_text(t, c->valuestring, strlen(c->valuestring), out);
+static void on_content(cc_xlate_resp_t *t, cc_jv_t c, cc_buf_t *out) {
+    const char *p;
+    size_t n;
+    if (text_of(c, &t->scratch, &p, &n)) {
+        on_text(t, p, n, out);
         return;
     }
-    const cJSON *p;
-    cJSON_ArrayForEach(p, array_or_null(c)) {
-        const char *text = str_of(p, "text");
-        if (text) on_text(t, text, strlen(text), out);
-    }
+    cc_jv_iter_t it;
+    cc_jv_t part;
+    cc_jv_iter(cc_jv_is_array(c) ? c : (cc_jv_t){NULL, 0}, &it);
+    while (cc_jv_next(&it, NULL, &part))
+        if (text_of(cc_jv_get(part, "text"), &t->scratch, &p, &n)) on_text(t, p, n, out);
 }
 
-static slot_t *slot_for(cc_xlate_resp_t *t, int index, const char *id) {
+static slot_t *slot_for(cc_xlate_resp_t *t, int index, cc_jv_t id) {
     slot_t *s = NULL;
     for (size_t i = t->n_slots; i > 0 && !s; i--)
         if (t->slots[i - 1].index == index) s = &t->slots[i - 1];
     /* The same index with another id is a new call (servers that reuse index 0). */
-    if (s && !(id && *id && s->id && strcmp(s->id, id) != 0)) return s;
+    bool other = s && s->id && cc_jv_is_string(id) && id.n > 2 && !cc_jv_eq(id, s->id);
+    if (s && !other) return s;
     if (t->n_slots == t->cap_slots) {
         size_t cap = t->cap_slots ? t->cap_slots * 2 : 8;
         slot_t *p = realloc(t->slots, cap * sizeof *p);
@@ -228,45 +264,41 @@ static void slot_start(cc_xlate_resp_t *t, slot_t *s, cc_buf_t *out) {
     cc_buf_free(&s->args);
 }
 
-static void on_tool_call(cc_xlate_resp_t *t, const cJSON *tc, int pos, cc_buf_t *out) {
-    const cJSON *idx = get(tc, "index");
-    const cJSON *fn = get(tc, "function");
-    const char *id = str_of(tc, "id");
-    const char *name = str_of(fn, "name");
-    const cJSON *args = get(fn, "arguments");
-    slot_t *s = slot_for(t, cJSON_IsNumber(idx) ? idx->valueint : pos, id);
+static void on_tool_call(cc_xlate_resp_t *t, cc_jv_t tc, int pos, cc_buf_t *out) {
+    static const char *const keys[] = {"index", "id", "function"};
+    cc_jv_t v[3];
+    cc_jv_pick(tc, keys, v, 3);
+    cc_jv_t name = cc_jv_get(v[2], "name"), args = cc_jv_get(v[2], "arguments");
+    double index = cc_jv_number(v[0], -1);
+    slot_t *s = slot_for(t, index >= 0 && index < 1e6 ? (int)index : pos, v[1]);
     if (!s) return;
     close_thinking(t, out);
-    if (id && *id && !s->id) s->id = strdup(id);
-    if (name && *name && !s->name) s->name = strdup(name);
+    if (!s->id && cc_jv_is_string(v[1]) && v[1].n > 2) s->id = cc_jv_strdup(v[1]);
+    if (!s->name && cc_jv_is_string(name) && name.n > 2) s->name = cc_jv_strdup(name);
     slot_start(t, s, out);
-    char *printed = NULL;
     const char *a = NULL;
     size_t n = 0;
-    if (cJSON_IsString(args)) {
-        a = args->valuestring;
-        n = strlen(a);
-    } else if (cJSON_IsObject(args)) { /* servers that send the arguments decoded */
-        printed = cJSON_PrintUnformatted(args);
-        a = printed;
-        n = printed ? strlen(printed) : 0;
+    if (cc_jv_is_object(args)) { /* servers that send the arguments decoded */
+        cc_buf_reset(&t->scratch);
+        cc_jv_compact(args, &t->scratch);
+        a = t->scratch.data;
+        n = t->scratch.len;
+    } else if (!text_of(args, &t->scratch, &a, &n)) {
+        n = 0;
     }
-    if (n) {
-        if (s->started) cc_astream_tool_args(t->as, s->key, a, n, out);
-        else cc_buf_append(&s->args, a, n);
-    }
-    free(printed);
+    if (!n) return;
+    if (s->started)
+        cc_astream_tool_args(t->as, s->key, a, n, out);
+    else
+        cc_buf_append(&s->args, a, n);
 }
 
 /* Perplexity's sources become the blocks Anthropic's own web search produces, before the text
  * they support, so the client shows the search. */
-static void on_search(cc_xlate_resp_t *t, const cJSON *chunk, cc_buf_t *out) {
-    const cJSON *results = get(chunk, "search_results");
-    const cJSON *citations = get(chunk, "citations");
+static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc_buf_t *out) {
     if (t->searched) return;
-    if (cJSON_GetArraySize(results) <= 0) results = NULL;
-    if (cJSON_GetArraySize(citations) <= 0) citations = NULL;
-    if (!results && !citations) return;
+    cc_jv_t list_view = cc_jv_count(results) ? results : citations;
+    if (!cc_jv_count(list_view)) return;
     t->searched = true;
     close_thinking(t, out);
     char id[40];
@@ -275,13 +307,15 @@ static void on_search(cc_xlate_resp_t *t, const cJSON *chunk, cc_buf_t *out) {
     cJSON_AddStringToObject(use, "type", "server_tool_use");
     cJSON_AddStringToObject(use, "id", id);
     cJSON_AddStringToObject(use, "name", "web_search");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query", t->query ? t->query : "");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query",
+                            t->query ? t->query : "");
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "type", "web_search_tool_result");
     cJSON_AddStringToObject(res, "tool_use_id", id);
     cJSON *list = cJSON_AddArrayToObject(res, "content");
+    cJSON *found = cJSON_ParseWithLength(list_view.p, list_view.n);
     const cJSON *r;
-    cJSON_ArrayForEach(r, array_or_null(results ? results : citations)) {
+    cJSON_ArrayForEach(r, array_or_null(found)) {
         const char *url = cJSON_IsString(r) ? r->valuestring : str_of(r, "url");
         if (!url) continue;
         const char *title = str_of(r, "title");
@@ -298,6 +332,7 @@ static void on_search(cc_xlate_resp_t *t, const cJSON *chunk, cc_buf_t *out) {
         cJSON_AddItemToArray(list, item);
         cc_buf_free(&enc);
     }
+    cJSON_Delete(found);
     char *a = cJSON_PrintUnformatted(use);
     char *b = cJSON_PrintUnformatted(res);
     if (a && b) {
@@ -310,13 +345,19 @@ static void on_search(cc_xlate_resp_t *t, const cJSON *chunk, cc_buf_t *out) {
     cJSON_Delete(res);
 }
 
+/* A token count, or -1. */
+static long count_in(cc_jv_t o, const char *key) {
+    double v = cc_jv_number(cc_jv_get(o, key), -1);
+    return v >= 0 && v < 1e15 ? (long)v : -1;
+}
+
 /* usage: prompt tokens include the cached ones, Anthropic's input_tokens do not. */
-static bool parse_usage(const cJSON *u, cc_usage_t *out) {
-    if (!cJSON_IsObject(u)) return false;
-    long prompt = count_of(u, "prompt_tokens");
-    long completion = count_of(u, "completion_tokens");
-    long cached = count_of(get(u, "prompt_tokens_details"), "cached_tokens");
-    if (cached < 0) cached = count_of(u, "prompt_cache_hit_tokens"); /* DeepSeek */
+static bool parse_usage(cc_jv_t u, cc_usage_t *out) {
+    if (!cc_jv_is_object(u)) return false;
+    long prompt = count_in(u, "prompt_tokens");
+    long completion = count_in(u, "completion_tokens");
+    long cached = count_in(cc_jv_get(u, "prompt_tokens_details"), "cached_tokens");
+    if (cached < 0) cached = count_in(u, "prompt_cache_hit_tokens"); /* DeepSeek */
     if (prompt < 0 && completion < 0) return false;
     if (prompt >= 0) {
         if (cached < 0 || cached > prompt) cached = cached < 0 ? 0 : prompt;
@@ -328,60 +369,85 @@ static bool parse_usage(const cJSON *u, cc_usage_t *out) {
     return true;
 }
 
-static const char *stop_reason_for(const char *finish) {
-    if (strcmp(finish, "length") == 0) return "max_tokens";
-    if (strcmp(finish, "tool_calls") == 0 || strcmp(finish, "function_call") == 0) return "tool_use";
-    if (strcmp(finish, "content_filter") == 0) return "refusal";
+static const char *stop_reason_for(cc_jv_t finish) {
+    if (cc_jv_eq(finish, "length")) return "max_tokens";
+    if (cc_jv_eq(finish, "tool_calls") || cc_jv_eq(finish, "function_call")) return "tool_use";
+    if (cc_jv_eq(finish, "content_filter")) return "refusal";
     return "end_turn";
 }
 
-/* One chunk of a stream, or (whole) a complete non-stream completion. Returns -1 when it
- * carried an error. */
-static int on_chunk(cc_xlate_resp_t *t, const cJSON *chunk, bool whole, cc_buf_t *out) {
+static bool present(cc_jv_t v) {
+    return v.n && v.p[0] != 'n'; /* there, and not null */
+}
+
+static void on_error_object(cc_xlate_resp_t *t, cc_jv_t err, cc_buf_t *out) {
+    cc_buf_t msg = CC_BUF_INIT;
+    char *m = cc_jv_strdup(cc_jv_is_string(err) ? err : cc_jv_get(err, "message"));
+    cc_buf_printf(&msg, "%s reported an error in its answer: %s", t->provider,
+                  m && *m ? m : "(no message)");
+    fail_now(t, stream_error_type(err), msg.data, out);
+    cc_buf_free(&msg);
+    free(m);
+}
+
+/* The members of a chunk, a choice and a delta that the translation reads. */
+enum { C_USAGE, C_X_GROQ, C_ERROR, C_RESULTS, C_CITATIONS, C_CHOICES, C_COUNT };
+static const char *const chunk_keys[C_COUNT] = {"usage",          "x_groq",    "error",
+                                                "search_results", "citations", "choices"};
+enum { H_DELTA, H_MESSAGE, H_FINISH, H_STOP_REASON, H_MATCHED, H_COUNT };
+static const char *const choice_keys[H_COUNT] = {"delta", "message", "finish_reason", "stop_reason",
+                                                 "matched_stop"};
+enum { D_REASONING_CONTENT, D_REASONING, D_CONTENT, D_REFUSAL, D_TOOL_CALLS, D_COUNT };
+static const char *const delta_keys[D_COUNT] = {"reasoning_content", "reasoning", "content",
+                                                "refusal", "tool_calls"};
+
+static void on_finish(cc_xlate_resp_t *t, const cc_jv_t *h) {
+    if (!cc_jv_is_string(h[H_FINISH]) || h[H_FINISH].n <= 2) return;
+    t->finish_seen = true;
+    t->stop_reason = stop_reason_for(h[H_FINISH]);
+    /* vLLM and SGLang say which stop string matched. */
+    cc_jv_t seq = cc_jv_is_string(h[H_STOP_REASON]) ? h[H_STOP_REASON] : h[H_MATCHED];
+    if (cc_jv_is_string(seq) && cc_jv_eq(h[H_FINISH], "stop")) {
+        free(t->stop_sequence);
+        t->stop_sequence = cc_jv_strdup(seq);
+        t->stop_reason = "stop_sequence";
+    }
+}
+
+/* One chunk of a stream, or (whole) a complete non-stream completion (valid JSON). Returns -1
+ * when it carried an error. */
+static int on_chunk(cc_xlate_resp_t *t, cc_jv_t chunk, bool whole, cc_buf_t *out) {
+    cc_jv_t c[C_COUNT], h[H_COUNT], d[D_COUNT];
+    cc_jv_pick(chunk, chunk_keys, c, C_COUNT);
     cc_usage_t u = CC_USAGE_UNKNOWN;
-    bool has_usage = parse_usage(get(chunk, "usage"), &u) ||
-                     parse_usage(get(get(chunk, "x_groq"), "usage"), &u);
+    bool has_usage =
+        parse_usage(c[C_USAGE], &u) || parse_usage(cc_jv_get(c[C_X_GROQ], "usage"), &u);
     cc_astream_start(t->as, has_usage ? &u : NULL, out);
     if (has_usage) t->usage = u;
-    const cJSON *err = get(chunk, "error");
-    if (err && !cJSON_IsNull(err)) {
-        cc_buf_t msg = CC_BUF_INIT;
-        const char *m = cJSON_IsString(err) ? err->valuestring : str_of(err, "message");
-        cc_buf_printf(&msg, "%s reported an error in its answer: %s", t->provider,
-                      m ? m : "(no message)");
-        fail_now(t, stream_error_type(err), msg.data, out);
-        cc_buf_free(&msg);
+    if (present(c[C_ERROR])) {
+        on_error_object(t, c[C_ERROR], out);
         return -1;
     }
-    on_search(t, chunk, out);
-    const cJSON *choices = get(chunk, "choices");
-    const cJSON *c0 = cJSON_GetArrayItem(choices, 0);
-    const cJSON *d = get(c0, whole ? "message" : "delta");
-    if (cJSON_IsObject(d)) {
-        const char *r = str_of(d, "reasoning_content");
-        if (!r || !*r) r = str_of(d, "reasoning");
-        if (r) on_reasoning(t, r, out);
-        on_content(t, get(d, "content"), out);
-        const char *refusal = str_of(d, "refusal");
-        if (refusal) on_text(t, refusal, strlen(refusal), out);
-        const cJSON *tc;
-        int pos = 0;
-        cJSON_ArrayForEach(tc, array_or_null(get(d, "tool_calls")))
-            on_tool_call(t, tc, pos++, out);
-    }
-    const char *finish = str_of(c0, "finish_reason");
-    if (finish && *finish) {
-        t->finish_seen = true;
-        t->stop_reason = stop_reason_for(finish);
-        /* vLLM and SGLang say which stop string matched. */
-        const char *seq = str_of(c0, "stop_reason");
-        if (!seq) seq = str_of(c0, "matched_stop");
-        if (seq && strcmp(finish, "stop") == 0) {
-            free(t->stop_sequence);
-            t->stop_sequence = strdup(seq);
-            t->stop_reason = "stop_sequence";
-        }
-    }
+    on_search(t, c[C_RESULTS], c[C_CITATIONS], out);
+    cc_jv_iter_t it;
+    cc_jv_t c0 = {NULL, 0};
+    cc_jv_iter(cc_jv_is_array(c[C_CHOICES]) ? c[C_CHOICES] : (cc_jv_t){NULL, 0}, &it);
+    if (!cc_jv_next(&it, NULL, &c0)) return 0;
+    cc_jv_pick(c0, choice_keys, h, H_COUNT);
+    cc_jv_pick(whole ? h[H_MESSAGE] : h[H_DELTA], delta_keys, d, D_COUNT);
+    const char *p;
+    size_t n;
+    if ((text_of(d[D_REASONING_CONTENT], &t->scratch, &p, &n) && n) ||
+        text_of(d[D_REASONING], &t->scratch, &p, &n))
+        on_reasoning(t, p, n, out);
+    on_content(t, d[D_CONTENT], out);
+    if (text_of(d[D_REFUSAL], &t->scratch, &p, &n)) on_text(t, p, n, out);
+    cc_jv_t tc;
+    int pos = 0;
+    cc_jv_iter(cc_jv_is_array(d[D_TOOL_CALLS]) ? d[D_TOOL_CALLS] : (cc_jv_t){NULL, 0}, &it);
+    while (cc_jv_next(&it, NULL, &tc))
+        on_tool_call(t, tc, pos++, out);
+    on_finish(t, h);
     return 0;
 }
 
@@ -399,25 +465,22 @@ static int on_event(void *arg, const cc_sse_event_t *ev) {
     cc_xlate_resp_t *t = arg;
     const char *data = ev->data;
     size_t n = ev->data_len;
-    while (n && (*data == ' ' || *data == '\t')) data++, n--;
+    while (n && (*data == ' ' || *data == '\t'))
+        data++, n--;
     if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
         finish(t, t->out);
         return 1;
     }
-    cJSON *chunk = cJSON_ParseWithLength(data, n);
-    int rc = 0;
-    if (cJSON_IsObject(chunk)) {
-        if (strcmp(ev->event, "error") == 0 && !get(chunk, "error")) {
-            const char *m = str_of(chunk, "message");
-            fail_now(t, "api_error", m ? m : "the upstream stream reported an error", t->out);
-            rc = 1;
-        } else if (on_chunk(t, chunk, false, t->out) < 0) {
-            rc = 1;
-        }
-    }
     /* Data that is not a JSON object (keep-alive text) is skipped. */
-    cJSON_Delete(chunk);
-    return rc;
+    if (!n || data[0] != '{' || cc_json_validate(data, n, NULL) != 0) return 0;
+    cc_jv_t chunk = cc_jv(data, n);
+    if (strcmp(ev->event, "error") == 0 && !cc_jv_ok(cc_jv_get(chunk, "error"))) {
+        char *m = cc_jv_strdup(cc_jv_get(chunk, "message"));
+        fail_now(t, "api_error", m ? m : "the upstream stream reported an error", t->out);
+        free(m);
+        return 1;
+    }
+    return on_chunk(t, chunk, false, t->out) < 0 ? 1 : 0;
 }
 
 /* The query of a web search answer: the last user text, without the phrase Claude Code's
@@ -470,7 +533,8 @@ cc_xlate_resp_t *cc__oa_response_new(const cc_xlate_ctx_t *ctx, int status,
         t->client_status = client_status_for(status);
         cc_headers_set(client_headers, "content-type", "application/json");
         const char *ra = headers ? cc_headers_get(headers, "retry-after") : NULL;
-        if (ra && (status == 429 || status >= 500)) cc_headers_set(client_headers, "retry-after", ra);
+        if (ra && (status == 429 || status >= 500))
+            cc_headers_set(client_headers, "retry-after", ra);
     } else {
         const char *ct = headers ? cc_headers_get(headers, "content-type") : NULL;
         bool sse = ct ? strcasestr(ct, "text/event-stream") != NULL : ctx->stream;
@@ -518,9 +582,11 @@ int cc__oa_response_end(cc_xlate_resp_t *t, cc_buf_t *out) {
     }
     if (t->done) return t->failed ? -1 : 0;
     if (t->mode == R_JSON) {
-        cJSON *j = cJSON_ParseWithLength(t->body.data ? t->body.data : "", t->body.len);
+        const char *body = t->body.data ? t->body.data : "";
+        bool valid = cc_json_validate(body, t->body.len, NULL) == 0;
+        cc_jv_t j = valid ? cc_jv(body, t->body.len) : (cc_jv_t){NULL, 0};
         int rc = 0;
-        if (!cJSON_IsObject(j)) {
+        if (!cc_jv_is_object(j)) {
             cc_buf_t msg = CC_BUF_INIT;
             error_message(t, t->status, t->body.data ? t->body.data : "", t->body.len, &msg);
             cc_buf_puts(&msg, " (the answer is not a JSON completion)");
@@ -532,7 +598,6 @@ int cc__oa_response_end(cc_xlate_resp_t *t, cc_buf_t *out) {
         } else {
             finish(t, out);
         }
-        cJSON_Delete(j);
         return rc;
     }
     t->out = out;
@@ -562,6 +627,7 @@ void cc__oa_response_free(cc_xlate_resp_t *t) {
     cc_sse_parser_free(&t->sse);
     cc_buf_free(&t->body);
     cc_buf_free(&t->reasoning);
+    cc_buf_free(&t->scratch);
     for (size_t i = 0; i < t->n_slots; i++) {
         free(t->slots[i].id);
         free(t->slots[i].name);

@@ -9,10 +9,15 @@
 
 /* Provider names (LiteLLM's) whose API is OpenAI Chat Completions. */
 static const char *const openai_family[] = {
-    "openai",     "text-completion-openai", "azure",       "openrouter", "deepseek",
-    "groq",       "mistral",                "xai",         "together_ai", "perplexity",
-    "ollama",     "ollama_chat",            "lm_studio",   "hosted_vllm", "fireworks_ai",
-    "cerebras",   "deepinfra",              "custom_openai",
+    "openai",       "text-completion-openai",
+    "azure",        "openrouter",
+    "deepseek",     "groq",
+    "mistral",      "xai",
+    "together_ai",  "perplexity",
+    "ollama",       "ollama_chat",
+    "lm_studio",    "hosted_vllm",
+    "fireworks_ai", "cerebras",
+    "deepinfra",    "custom_openai",
 };
 
 const cc_provider_t *cc_provider_for(const char *provider) {

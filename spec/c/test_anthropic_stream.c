@@ -31,7 +31,8 @@ static cJSON *check_message(const cc_buf_t *out) {
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -152,7 +153,7 @@ static void test_thinking(void) {
     cc_astream_thinking(s, "Let me", 6, &out);
     cc_astream_thinking(s, " think", 6, &out);
     cc_astream_thinking_signature(s, "sig-1", &out);
-    cc_astream_thinking(s, "more", 4, &out);        /* after a signature: a new block */
+    cc_astream_thinking(s, "more", 4, &out); /* after a signature: a new block */
     cc_astream_thinking_signature(s, "sig-2", &out);
     cc_astream_text(s, "answer", 6, &out);
     cc_astream_thinking_signature(s, "sig-3", &out); /* none open: an empty signed block */
@@ -204,8 +205,8 @@ static void test_parallel_tools_interleaved(void) {
     static const struct {
         int key;
         const char *args;
-    } steps[] = {{0, "{\"command\":\"ec"}, {1, "{\"path\""}, {2, "{}"}, {1, ":\"/tmp\"}"},
-                 {0, "ho one\"}"}};
+    } steps[] = {
+        {0, "{\"command\":\"ec"}, {1, "{\"path\""}, {2, "{}"}, {1, ":\"/tmp\"}"}, {0, "ho one\"}"}};
     for (int mode = 0; mode < 2; mode++) {
         cc_buf_t out = CC_BUF_INIT;
         cc_astream_t *s = cc_astream_new("m", mode == 0);
@@ -309,8 +310,8 @@ static void test_tool_args_completed(void) {
     expect_input("{\"a\":[", "{\"a\":[]}");
     expect_input("{\"a\":{\"b\":[{\"c\":\"x", "{\"a\":{\"b\":[{\"c\":\"x\"}]}}");
     expect_input("{\"a\":\"x\\", "{\"a\":\"x\\\\\"}");
-    expect_input("{\"a\":\"\\u00", "{\"a\":\"\"}"); /* U+0000 ends a C string */
-    expect_input("{\"a\":\"x\ny\"}", "{\"a\":\"x\"}");      /* raw control byte in a string */
+    expect_input("{\"a\":\"\\u00", "{\"a\":\"\"}");      /* U+0000 ends a C string */
+    expect_input("{\"a\":\"x\ny\"}", "{\"a\":\"x\"}");   /* raw control byte in a string */
     expect_input("{\"a\":\"\\q\"}", "{\"a\":\"\\\\\"}"); /* unknown escape */
     /* Surrogates pair up or the text is cut before the lone half. */
     expect_input("{\"a\":\"\\ud83d\\ude00\"}", "{\"a\":\"\xF0\x9F\x98\x80\"}");
@@ -345,7 +346,8 @@ static void test_tool_args_every_prefix(void) {
 static void test_deep_nesting_is_cut(void) {
     cc_buf_t args = CC_BUF_INIT;
     cc_buf_puts(&args, "{\"a\":");
-    for (int i = 0; i < 2000; i++) cc_buf_puts(&args, "[");
+    for (int i = 0; i < 2000; i++)
+        cc_buf_puts(&args, "[");
     cc_buf_t out = CC_BUF_INIT;
     cc_astream_t *s = cc_astream_new("m", true);
     cc_astream_tool_call(s, "c", "T", args.data, args.len, &out);
@@ -383,7 +385,7 @@ static void test_text_between_tools_flushes(void) {
     cc_astream_tool_args(s, 0, "{\"x\":", 5, &out);
     cc_astream_tool_start(s, 1, "b", "B", &out);
     cc_astream_tool_args(s, 1, "{\"y\":2}", 7, &out);
-    cc_astream_text(s, "note", 4, &out);   /* closes A (completed) and flushes B first */
+    cc_astream_text(s, "note", 4, &out);       /* closes A (completed) and flushes B first */
     cc_astream_tool_args(s, 0, "1}", 2, &out); /* too late: A is closed */
     cc_astream_finish(s, "end_turn", NULL, NULL, &out);
     cJSON *m = check_message(&out);
@@ -410,7 +412,7 @@ static void test_raw_blocks_and_search_usage(void) {
         cc_astream_t *s = cc_astream_new("m", mode == 0);
         cc_astream_raw_block(s, use, strlen(use), &out);
         cc_astream_raw_block(s, res, strlen(res), &out);
-        cc_astream_raw_block(s, "not json", 8, &out);     /* ignored */
+        cc_astream_raw_block(s, "not json", 8, &out); /* ignored */
         cc_astream_raw_block(s, "{\"no\":\"type\"}", 13, &out);
         cc_astream_raw_block(s, "{\"type\":\"text\",\"text\":\"It is sunny.\"}", 37, &out);
         cc_astream_finish(s, "end_turn", NULL, NULL, &out);
@@ -428,7 +430,9 @@ static void test_raw_blocks_and_search_usage(void) {
             CHECK_EQ_STR(bstr(block(m, 2), "text"), "It is sunny.");
             const cJSON *u = cJSON_GetObjectItem(m, "usage");
             CHECK_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "server_tool_use"),
-                                             "web_search_requests")->valueint, 1);
+                                             "web_search_requests")
+                             ->valueint,
+                         1);
             cJSON_Delete(m);
         }
         cc_astream_free(s);
@@ -440,8 +444,10 @@ static const char *stop_of(const char *reason, const char *seq, bool tool) {
     static char got[64];
     cc_buf_t out = CC_BUF_INIT;
     cc_astream_t *s = cc_astream_new("m", false);
-    if (tool) cc_astream_tool_call(s, "c", "T", "{}", 2, &out);
-    else cc_astream_text(s, "x", 1, &out);
+    if (tool)
+        cc_astream_tool_call(s, "c", "T", "{}", 2, &out);
+    else
+        cc_astream_text(s, "x", 1, &out);
     cc_astream_finish(s, reason, seq, NULL, &out);
     cJSON *m = check_message(&out);
     const cJSON *sq = cJSON_GetObjectItem(m, "stop_sequence");
@@ -495,8 +501,9 @@ static void test_ping_and_error(void) {
     cc_astream_error(s, "overloaded_error", "upstream went away", &out);
     cc_astream_finish(s, "end_turn", NULL, NULL, &out); /* nothing after the error */
     CHECK_EQ_INT(count(out.data, "message_delta"), 0);
-    CHECK(strstr(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                           "\"overloaded_error\",\"message\":\"upstream went away\"}}\n\n") != NULL);
+    CHECK(strstr(out.data,
+                 "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                 "\"overloaded_error\",\"message\":\"upstream went away\"}}\n\n") != NULL);
     check_stream(&out);
     cc_astream_free(s);
 
@@ -531,21 +538,26 @@ static void test_empty_message(void) {
 
 /* ---- the checker ---------------------------------------------------------------------------- */
 
-#define START "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"," \
-              "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[]," \
-              "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1," \
-              "\"output_tokens\":1}}}\n\n"
-#define TEXT_START(i) "event: content_block_start\ndata: {\"type\":\"content_block_start\"," \
-                      "\"index\":" #i ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
-#define TOOL_START(i, id) "event: content_block_start\ndata: {\"type\":\"content_block_start\"," \
-                          "\"index\":" #i ",\"content_block\":{\"type\":\"tool_use\",\"id\":\"" id \
-                          "\",\"name\":\"T\",\"input\":{}}}\n\n"
-#define DELTA(i, type, field, value) "event: content_block_delta\ndata: {\"type\":" \
-    "\"content_block_delta\",\"index\":" #i ",\"delta\":{\"type\":\"" type "\",\"" field "\":" \
-    value "}}\n\n"
-#define STOP(i) "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":" #i \
-                "}\n\n"
-#define MDELTA(reason) "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":" \
+#define START                                                                                      \
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","       \
+    "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],"                  \
+    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"                   \
+    "\"output_tokens\":1}}}\n\n"
+#define TEXT_START(i)                                                                              \
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\","                         \
+    "\"index\":" #i ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+#define TOOL_START(i, id)                                                                          \
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\","                         \
+    "\"index\":" #i ",\"content_block\":{\"type\":\"tool_use\",\"id\":\"" id                       \
+    "\",\"name\":\"T\",\"input\":{}}}\n\n"
+#define DELTA(i, type, field, value)                                                               \
+    "event: content_block_delta\ndata: {\"type\":"                                                 \
+    "\"content_block_delta\",\"index\":" #i ",\"delta\":{\"type\":\"" type "\",\"" field           \
+    "\":" value "}}\n\n"
+#define STOP(i)                                                                                    \
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":" #i "}\n\n"
+#define MDELTA(reason)                                                                             \
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"                           \
     "{\"stop_reason\":\"" reason "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":3}}\n\n"
 #define MSTOP "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
 
@@ -561,9 +573,9 @@ static void expect_violation(const char *stream, const char *needle) {
 static void test_checker_accepts(void) {
     const char *ok = START "event: ping\ndata: {\"type\":\"ping\"}\n\n" TEXT_START(0)
         DELTA(0, "text_delta", "text", "\"hi\"") STOP(0) TOOL_START(1, "t1")
-        DELTA(1, "input_json_delta", "partial_json", "\"{\\\"a\\\":\"")
-        DELTA(1, "input_json_delta", "partial_json", "\"1}\"") STOP(1) TOOL_START(2, "t2") STOP(2)
-        MDELTA("tool_use") MSTOP;
+            DELTA(1, "input_json_delta", "partial_json", "\"{\\\"a\\\":\"")
+                DELTA(1, "input_json_delta", "partial_json", "\"1}\"") STOP(1) TOOL_START(2, "t2")
+                    STOP(2) MDELTA("tool_use") MSTOP;
     cc_buf_t err = CC_BUF_INIT;
     CHECK_EQ_INT(cc_acheck_stream(ok, strlen(ok), &err), 0);
     if (err.len) fprintf(stderr, "%s\n", err.data);
@@ -605,17 +617,18 @@ static void test_checker_rejects(void) {
     expect_violation(START TEXT_START(0) STOP(0), "empty text block");
     expect_violation(START TEXT_START(0) DELTA(0, "text_delta", "text", "\"\"") STOP(0),
                      "empty text block");
-    expect_violation(START TOOL_START(0, "t") DELTA(0, "input_json_delta", "partial_json",
-                                                    "\"{\\\"a\\\":\"") STOP(0),
+    expect_violation(START TOOL_START(0, "t")
+                         DELTA(0, "input_json_delta", "partial_json", "\"{\\\"a\\\":\"") STOP(0),
                      "not a JSON object");
-    expect_violation(START TOOL_START(0, "t") DELTA(0, "input_json_delta", "partial_json",
-                                                    "\"[1]\"") STOP(0),
+    expect_violation(START TOOL_START(0, "t")
+                         DELTA(0, "input_json_delta", "partial_json", "\"[1]\"") STOP(0),
                      "not a JSON object");
     expect_violation(START TOOL_START(0, "t") STOP(0) TOOL_START(1, "t"), "used twice");
-    expect_violation(START "event: content_block_start\ndata: {\"type\":\"content_block_start\","
-                           "\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}"
-                           "\n\n" DELTA(0, "signature_delta", "signature", "\"s\"")
-                               DELTA(0, "thinking_delta", "thinking", "\"t\""),
+    expect_violation(START
+                     "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+                     "\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}"
+                     "\n\n" DELTA(0, "signature_delta", "signature", "\"s\"")
+                         DELTA(0, "thinking_delta", "thinking", "\"t\""),
                      "after the thinking block's signature_delta");
     expect_violation(START "event: content_block_start\ndata: {\"type\":\"content_block_start\","
                            "\"index\":0,\"content_block\":{\"type\":\"hologram\"}}\n\n",
@@ -634,8 +647,9 @@ static void test_checker_rejects(void) {
     expect_violation(START MDELTA("end_turn") MSTOP "event: ping\ndata: {\"type\":\"ping\"}\n\n",
                      "after the end of the stream");
     expect_violation(START MDELTA("end_turn"), "without message_stop");
-    expect_violation(START MDELTA("end_turn") "event: message_stop\ndata: {\"type\":\"message_stop\"}",
-                     "inside an event");
+    expect_violation(
+        START MDELTA("end_turn") "event: message_stop\ndata: {\"type\":\"message_stop\"}",
+        "inside an event");
     expect_violation("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"bad\"}}\n\n",
                      "error.type");
     expect_violation("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{"
@@ -646,10 +660,11 @@ static void test_checker_rejects(void) {
 
 static void test_checker_messages(void) {
     cc_buf_t err = CC_BUF_INIT;
-    const char *ok = "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\","
-                     "\"content\":[{\"type\":\"text\",\"text\":\"hi\"},{\"type\":\"tool_use\","
-                     "\"id\":\"t\",\"name\":\"T\",\"input\":{}}],\"stop_reason\":\"tool_use\","
-                     "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}";
+    const char *ok =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"hi\"},{\"type\":\"tool_use\","
+        "\"id\":\"t\",\"name\":\"T\",\"input\":{}}],\"stop_reason\":\"tool_use\","
+        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}";
     CHECK_EQ_INT(cc_acheck_message(ok, strlen(ok), &err), 0);
     const char *empty_text = "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
                              "\"model\":\"m\",\"content\":[{\"type\":\"text\",\"text\":\"\"}],"
@@ -662,7 +677,8 @@ static void test_checker_messages(void) {
                            "\"model\":\"m\",\"content\":[],\"stop_reason\":\"end_turn\"}";
     CHECK_EQ_INT(cc_acheck_message(no_usage, strlen(no_usage), &err), -1);
     CHECK_EQ_INT(cc_acheck_message("nope", 4, NULL), -1);
-    const char *e = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"x\"}}";
+    const char *e =
+        "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"x\"}}";
     CHECK_EQ_INT(cc_acheck_error_body(e, strlen(e), NULL), 0);
     CHECK_EQ_INT(cc_acheck_error_body(ok, strlen(ok), NULL), -1);
     cc_buf_free(&err);

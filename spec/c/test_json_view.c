@@ -17,15 +17,16 @@ static int same(cc_jv_t v, const char *raw) {
 }
 
 static void test_members(void) {
-    cc_jv_t o = view("  {\"a\": 1, \"b\" : [1, {\"x\": \"}]\"}], \"a\":\"last\", \"k\\u0065y\": true,"
-                     " \"s\": \"q\\\"}\" }  ");
+    cc_jv_t o =
+        view("  {\"a\": 1, \"b\" : [1, {\"x\": \"}]\"}], \"a\":\"last\", \"k\\u0065y\": true,"
+             " \"s\": \"q\\\"}\" }  ");
     CHECK(cc_jv_is_object(o));
-    CHECK(same(cc_jv_get(o, "a"), "\"last\""));                 /* the last one wins */
-    CHECK(same(cc_jv_get(o, "b"), "[1, {\"x\": \"}]\"}]"));     /* brackets inside strings */
-    CHECK(same(cc_jv_get(o, "key"), "true"));                   /* escaped key */
-    CHECK(same(cc_jv_get(o, "s"), "\"q\\\"}\""));              /* escaped quote */
+    CHECK(same(cc_jv_get(o, "a"), "\"last\""));             /* the last one wins */
+    CHECK(same(cc_jv_get(o, "b"), "[1, {\"x\": \"}]\"}]")); /* brackets inside strings */
+    CHECK(same(cc_jv_get(o, "key"), "true"));               /* escaped key */
+    CHECK(same(cc_jv_get(o, "s"), "\"q\\\"}\""));           /* escaped quote */
     CHECK(!cc_jv_ok(cc_jv_get(o, "missing")));
-    CHECK(!cc_jv_ok(cc_jv_get(cc_jv_get(o, "b"), "x")));        /* not an object */
+    CHECK(!cc_jv_ok(cc_jv_get(cc_jv_get(o, "b"), "x"))); /* not an object */
     CHECK_EQ_INT(cc_jv_count(o), 5);
 
     const char *const keys[] = {"s", "a", "nope", "key"};
@@ -72,12 +73,12 @@ static void test_strings(void) {
     CHECK(!cc_jv_prefix(s, "x-anthropic-billing-header:  "));
     CHECK(!cc_jv_eq(s, "x-anthropic"));
     CHECK(cc_jv_eq(view("\"a\\nb\\\"c\\/\""), "a\nb\"c/"));
-    CHECK(cc_jv_eq(view("\"\\u0041\\u00e9\""), "A\xC3\xA9"));      /* \u: the slow path */
+    CHECK(cc_jv_eq(view("\"\\u0041\\u00e9\""), "A\xC3\xA9")); /* \u: the slow path */
     CHECK(cc_jv_prefix(view("\"\\u0041BC\""), "AB"));
     CHECK(!cc_jv_eq(view("\"abc\""), "abcd"));
     CHECK(!cc_jv_eq(view("\"abcd\""), "abc"));
     CHECK(cc_jv_eq(view("\"\""), ""));
-    CHECK(!cc_jv_eq(view("12"), "12"));                              /* not a string */
+    CHECK(!cc_jv_eq(view("12"), "12")); /* not a string */
     CHECK(same(cc_jv_inner(view("\"in\\\"side\"")), "in\\\"side"));
     CHECK(!cc_jv_ok(cc_jv_inner(view("{}"))));
 

@@ -18,6 +18,7 @@
 #include "anthropic_check.h"
 #include "anthropic_stream.h"
 #include "check.h"
+#include "json_body.h"
 #include "providers.h"
 #include "sse.h"
 #include "translate.h"
@@ -39,7 +40,8 @@ static char *slurp(const char *path, size_t *len) {
         fprintf(stderr, "cannot read %s\n", path);
         return NULL;
     }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cc_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        cc_buf_append(&b, chunk, n);
     fclose(f);
     if (!b.data) cc_buf_append(&b, "", 0);
     return cc_buf_steal(&b, len);
@@ -117,37 +119,75 @@ typedef struct {
 } req_case_t;
 
 static const req_case_t req_cases[] = {
-    {"a_say_hi.openai", CLAUDE "a_say_hi/01-messages.body.json",
-     {"openai", "gpt-5", NULL, "sk-test", NULL, NULL}, true},
-    {"b_thinking_parallel_tools-01.deepseek", CLAUDE "b_thinking_parallel_tools/01-messages.body.json",
-     {"deepseek", "deepseek-reasoner", NULL, "sk-ds", NULL, NULL}, true},
-    {"b_thinking_parallel_tools-02.openai", CLAUDE "b_thinking_parallel_tools/02-messages.body.json",
-     {"openai", "gpt-4.1", NULL, "sk-test", NULL, NULL}, true},
-    {"b_tool_roundtrip-02.mistral", CLAUDE "b_tool_roundtrip/02-messages.body.json",
-     {"mistral", "mistral-large-latest", NULL, "mk", NULL, "{\"max_output_tokens\": 32768}"}, true},
-    {"e_model_sonnet45-01.openrouter", CLAUDE "e_model_sonnet45/01-messages.body.json",
-     {"openrouter", "openai/gpt-5", NULL, "or-key", NULL, NULL}, true},
-    {"system_in_the_middle.groq", DIR "in/system_in_the_middle.json",
-     {"groq", "llama-3.3-70b-versatile", NULL, "gk", "{\"max_tokens\": 512}", NULL}, true},
-    {"images.openai", DIR "in/images.json", {"openai", "gpt-4o", NULL, "sk-test", NULL, NULL}, false},
-    {"documents.openai", DIR "in/documents.json", {"openai", "gpt-4.1-mini", NULL, "sk", NULL, NULL}, false},
-    {"documents.groq", DIR "in/documents.json", {"groq", "llama-4-scout", NULL, "gk", NULL, NULL}, false},
-    {"deepseek_replay.deepseek", DIR "in/deepseek_replay.json",
-     {"deepseek", "deepseek-chat", NULL, "sk-ds", NULL, NULL}, true},
-    {"deepseek_replay.openrouter", DIR "in/deepseek_replay.json",
-     {"openrouter", "deepseek/deepseek-r1", NULL, "or", NULL, NULL}, true},
-    {"tool_choice_and_sampling.together_ai", DIR "in/tool_choice_and_sampling.json",
-     {"together_ai", "Qwen/Qwen3-235B", NULL, "tk", NULL, NULL}, true},
-    {"tool_choice_and_sampling.openai-o3", DIR "in/tool_choice_and_sampling.json",
-     {"openai", "o3", NULL, "sk", NULL, NULL}, true},
-    {"tool_choice_and_sampling.azure", DIR "in/tool_choice_and_sampling.json",
+    {"a_say_hi.openai",
+     CLAUDE "a_say_hi/01-messages.body.json",
+     {"openai", "gpt-5", NULL, "sk-test", NULL, NULL},
+     true},
+    {"b_thinking_parallel_tools-01.deepseek",
+     CLAUDE "b_thinking_parallel_tools/01-messages.body.json",
+     {"deepseek", "deepseek-reasoner", NULL, "sk-ds", NULL, NULL},
+     true},
+    {"b_thinking_parallel_tools-02.openai",
+     CLAUDE "b_thinking_parallel_tools/02-messages.body.json",
+     {"openai", "gpt-4.1", NULL, "sk-test", NULL, NULL},
+     true},
+    {"b_tool_roundtrip-02.mistral",
+     CLAUDE "b_tool_roundtrip/02-messages.body.json",
+     {"mistral", "mistral-large-latest", NULL, "mk", NULL, "{\"max_output_tokens\": 32768}"},
+     true},
+    {"e_model_sonnet45-01.openrouter",
+     CLAUDE "e_model_sonnet45/01-messages.body.json",
+     {"openrouter", "openai/gpt-5", NULL, "or-key", NULL, NULL},
+     true},
+    {"system_in_the_middle.groq",
+     DIR "in/system_in_the_middle.json",
+     {"groq", "llama-3.3-70b-versatile", NULL, "gk", "{\"max_tokens\": 512}", NULL},
+     true},
+    {"images.openai",
+     DIR "in/images.json",
+     {"openai", "gpt-4o", NULL, "sk-test", NULL, NULL},
+     false},
+    {"documents.openai",
+     DIR "in/documents.json",
+     {"openai", "gpt-4.1-mini", NULL, "sk", NULL, NULL},
+     false},
+    {"documents.groq",
+     DIR "in/documents.json",
+     {"groq", "llama-4-scout", NULL, "gk", NULL, NULL},
+     false},
+    {"deepseek_replay.deepseek",
+     DIR "in/deepseek_replay.json",
+     {"deepseek", "deepseek-chat", NULL, "sk-ds", NULL, NULL},
+     true},
+    {"deepseek_replay.openrouter",
+     DIR "in/deepseek_replay.json",
+     {"openrouter", "deepseek/deepseek-r1", NULL, "or", NULL, NULL},
+     true},
+    {"tool_choice_and_sampling.together_ai",
+     DIR "in/tool_choice_and_sampling.json",
+     {"together_ai", "Qwen/Qwen3-235B", NULL, "tk", NULL, NULL},
+     true},
+    {"tool_choice_and_sampling.openai-o3",
+     DIR "in/tool_choice_and_sampling.json",
+     {"openai", "o3", NULL, "sk", NULL, NULL},
+     true},
+    {"tool_choice_and_sampling.azure",
+     DIR "in/tool_choice_and_sampling.json",
      {"azure", "my gpt-4o", "https://res.openai.azure.com", "az-key",
-      "{\"api_version\": \"2025-03-01-preview\"}", NULL}, false},
-    {"perplexity_search.perplexity", DIR "in/perplexity_search.json",
-     {"perplexity", "sonar", NULL, "pk", NULL, NULL}, true},
-    {"empty_blocks.ollama", DIR "in/empty_blocks.json", {"ollama", "gpt-oss:20b", NULL, NULL, NULL, NULL}, false},
-    {"empty_blocks.vllm", DIR "in/empty_blocks.json",
-     {"hosted_vllm", "Qwen/Qwen3-8B", "http://127.0.0.1:8000/v1", NULL, NULL, NULL}, true},
+      "{\"api_version\": \"2025-03-01-preview\"}", NULL},
+     false},
+    {"perplexity_search.perplexity",
+     DIR "in/perplexity_search.json",
+     {"perplexity", "sonar", NULL, "pk", NULL, NULL},
+     true},
+    {"empty_blocks.ollama",
+     DIR "in/empty_blocks.json",
+     {"ollama", "gpt-oss:20b", NULL, NULL, NULL, NULL},
+     false},
+    {"empty_blocks.vllm",
+     DIR "in/empty_blocks.json",
+     {"hosted_vllm", "Qwen/Qwen3-8B", "http://127.0.0.1:8000/v1", NULL, NULL, NULL},
+     true},
 };
 
 static cJSON *request_doc(const cc_xlate_request_t *r) {
@@ -220,8 +260,10 @@ static void test_request_invariants(void) {
             if (cJSON_IsString(content))
                 CHECK(strstr(content->valuestring, "x-anthropic-billing-header") == NULL);
             /* Tool messages answer the calls of the assistant message right before them. */
-            if (strcmp(role, "tool") == 0) CHECK(pending_calls-- > 0);
-            else CHECK_EQ_INT(pending_calls, 0);
+            if (strcmp(role, "tool") == 0)
+                CHECK(pending_calls-- > 0);
+            else
+                CHECK_EQ_INT(pending_calls, 0);
             if (strcmp(role, "assistant") == 0)
                 pending_calls = cJSON_GetArraySize(cJSON_GetObjectItem(m, "tool_calls"));
             idx++;
@@ -252,7 +294,8 @@ static void test_request_errors(void) {
         {"[1,2]", "not a JSON object"},
         {"{\"model\":\"m\"}", "messages must be an array"},
         {"{\"messages\":[\"hi\"]}", "messages[0] must be an object"},
-        {"{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"robot\",\"content\":\"b\"}]}",
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"robot\",\"content\":"
+         "\"b\"}]}",
          "messages[1].role must be"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":42}]}", "messages[0].content must be"},
         {"{\"messages\":[{\"role\":\"assistant\",\"content\":{}}]}", "messages[0].content must be"},
@@ -261,13 +304,102 @@ static void test_request_errors(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cc_xlate_request_t r = {0};
         cc_buf_t err = CC_BUF_INIT;
-        CHECK_EQ_INT(translate(&d, "messages", true, cases[i].body, strlen(cases[i].body), &r, &err), -1);
+        CHECK_EQ_INT(
+            translate(&d, "messages", true, cases[i].body, strlen(cases[i].body), &r, &err), -1);
         CHECK(err.data && strstr(err.data, cases[i].msg));
         if (!err.data || !strstr(err.data, cases[i].msg))
             fprintf(stderr, "  body %s: got \"%s\"\n", cases[i].body, err.data ? err.data : "");
         cc_xlate_request_free(&r);
         cc_buf_free(&err);
     }
+}
+
+/* Translates `body` for `d` and returns the parsed upstream body (NULL on error). */
+static cJSON *translated(const dep_t *d, const char *body) {
+    cc_xlate_request_t r = {0};
+    cc_buf_t err = CC_BUF_INIT;
+    cJSON *j = NULL;
+    if (translate(d, "messages", false, body, strlen(body), &r, &err) == 0) {
+        CHECK_EQ_INT(cc_json_validate(r.body.data, r.body.len, NULL), 0);
+        j = cJSON_Parse(r.body.data);
+    } else {
+        fprintf(stderr, "  refused: %s\n", err.data);
+    }
+    cc_xlate_request_free(&r);
+    cc_buf_free(&err);
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+static void test_request_edge_cases(void) {
+    dep_t d = {"openai", "gpt-4o-2024", "http://127.0.0.1:9/v1", "k", NULL, NULL};
+    dep_t vllm = {"hosted_vllm", "qwen", "http://127.0.0.1:8000/v1", NULL, NULL, NULL};
+    /* Escaped keys, repeated keys (the last wins), assistant string content. */
+    cJSON *j = translated(&d, "{\"mess\\u0061ges\":[{\"role\":\"user\",\"content\":\"a\"},"
+                              "{\"role\":\"assistant\",\"content\":\"b\"}],\"max_tokens\":5,"
+                              "\"max_tokens\":7}");
+    const cJSON *msgs = cJSON_GetObjectItem(j, "messages");
+    CHECK_EQ_INT(cJSON_GetArraySize(msgs), 2);
+    CHECK_EQ_STR(jstr(cJSON_GetArrayItem(msgs, 1), "content"), "b");
+    /* Not OpenAI's own host: max_tokens, not max_completion_tokens. */
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "max_tokens")->valueint, 7);
+    cJSON_Delete(j);
+    /* A huge max_tokens stays a sane integer. */
+    j = translated(&vllm, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+                          "\"max_tokens\":1e300}");
+    CHECK(cJSON_GetObjectItem(j, "max_tokens")->valuedouble == 1e9);
+    cJSON_Delete(j);
+    /* tool_choice forms. */
+    static const char *const choices[][2] = {{"{\"type\":\"auto\"}", "auto"},
+                                             {"{\"type\":\"any\"}", "required"},
+                                             {"{\"type\":\"none\"}", "none"}};
+    for (int i = 0; i < 3; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"tools\":[{\"name\":"
+                 "\"T\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":%s}",
+                 choices[i][0]);
+        j = translated(&d, body);
+        CHECK_EQ_STR(jstr(j, "tool_choice"), choices[i][1]);
+        CHECK(cJSON_GetObjectItem(j, "parallel_tool_calls") == NULL);
+        const cJSON *params = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tools"), 0), "function"),
+            "parameters");
+        CHECK(cJSON_IsObject(cJSON_GetObjectItem(params, "properties")));
+        cJSON_Delete(j);
+    }
+    /* Only server tools: no tools, no tool_choice. */
+    j = translated(&d, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"tools\":[{\"type\":"
+                       "\"web_search_20250305\",\"name\":\"web_search\"}],\"tool_choice\":"
+                       "{\"type\":\"any\"}}");
+    CHECK(cJSON_GetObjectItem(j, "tools") == NULL && cJSON_GetObjectItem(j, "tool_choice") == NULL);
+    cJSON_Delete(j);
+    /* DeepSeek: a signature that does not decode to text gives way to the thinking text. */
+    dep_t ds = {"deepseek", "deepseek-chat", NULL, "k", NULL, NULL};
+    j = translated(&ds, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":"
+                        "\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"plan\","
+                        "\"signature\":\"ccproxy:deepseek:/w==\"},{\"type\":\"thinking\","
+                        "\"thinking\":\"more\",\"signature\":\"ccproxy:deepseek:IGFuZCBtb3Jl\"},"
+                        "{\"type\":\"text\",\"text\":\"ok\"}]}]}");
+    CHECK_EQ_STR(
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 1), "reasoning_content"),
+        "plan and more");
+    cJSON_Delete(j);
+    /* A user id longer than 64 bytes is cut between UTF-8 characters. */
+    cc_buf_t body = CC_BUF_INIT;
+    cc_buf_puts(&body, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"metadata\":"
+                       "{\"user_id\":\"");
+    for (int i = 0; i < 40; i++)
+        cc_buf_puts(&body, "\xC3\xA9");
+    cc_buf_puts(&body, "\"}}");
+    j = translated(&d, body.data);
+    CHECK_EQ_INT(strlen(jstr(j, "user")), 64);
+    cJSON_Delete(j);
+    cc_buf_free(&body);
 }
 
 static void test_count_tokens_local(void) {
@@ -354,24 +486,28 @@ static void test_reasoning_roundtrip(void) {
 /* ---- answers -------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *name;     /* golden: resp/<name>.golden.json */
-    const char *file;     /* upstream bytes: resp/<file> */
+    const char *name; /* golden: resp/<name>.golden.json */
+    const char *file; /* upstream bytes: resp/<file> */
     const char *provider;
     int status;
     const char *content_type;
     bool client_stream;
-    const char *request;  /* the client's body (for the search query), or NULL */
+    const char *request; /* the client's body (for the search query), or NULL */
 } resp_case_t;
 
 static const resp_case_t resp_cases[] = {
     {"text", "text.sse", "openai", 200, "text/event-stream; charset=utf-8", true, NULL},
-    {"reasoning_deepseek", "reasoning_deepseek.sse", "deepseek", 200, "text/event-stream", true, NULL},
-    {"reasoning_openrouter", "reasoning_openrouter.sse", "openrouter", 200, "text/event-stream", true, NULL},
+    {"reasoning_deepseek", "reasoning_deepseek.sse", "deepseek", 200, "text/event-stream", true,
+     NULL},
+    {"reasoning_openrouter", "reasoning_openrouter.sse", "openrouter", 200, "text/event-stream",
+     true, NULL},
     {"parallel_tools", "parallel_tools.sse", "openai", 200, "text/event-stream", true, NULL},
-    {"parallel_tools.message", "parallel_tools.sse", "openai", 200, "text/event-stream", false, NULL},
+    {"parallel_tools.message", "parallel_tools.sse", "openai", 200, "text/event-stream", false,
+     NULL},
     {"length", "length.sse", "groq", 200, "text/event-stream", true, NULL},
     {"content_filter", "content_filter.sse", "azure", 200, "text/event-stream", true, NULL},
-    {"vllm_stop_sequence", "vllm_stop_sequence.sse", "hosted_vllm", 200, "text/event-stream", true, NULL},
+    {"vllm_stop_sequence", "vllm_stop_sequence.sse", "hosted_vllm", 200, "text/event-stream", true,
+     NULL},
     {"perplexity", "perplexity.sse", "perplexity", 200, "text/event-stream", true,
      DIR "in/perplexity_search.json"},
     {"perplexity.message", "perplexity.sse", "perplexity", 200, "text/event-stream", false,
@@ -379,8 +515,10 @@ static const resp_case_t resp_cases[] = {
     {"stream_error", "stream_error.sse", "openai", 200, "text/event-stream", true, NULL},
     {"truncated", "truncated.sse", "openai", 200, "text/event-stream", true, NULL},
     {"completion_tools", "completion_tools.json", "deepseek", 200, "application/json", false, NULL},
-    {"completion_as_stream", "completion_as_stream.json", "openai", 200, "application/json", true, NULL},
-    {"ollama_whole_calls", "ollama_whole_calls.sse", "ollama", 200, "text/event-stream", true, NULL},
+    {"completion_as_stream", "completion_as_stream.json", "openai", 200, "application/json", true,
+     NULL},
+    {"ollama_whole_calls", "ollama_whole_calls.sse", "ollama", 200, "text/event-stream", true,
+     NULL},
     {"late_name", "late_name.sse", "xai", 200, "text/event-stream", true, NULL},
 };
 
@@ -402,12 +540,14 @@ static void run_split(const resp_case_t *c, const char *in, size_t n, size_t k, 
     dep_t d = {c->provider, "model-x", NULL, "key", NULL, NULL};
     cc_model_t m;
     dep_make(&d, &m);
-    cc_xlate_ctx_t ctx = {&m, "model-x", "claude-opus-5-5", "messages", c->client_stream, req, req_len};
+    cc_xlate_ctx_t ctx = {&m,  "model-x", "claude-opus-5-5", "messages", c->client_stream,
+                          req, req_len};
     cc_headers_t uh = CC_HEADERS_INIT;
     if (c->content_type) cc_headers_set(&uh, "Content-Type", c->content_type);
     memset(r, 0, sizeof *r);
     cc__astream_seed(7);
-    cc_xlate_resp_t *t = cc_provider_openai.response_new(&ctx, c->status, &uh, &r->status, &r->headers);
+    cc_xlate_resp_t *t =
+        cc_provider_openai.response_new(&ctx, c->status, &uh, &r->status, &r->headers);
     if (k > n) {
         for (size_t i = 0; i < n; i++)
             if (cc_provider_openai.response_feed(t, in + i, 1, &r->out) < 0) r->failed = true;
@@ -448,7 +588,8 @@ static cJSON *client_doc(const run_t *r, bool stream) {
         cc_sse_parser_free(&p);
     } else {
         cJSON *body = cJSON_Parse(r->out.data ? r->out.data : "");
-        cJSON_AddItemToObject(doc, "body", body ? body : cJSON_CreateString(r->out.data ? r->out.data : ""));
+        cJSON_AddItemToObject(doc, "body",
+                              body ? body : cJSON_CreateString(r->out.data ? r->out.data : ""));
     }
     return doc;
 }
@@ -458,10 +599,14 @@ static void check_client_bytes(const resp_case_t *c, const run_t *r, const char 
     cc_buf_t err = CC_BUF_INIT;
     const char *data = r->out.data ? r->out.data : "";
     int rc;
-    if (r->status != 200) rc = cc_acheck_error_body(data, r->out.len, &err);
-    else if (c->client_stream) rc = cc_acheck_stream(data, r->out.len, &err);
-    else if (r->failed) rc = cc_acheck_error_body(data, r->out.len, &err);
-    else rc = cc_acheck_message(data, r->out.len, &err);
+    if (r->status != 200)
+        rc = cc_acheck_error_body(data, r->out.len, &err);
+    else if (c->client_stream)
+        rc = cc_acheck_stream(data, r->out.len, &err);
+    else if (r->failed)
+        rc = cc_acheck_error_body(data, r->out.len, &err);
+    else
+        rc = cc_acheck_message(data, r->out.len, &err);
     CHECK_EQ_INT(rc, 0);
     if (rc) fprintf(stderr, "  %s (%s): %s\n%s\n", c->name, what, err.data, data);
     cc_buf_free(&err);
@@ -500,9 +645,10 @@ static void test_response_goldens(void) {
             run_t r;
             run_split(c, in, k, k, req, req_len, &r);
             cc_buf_t err = CC_BUF_INIT;
-            int rc = c->client_stream ? cc_acheck_stream(r.out.data ? r.out.data : "", r.out.len, &err)
-                     : r.failed ? cc_acheck_error_body(r.out.data ? r.out.data : "", r.out.len, &err)
-                                : cc_acheck_message(r.out.data ? r.out.data : "", r.out.len, &err);
+            int rc =
+                c->client_stream ? cc_acheck_stream(r.out.data ? r.out.data : "", r.out.len, &err)
+                : r.failed ? cc_acheck_error_body(r.out.data ? r.out.data : "", r.out.len, &err)
+                           : cc_acheck_message(r.out.data ? r.out.data : "", r.out.len, &err);
             if (rc) {
                 if (!invalid) fprintf(stderr, "  %s cut at %zu: %s\n", c->name, k, err.data);
                 invalid++;
@@ -527,27 +673,33 @@ static void test_error_mapping(void) {
         const char *want_type;
         const char *want_msg;
     } cases[] = {
-        {429, "{\"error\":{\"message\":\"Rate limit reached for gpt-4o\",\"type\":\"requests\"}}", "7",
-         429, "rate_limit_error", "groq answered HTTP 429: Rate limit reached for gpt-4o"},
+        {429, "{\"error\":{\"message\":\"Rate limit reached for gpt-4o\",\"type\":\"requests\"}}",
+         "7", 429, "rate_limit_error", "groq answered HTTP 429: Rate limit reached for gpt-4o"},
         {401, "{\"error\":{\"message\":\"Incorrect API key provided\"}}", NULL, 401,
          "authentication_error", "check the api_key"},
-        {403, "{\"error\":\"forbidden region\"}", NULL, 403, "permission_error", "forbidden region"},
+        {403, "{\"error\":\"forbidden region\"}", NULL, 403, "permission_error",
+         "forbidden region"},
         {402, "{\"error\":{\"message\":\"Insufficient credits\",\"code\":402}}", NULL, 403,
          "permission_error", "Insufficient credits"},
         {404, "{\"error\":{\"message\":\"The model `gpt-9` does not exist\"}}", NULL, 404,
          "not_found_error", "check the model and api_base"},
-        {400, "{\"error\":{\"message\":\"max_tokens is too large: 128000. This model supports at most "
-              "16384 completion tokens\"}}", NULL, 400, "invalid_request_error",
-         "model_info.max_output_tokens"},
-        {422, "{\"detail\":[{\"loc\":[\"body\",\"x\"],\"msg\":\"Extra inputs are not permitted\"}]}",
+        {400,
+         "{\"error\":{\"message\":\"max_tokens is too large: 128000. This model supports at most "
+         "16384 completion tokens\"}}",
+         NULL, 400, "invalid_request_error", "model_info.max_output_tokens"},
+        {422,
+         "{\"detail\":[{\"loc\":[\"body\",\"x\"],\"msg\":\"Extra inputs are not permitted\"}]}",
          NULL, 400, "invalid_request_error", "Extra inputs are not permitted"},
-        {413, "request entity too large", NULL, 413, "request_too_large", "request entity too large"},
+        {413, "request entity too large", NULL, 413, "request_too_large",
+         "request entity too large"},
         {500, "<html>oops</html>", NULL, 500, "api_error", "HTTP 500: <html>oops</html>"},
         {502, "", NULL, 500, "api_error", "HTTP 502: (no details)"},
         {503, "{\"message\":\"overloaded\"}", "30", 529, "overloaded_error", "overloaded"},
-        {504, "{\"error\":{\"message\":\"upstream timeout\",\"metadata\":{\"raw\":\"deadline\"}}}", NULL,
-         500, "api_error", "upstream timeout (deadline)"},
+        {504, "{\"error\":{\"message\":\"upstream timeout\",\"metadata\":{\"raw\":\"deadline\"}}}",
+         NULL, 500, "api_error", "upstream timeout (deadline)"},
         {418, "teapot", NULL, 400, "invalid_request_error", "teapot"},
+        /* Bytes that are not UTF-8 become U+FFFD, so the error stays valid JSON. */
+        {500, "bad \xFF\xC3 bytes", NULL, 500, "api_error", "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         resp_case_t c = {"error", NULL, "groq", cases[i].status, "application/json", true, NULL};
@@ -561,13 +713,16 @@ static void test_error_mapping(void) {
         cc_headers_t uh = CC_HEADERS_INIT;
         if (cases[i].retry_after) cc_headers_set(&uh, "Retry-After", cases[i].retry_after);
         memset(&r, 0, sizeof r);
-        cc_xlate_resp_t *t = cc_provider_openai.response_new(&ctx, cases[i].status, &uh, &r.status, &r.headers);
-        for (size_t k = 0; k < n; k++) cc_provider_openai.response_feed(t, b + k, 1, &r.out);
+        cc_xlate_resp_t *t =
+            cc_provider_openai.response_new(&ctx, cases[i].status, &uh, &r.status, &r.headers);
+        for (size_t k = 0; k < n; k++)
+            cc_provider_openai.response_feed(t, b + k, 1, &r.out);
         /* An idle tick during an error body sends nothing. */
         cc_provider_openai.response_idle(t, &r.out);
         CHECK_EQ_INT(cc_provider_openai.response_end(t, &r.out), 0);
         cc_provider_openai.response_free(t);
         CHECK_EQ_INT(r.status, cases[i].want_status);
+        CHECK_EQ_INT(cc_json_validate(r.out.data, r.out.len, NULL), 0);
         check_client_bytes(&c, &r, "error");
         cJSON *j = cJSON_Parse(r.out.data);
         const cJSON *e = cJSON_GetObjectItem(j, "error");
@@ -579,8 +734,10 @@ static void test_error_mapping(void) {
             fprintf(stderr, "  HTTP %d: %s\n", cases[i].status, r.out.data);
         CHECK_EQ_STR(cc_headers_get(&r.headers, "content-type"), "application/json");
         const char *ra = cc_headers_get(&r.headers, "retry-after");
-        if (cases[i].retry_after) CHECK(ra && strcmp(ra, cases[i].retry_after) == 0);
-        else CHECK(ra == NULL);
+        if (cases[i].retry_after)
+            CHECK(ra && strcmp(ra, cases[i].retry_after) == 0);
+        else
+            CHECK(ra == NULL);
         cJSON_Delete(j);
         cc_headers_free(&uh);
         dep_free(&m);
@@ -588,42 +745,63 @@ static void test_error_mapping(void) {
     }
 }
 
+/* A silence before the first chunk: message_start and a ping, then the answer as usual, the
+ * same for every split of it; a silence after the end sends nothing. */
 static void test_idle_ping(void) {
     dep_t d = {"openai", "gpt-4o", NULL, "k", NULL, NULL};
     cc_model_t m;
     dep_make(&d, &m);
     cc_xlate_ctx_t ctx = {&m, "gpt-4o", "claude-opus-5-5", "messages", true, NULL, 0};
-    cc_headers_t uh = CC_HEADERS_INIT, ch = CC_HEADERS_INIT;
+    cc_headers_t uh = CC_HEADERS_INIT;
     cc_headers_set(&uh, "content-type", "text/event-stream");
-    int status;
-    cc_xlate_resp_t *t = cc_provider_openai.response_new(&ctx, 200, &uh, &status, &ch);
-    cc_buf_t out = CC_BUF_INIT;
-    CHECK_EQ_STR(cc_headers_get(&ch, "content-type"), "text/event-stream");
-    cc_provider_openai.response_idle(t, &out);
-    CHECK(strstr(out.data, "event: message_start") != NULL);
-    CHECK(strstr(out.data, "event: ping") != NULL);
     const char *rest = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},"
                        "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-    CHECK_EQ_INT(cc_provider_openai.response_feed(t, rest, strlen(rest), &out), 0);
-    size_t len = out.len;
-    cc_provider_openai.response_idle(t, &out); /* finished: nothing more */
-    CHECK_EQ_INT(out.len, len);
-    CHECK_EQ_INT(cc_provider_openai.response_end(t, &out), 0);
-    CHECK_EQ_INT(cc_acheck_stream(out.data, out.len, NULL), 0);
-    const char *first = strstr(out.data, "event: message_start");
-    CHECK(first && !strstr(first + 1, "event: message_start"));
-    cc_provider_openai.response_free(t);
+    size_t n = strlen(rest);
+    cc_buf_t first = CC_BUF_INIT;
+    int differing = 0;
+    for (size_t k = 0; k <= n; k++) {
+        cc_headers_t ch = CC_HEADERS_INIT;
+        cc_buf_t out = CC_BUF_INIT;
+        int status;
+        cc__astream_seed(3);
+        cc_xlate_resp_t *t = cc_provider_openai.response_new(&ctx, 200, &uh, &status, &ch);
+        CHECK_EQ_STR(cc_headers_get(&ch, "content-type"), "text/event-stream");
+        cc_provider_openai.response_idle(t, &out);
+        if (k == 0) {
+            CHECK(strstr(out.data, "event: message_start") != NULL);
+            CHECK(strstr(out.data, "event: ping") != NULL);
+        }
+        CHECK_EQ_INT(cc_provider_openai.response_feed(t, rest, k, &out), 0);
+        CHECK_EQ_INT(cc_provider_openai.response_feed(t, rest + k, n - k, &out), 0);
+        size_t len = out.len;
+        cc_provider_openai.response_idle(t, &out); /* finished: nothing more */
+        CHECK_EQ_INT(out.len, len);
+        CHECK_EQ_INT(cc_provider_openai.response_end(t, &out), 0);
+        CHECK_EQ_INT(cc_acheck_stream(out.data, out.len, NULL), 0);
+        const char *start = strstr(out.data, "event: message_start");
+        CHECK(start && !strstr(start + 1, "event: message_start"));
+        if (k == 0)
+            cc_buf_append(&first, out.data, out.len);
+        else if (out.len != first.len || memcmp(out.data, first.data, out.len) != 0)
+            differing++;
+        cc_provider_openai.response_free(t);
+        cc_headers_free(&ch);
+        cc_buf_free(&out);
+    }
+    CHECK_EQ_INT(differing, 0);
+    cc_buf_free(&first);
     cc_headers_free(&uh);
-    cc_headers_free(&ch);
-    cc_buf_free(&out);
     dep_free(&m);
 }
 
 static void test_registry(void) {
-    static const char *const openai[] = {"openai", "openrouter", "deepseek", "groq", "mistral", "xai",
-                                         "together_ai", "perplexity", "ollama", "ollama_chat",
-                                         "lm_studio", "hosted_vllm", "azure",
-                                         "text-completion-openai"};
+    static const char *const openai[] = {"openai",      "openrouter",
+                                         "deepseek",    "groq",
+                                         "mistral",     "xai",
+                                         "together_ai", "perplexity",
+                                         "ollama",      "ollama_chat",
+                                         "lm_studio",   "hosted_vllm",
+                                         "azure",       "text-completion-openai"};
     for (size_t i = 0; i < sizeof openai / sizeof openai[0]; i++)
         CHECK(cc_provider_for(openai[i]) == &cc_provider_openai);
     CHECK(cc_provider_for("gemini") == &cc_provider_gemini);
@@ -651,24 +829,33 @@ static double now_us(void) {
  * whose arguments come in that many pieces, a usage chunk and [DONE]. */
 static void make_answer(cc_buf_t *sse, int words, int tool_pieces) {
     for (int i = 0; i < words; i++)
-        cc_buf_printf(sse, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
-                           "\"created\":1760000000,\"model\":\"gpt-4.1\",\"choices\":[{\"index\":0,"
-                           "\"delta\":{\"content\":\"word %d and \\\"more\\\" \"},\"finish_reason\":null}]}\n\n",
-                      i);
+        cc_buf_printf(
+            sse,
+            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+            "\"created\":1760000000,\"model\":\"gpt-4.1\",\"choices\":[{\"index\":0,"
+            "\"delta\":{\"content\":\"word %d and \\\"more\\\" \"},\"finish_reason\":null}]}\n\n",
+            i);
     if (tool_pieces) {
-        cc_buf_puts(sse, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":"
-                         "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"Write\",\"arguments\":"
-                         "\"{\\\"content\\\":\\\"\"}}]},\"finish_reason\":null}]}\n\n");
+        cc_buf_puts(
+            sse, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":"
+                 "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"Write\",\"arguments\":"
+                 "\"{\\\"content\\\":\\\"\"}}]},\"finish_reason\":null}]}\n\n");
         for (int i = 0; i < tool_pieces; i++)
-            cc_buf_puts(sse, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-                             "\"function\":{\"arguments\":\"line of the file\\\\n\"}}]},\"finish_reason\":null}]}\n\n");
-        cc_buf_puts(sse, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-                         "\"function\":{\"arguments\":\"\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n");
+            cc_buf_puts(sse,
+                        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                        "\"function\":{\"arguments\":\"line of the "
+                        "file\\\\n\"}}]},\"finish_reason\":null}]}\n\n");
+        cc_buf_puts(
+            sse,
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+            "\"function\":{\"arguments\":\"\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n");
     } else {
-        cc_buf_puts(sse, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        cc_buf_puts(
+            sse, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
     }
-    cc_buf_puts(sse, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12000,\"completion_tokens\":2100,"
-                     "\"prompt_tokens_details\":{\"cached_tokens\":11000}}}\n\ndata: [DONE]\n\n");
+    cc_buf_puts(
+        sse, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12000,\"completion_tokens\":2100,"
+             "\"prompt_tokens_details\":{\"cached_tokens\":11000}}}\n\ndata: [DONE]\n\n");
 }
 
 /* Microseconds to translate the answer `sse`, fed in pieces of 1400 bytes as TCP reads
@@ -723,10 +910,11 @@ static void test_timings(void) {
     make_answer(&big, 600, 200);
     double small_us = time_answer(&small, rounds, &small_out);
     double big_us = time_answer(&big, rounds / 4, &big_out);
-    fprintf(stderr,
-            "timing: request %zu bytes: %.1f us; short answer (14 chunks, %zu -> %zu bytes): %.1f us; "
-            "long answer (804 chunks, %zu -> %zu bytes): %.1f us (%.2f us a chunk)\n",
-            len, req_us, small.len, small_out, small_us, big.len, big_out, big_us, big_us / 804);
+    fprintf(
+        stderr,
+        "timing: request %zu bytes: %.1f us; short answer (14 chunks, %zu -> %zu bytes): %.1f us; "
+        "long answer (804 chunks, %zu -> %zu bytes): %.1f us (%.2f us a chunk)\n",
+        len, req_us, small.len, small_out, small_us, big.len, big_out, big_us, big_us / 804);
     cc_buf_free(&small);
     cc_buf_free(&big);
     free(body);
@@ -736,6 +924,7 @@ int main(void) {
     CC_RUN(test_request_goldens);
     CC_RUN(test_request_invariants);
     CC_RUN(test_request_errors);
+    CC_RUN(test_request_edge_cases);
     CC_RUN(test_count_tokens_local);
     CC_RUN(test_reasoning_roundtrip);
     CC_RUN(test_response_goldens);

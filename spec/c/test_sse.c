@@ -11,8 +11,10 @@ static int collect(void *arg, const cc_sse_event_t *ev) {
     cc_buf_t *b = arg;
     cc_buf_printf(b, "%s|%s|", ev->event, ev->id);
     for (size_t i = 0; i < ev->data_len; i++) {
-        if (ev->data[i] == '\n') cc_buf_puts(b, "\\n");
-        else cc_buf_append(b, ev->data + i, 1);
+        if (ev->data[i] == '\n')
+            cc_buf_puts(b, "\\n");
+        else
+            cc_buf_append(b, ev->data + i, 1);
     }
     cc_buf_puts(b, "\n");
     return 0;
@@ -23,7 +25,8 @@ static void parse_split(const char *in, size_t n, size_t k, cc_buf_t *events) {
     cc_sse_parser_t p;
     cc_sse_parser_init(&p, collect, events);
     if (k > n) {
-        for (size_t i = 0; i < n; i++) CHECK_EQ_INT(cc_sse_feed(&p, in + i, 1), 0);
+        for (size_t i = 0; i < n; i++)
+            CHECK_EQ_INT(cc_sse_feed(&p, in + i, 1), 0);
     } else {
         CHECK_EQ_INT(cc_sse_feed(&p, in, k), 0);
         CHECK_EQ_INT(cc_sse_feed(&p, in + k, n - k), 0);
@@ -81,9 +84,13 @@ static void test_comments_and_unknown(void) {
 }
 
 static void test_bom(void) {
-    EXPECT("\xEF\xBB\xBF" "data: a\n\n", "||a\n");
+    EXPECT("\xEF\xBB\xBF"
+           "data: a\n\n",
+           "||a\n");
     /* Only at the very start: later it is part of a field name (unknown, ignored). */
-    EXPECT("data: a\n\n\xEF\xBB\xBF" "data: b\n\n", "||a\n");
+    EXPECT("data: a\n\n\xEF\xBB\xBF"
+           "data: b\n\n",
+           "||a\n");
     /* Two bytes of a BOM then a line end: not a BOM, the bytes stay (an unknown field). */
     EXPECT("\xEF\xBB\ndata: c\n\n", "||c\n");
 }

@@ -10,8 +10,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const providers[] = {"openai", "deepseek", "perplexity", "openrouter",
-                                        "mistral", "ollama", "azure", "xai"};
+static const char *const providers[] = {"openai",  "deepseek", "perplexity", "openrouter",
+                                        "mistral", "ollama",   "azure",      "xai"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -21,8 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     m.upstream_model = (char *)"gpt-5";
     m.api_key = (char *)"k";
     m.alias_of = -1;
-    cc_xlate_ctx_t ctx = {&m, "gpt-5", "claude", data[0] & 64 ? "count_tokens" : "messages",
-                          (data[0] & 8) != 0, NULL, 0};
+    cc_xlate_ctx_t ctx = {
+        &m,   "gpt-5", "claude", data[0] & 64 ? "count_tokens" : "messages", (data[0] & 8) != 0,
+        NULL, 0};
     cc_xlate_request_t r = {0};
     cc_buf_t err = CC_BUF_INIT;
     const char *body = (const char *)data + 1;

@@ -14,8 +14,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const providers[] = {"openai", "deepseek", "perplexity", "openrouter",
-                                        "mistral", "ollama", "azure", "hosted_vllm"};
+static const char *const providers[] = {"openai",  "deepseek", "perplexity", "openrouter",
+                                        "mistral", "ollama",   "azure",      "hosted_vllm"};
 static const int statuses[] = {200, 200, 200, 200, 200, 429, 400, 503};
 
 static int run(uint8_t flags, const char *in, size_t n, size_t split, bool idle, cc_buf_t *out,
@@ -61,10 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     const char *body = a.data ? a.data : "";
     int rc;
-    if (sa != 200) rc = cc_acheck_error_body(body, a.len, NULL);
-    else if (flags & 8) rc = cc_acheck_stream(body, a.len, NULL);
-    else if (fa) rc = cc_acheck_error_body(body, a.len, NULL);
-    else rc = cc_acheck_message(body, a.len, NULL);
+    if (sa != 200)
+        rc = cc_acheck_error_body(body, a.len, NULL);
+    else if (flags & 8)
+        rc = cc_acheck_stream(body, a.len, NULL);
+    else if (fa)
+        rc = cc_acheck_error_body(body, a.len, NULL);
+    else
+        rc = cc_acheck_message(body, a.len, NULL);
     if (rc != 0) abort();
     if ((flags & 8) && sc == 200 && cc_acheck_stream(c.data ? c.data : "", c.len, NULL) != 0)
         abort();
