@@ -9,8 +9,18 @@
 
 #include "json_body.h"
 
+static bool has_prefix(const cJSON *s, const char *prefix) {
+    return cJSON_IsString(s) && strncmp(s->valuestring, prefix, strlen(prefix)) == 0;
+}
+
 static bool foreign(const cJSON *block) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "server_tool_use") == 0)
+        return has_prefix(cJSON_GetObjectItemCaseSensitive(block, "id"),
+                          CC_FOREIGN_SEARCH_ID_PREFIX);
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "web_search_tool_result") == 0)
+        return has_prefix(cJSON_GetObjectItemCaseSensitive(block, "tool_use_id"),
+                          CC_FOREIGN_SEARCH_ID_PREFIX);
     if (!cJSON_IsString(type) || (strcmp(type->valuestring, "thinking") != 0 &&
                                   strcmp(type->valuestring, "redacted_thinking") != 0))
         return false;
@@ -24,7 +34,8 @@ static bool foreign(const cJSON *block) {
 
 int cc_anthropic_strip_foreign_thinking(const char *body, size_t len, cc_buf_t *out) {
     /* Almost every request has none: a byte search decides without parsing. */
-    if (!memmem(body, len, "\"" CC_FOREIGN_SIGNATURE_PREFIX, strlen(CC_FOREIGN_SIGNATURE_PREFIX) + 1))
+    if (!memmem(body, len, "\"" CC_FOREIGN_SIGNATURE_PREFIX, strlen(CC_FOREIGN_SIGNATURE_PREFIX) + 1) &&
+        !memmem(body, len, "\"" CC_FOREIGN_SEARCH_ID_PREFIX, strlen(CC_FOREIGN_SEARCH_ID_PREFIX) + 1))
         return 0;
     cc_json_member_t m;
     if (cc_json_find_member(body, len, "messages", &m) != 0) return 0;
@@ -48,7 +59,7 @@ int cc_anthropic_strip_foreign_thinking(const char *body, size_t len, cc_buf_t *
             /* A turn that was only reasoning: keep the turn, with a note, so roles alternate. */
             cJSON *t = cJSON_CreateObject();
             cJSON_AddStringToObject(t, "type", "text");
-            cJSON_AddStringToObject(t, "text", "(reasoning from another model omitted)");
+            cJSON_AddStringToObject(t, "text", "(reasoning or search from another model omitted)");
             cJSON_AddItemToArray(content, t);
         }
     }

@@ -11,8 +11,13 @@
 #include "buf.h"
 
 #define CC_FOREIGN_SIGNATURE_PREFIX "ccproxy:"
+/** The id prefix of server_tool_use blocks another provider's web search produced; their
+ *  web_search_tool_result blocks (tool_use_id with the same prefix) carry no Anthropic
+ *  encrypted_content, so both are removed before a request goes to Anthropic. */
+#define CC_FOREIGN_SEARCH_ID_PREFIX "srvtoolu_ccp"
 
-/** Writes `body` without the thinking blocks whose signature starts with "ccproxy:" to `out`.
+/** Writes `body` without the thinking blocks whose signature starts with "ccproxy:", and
+ *  without other providers' web search blocks (CC_FOREIGN_SEARCH_ID_PREFIX), to `out`.
  *  Returns 1 when blocks were removed (out holds the new body: only `messages` changed),
  *  0 when there were none (out untouched; a quick scan decides most requests), -1 when the
  *  body cannot be read. */

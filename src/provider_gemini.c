@@ -71,6 +71,7 @@
 #include <time.h>
 
 #include "anthropic_stream.h"
+#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "schema_sanitize.h"
 #include "sse.h"
@@ -1003,22 +1004,6 @@ static int handle_chunk(cc_xlate_resp_t *t, const cJSON *r, cc_buf_t *out) {
     return 0;
 }
 
-static void random_id(char *dst, size_t cap, const char *prefix) {
-    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    unsigned char rnd[24];
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-        uint64_t x = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)dst;
-        for (size_t i = 0; i < sizeof rnd; i++) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            rnd[i] = (unsigned char)(x >> 56);
-        }
-    }
-    size_t n = snprintf(dst, cap, "%s", prefix);
-    for (size_t i = 0; i < sizeof rnd && n + 1 < cap; i++)
-        dst[n++] = alnum[rnd[i] % 62];
-    dst[n] = '\0';
-}
-
 /* Google Search grounding -> server_tool_use + web_search_tool_result. */
 static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
     const cJSON *gm = t->grounding;
@@ -1026,7 +1011,7 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
     const cJSON *chunks = member(gm, "groundingChunks");
     if (!cJSON_GetArraySize(queries) && !cJSON_GetArraySize(chunks)) return;
     char id[48];
-    random_id(id, sizeof id, "srvtoolu_");
+    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
     cc_buf_t query = CC_BUF_INIT;
     const cJSON *q;
     cJSON_ArrayForEach(q, queries) {

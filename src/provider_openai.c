@@ -1120,6 +1120,7 @@ const cc_provider_t cc_provider_openai = {
     .response_new = cc__oa_response_new,
     .response_feed = cc__oa_response_feed,
     .response_end = cc__oa_response_end,
+    .response_status = cc__oa_response_status,
     .response_idle = cc__oa_response_idle,
     .response_free = cc__oa_response_free,
 };

@@ -57,6 +57,8 @@ cc_xlate_resp_t *cc__oa_response_new(const cc_xlate_ctx_t *ctx, int status,
 int cc__oa_response_feed(cc_xlate_resp_t *t, const char *data, size_t len, cc_buf_t *out);
 int cc__oa_response_end(cc_xlate_resp_t *t, cc_buf_t *out);
 void cc__oa_response_idle(cc_xlate_resp_t *t, cc_buf_t *out);
+/** The client status of a whole answer once it ended (translate.h response_status). */
+int cc__oa_response_status(cc_xlate_resp_t *t);
 void cc__oa_response_free(cc_xlate_resp_t *t);
 
 #endif

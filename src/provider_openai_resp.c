@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "anthropic_stream.h"
+#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "json_body.h"
 #include "json_view.h"
@@ -186,10 +187,20 @@ static void fail_now(cc_xlate_resp_t *t, const char *type, const char *message, 
     if (t->done) return;
     t->done = true;
     t->failed = true;
-    if (t->client_stream)
+    if (t->client_stream) {
         cc_astream_error(t->as, type, message, out);
-    else
+    } else {
         cc_api_error_json(out, type, message);
+        /* The head of a whole answer waits for this (cc__oa_response_status). */
+        t->client_status = strcmp(type, "invalid_request_error") == 0 ? 400
+                           : strcmp(type, "overloaded_error") == 0    ? 529
+                           : strcmp(type, "rate_limit_error") == 0    ? 429
+                                                                      : 502;
+    }
+}
+
+int cc__oa_response_status(cc_xlate_resp_t *t) {
+    return t->client_status;
 }
 
 /* ---- the pieces of a completion ------------------------------------------------------------- */
@@ -302,7 +313,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
     t->searched = true;
     close_thinking(t, out);
     char id[40];
-    cc__astream_id(id, sizeof id, "srvtoolu_");
+    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
     cJSON *use = cJSON_CreateObject();
     cJSON_AddStringToObject(use, "type", "server_tool_use");
     cJSON_AddStringToObject(use, "id", id);

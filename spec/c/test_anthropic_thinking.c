@@ -29,11 +29,26 @@ static void test_removes_foreign(void) {
     CHECK(strstr(out.data, "ccproxy:") == NULL);
     CHECK(strstr(out.data, "EqQBCkgI") != NULL);         /* Anthropic's own stays */
     CHECK(strstr(out.data, "\"text\":\"a\"") != NULL);
-    CHECK(strstr(out.data, "reasoning from another model omitted") != NULL);
+    CHECK(strstr(out.data, "reasoning or search from another model omitted") != NULL);
     CHECK(strncmp(out.data, "{\"model\":\"m\", \"messages\":", 25) == 0); /* bytes kept */
     CHECK(strstr(out.data, "], \"stream\":true}") != NULL);
     size_t bad;
     CHECK_EQ_INT(cc_json_validate(out.data, out.len, &bad), 0);
+    cc_buf_free(&out);
+}
+
+static void test_removes_foreign_search(void) {
+    const char *b =
+        "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"server_tool_use\","
+        "\"id\":\"" CC_FOREIGN_SEARCH_ID_PREFIX "01abc\",\"name\":\"web_search\",\"input\":{}},"
+        "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"" CC_FOREIGN_SEARCH_ID_PREFIX
+        "01abc\",\"content\":[]},{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_01real\","
+        "\"name\":\"web_search\",\"input\":{}},{\"type\":\"text\",\"text\":\"found\"}]}]}";
+    cc_buf_t out = CC_BUF_INIT;
+    CHECK_EQ_INT(cc_anthropic_strip_foreign_thinking(b, strlen(b), &out), 1);
+    CHECK(strstr(out.data, CC_FOREIGN_SEARCH_ID_PREFIX) == NULL);
+    CHECK(strstr(out.data, "srvtoolu_01real") != NULL); /* Anthropic's own search stays */
+    CHECK(strstr(out.data, "\"found\"") != NULL);
     cc_buf_free(&out);
 }
 
@@ -47,6 +62,7 @@ static void test_broken_body(void) {
 int main(void) {
     CC_RUN(test_untouched);
     CC_RUN(test_removes_foreign);
+    CC_RUN(test_removes_foreign_search);
     CC_RUN(test_broken_body);
     return CC_DONE();
 }
