@@ -118,6 +118,23 @@ describe("reload", function()
     assert.is_truthy(wait_generation(gen + 1))
   end)
 
+  it("reports the outcome through `ccproxy reload`", function()
+    local gen = health(proxy).generation
+    -- `reload` finds the proxy through the pid file `start` wrote in the config dir, and asks
+    -- it on the address the configuration (with PORT, as the proxy was started) names
+    local env = { env = { PORT = proxy.port } }
+    local ok = sh.run({ H.bin, "--config-dir", dir, "reload" }, env)
+    assert.equal(0, ok.code, ok.stderr)
+    assert.equal(("reloaded: generation %d\n"):format(gen + 1), ok.stdout)
+    sh.write_file(dir .. "/hooks/marker.lua", "return {")
+    local bad = sh.run({ H.bin, "--config-dir", dir, "reload" }, env)
+    assert.equal(1, bad.code)
+    assert.matches("marker%.lua:1:", bad.stderr)
+    assert.matches(("generation %d keeps serving"):format(gen + 1), bad.stderr)
+    sh.write_file(dir .. "/hooks/marker.lua", MARKER)
+    assert.equal(0, sh.run({ H.bin, "--config-dir", dir, "reload" }, env).code)
+  end)
+
   it("loses no request under load while reloads, good and broken, keep coming", function()
     mock:reset()
     local url = ("http://127.0.0.1:%d/v1/messages"):format(proxy.port)
