@@ -22,6 +22,16 @@ struct cc_pipeline_s {
     cc_stages_t stages;
 };
 
+/* {name = "file:line:col"} for each param written in the file. */
+static void push_param_where(lua_State *L, const cc_param_pos_t *pos, size_t n) {
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        if (!pos[i].key || !pos[i].pos.file) continue;
+        lua_pushfstring(L, "%s:%d:%d", pos[i].pos.file, pos[i].pos.line, pos[i].pos.col);
+        lua_setfield(L, -2, pos[i].key);
+    }
+}
+
 static void push_where(lua_State *L, const cc_srcpos_t *pos) {
     if (pos->file)
         lua_pushfstring(L, "%s:%d:%d", pos->file, pos->line, pos->col);
@@ -52,6 +62,8 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
         lua_setfield(L, -2, "module");
         cc_lua_push_json(L, rc->params);
         lua_setfield(L, -2, "params");
+        push_param_where(L, rc->param_pos, rc->n_param_pos);
+        lua_setfield(L, -2, "param_where");
         push_where(L, &rc->pos);
         lua_setfield(L, -2, "where");
         lua_rawseti(L, -2, (int)i + 1);
@@ -65,6 +77,8 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
         lua_setfield(L, -2, "module");
         cc_lua_push_json(L, hc->params);
         lua_setfield(L, -2, "params");
+        push_param_where(L, hc->param_pos, hc->n_param_pos);
+        lua_setfield(L, -2, "param_where");
         push_where(L, &hc->pos);
         lua_setfield(L, -2, "where");
         lua_pushboolean(L, hc->fail_on_error);

@@ -6,6 +6,10 @@ local core = require("ccproxy.core")
 
 local M = {}
 
+-- Loading a module or checking its params may take this long: a module whose top level never
+-- returns must not hang the proxy's start or a reload.
+local LOAD_BUDGET_MS = 2000
+
 local state = {
   rules = {},   -- { name, module, path, match, params, where }
   hooks = {},   -- { module, path, request, params, where }
@@ -76,7 +80,11 @@ local function load_module(path, fn_name, kind_word)
     end
     return nil, full_path(tostring(err), path)
   end
-  local ok, mod = pcall(chunk)
+  local ok, mod, kind = core.call(LOAD_BUDGET_MS, chunk)
+  if not ok and kind == "budget" then
+    return nil, path .. ": its top level did not finish loading within " .. LOAD_BUDGET_MS
+      .. " ms (an endless loop outside match/request?)"
+  end
   if not ok then
     -- One line that names the file: this goes into the list of config errors.
     local msg = full_path(first_line(mod), path)
@@ -98,7 +106,8 @@ local function load_module(path, fn_name, kind_word)
 end
 
 -- Config params over the module's declared defaults, with type checks against the defaults.
-local function merge_params(mod, given, where, what, errors)
+-- `param_where` maps a param's name to where its value was written (file:line:col).
+local function merge_params(mod, given, where, what, errors, param_where)
   local errors_before = #errors
   local params = {}
   local defaults = type(mod.params) == "table" and mod.params or {}
@@ -107,12 +116,13 @@ local function merge_params(mod, given, where, what, errors)
     local d = defaults[k]
     if d ~= nil and type(d) ~= type(v) and v ~= core.json.null then
       errors[#errors + 1] = string.format("%s: %s param %s must be a %s (default %s), got %s",
-        where, what, tostring(k), type(d), tostring(d), type(v))
+        (param_where and param_where[k]) or where, what, tostring(k), type(d), tostring(d),
+        type(v))
     end
     params[k] = v
   end
   if type(mod.check) == "function" and #errors == errors_before then
-    local ok, res, msg = pcall(mod.check, params)
+    local ok, res, msg = core.call(LOAD_BUDGET_MS, mod.check, params)
     if not ok then
       errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what, tostring(res))
     elseif res == false or (res == nil and msg) then
@@ -144,7 +154,7 @@ local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
     return nil
   end
   local what = kind_word .. " '" .. (entry.name or entry.module) .. "'"
-  local params = merge_params(mod, entry.params, entry.where, what, errors)
+  local params = merge_params(mod, entry.params, entry.where, what, errors, entry.param_where)
   return { name = entry.name, module = entry.module, path = path, mod = mod,
            params = params, where = entry.where, fail_on_error = entry.fail_on_error }
 end

@@ -161,6 +161,23 @@ ccproxy:
     end)
   end)
 
+  it("refuses to start with a module whose top level never finishes, naming it", function()
+    local dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/rules" })
+    sh.write_file(dir .. "/rules/hang.lua", "while true do end\nreturn { match = function() end }\n")
+    H.config_dir({ dir = dir, config_yaml = config_yaml(mock:base()), ccproxy_yaml = [[
+ccproxy:
+  rules:
+    - name: default
+      rule: hang
+]] })
+    local t0 = H.now()
+    local r = sh.run({ H.bin, "--config-dir", dir, "start" })
+    assert.is_true(H.now() - t0 < 10)
+    assert.equal(1, r.code)
+    assert.matches("hang%.lua: its top level did not finish loading within 2000 ms", r.stderr)
+  end)
+
   describe("a hook with on_error: fail", function()
     local proxy
 
