@@ -3,7 +3,9 @@
  *   req (userdata "ccproxy.request") -> cc_preq_t
  *     req.headers / req.client_headers -> userdata "ccproxy.headers" (case-insensitive)
  *     req.body -> the whole body decoded on first access; edits are diffed member by member
- *                 when the stage ends, so untouched bytes go upstream unchanged
+ *                 when the stage ends (lua_req_body.c), so untouched bytes go upstream
+ *                 unchanged
+ *   core.request / core.finish build and end real requests for specs (lua_req_spec.c)
  */
 #include "lua_req.h"
 
@@ -14,10 +16,11 @@
 #include "json_body.h"
 #include "log.h"
 #include "lua_json.h"
+#include "lua_req_internal.h"
 #include "oauth.h"
 #include "tokens.h"
 
-#define REQ_MT "ccproxy.request"
+#define REQ_MT CC__REQ_MT
 #define HDR_MT "ccproxy.headers"
 
 typedef struct {
@@ -29,6 +32,10 @@ typedef struct {
     int readonly;
     const char *what;   /* for messages: "req.client_headers", "res.headers", ... */
 } hdr_ud_t;
+
+cc_preq_t *cc__lua_req_of(lua_State *L, int idx) {
+    return ((req_ud_t *)luaL_checkudata(L, idx, REQ_MT))->r;
+}
 
 static cc_preq_t *check_req(lua_State *L, int idx) {
     req_ud_t *ud = luaL_checkudata(L, idx, REQ_MT);
@@ -193,7 +200,7 @@ static int req_field(lua_State *L) {
 
 /* --- routing --------------------------------------------------------------------------- */
 
-static void push_deployment(lua_State *L, const cc_preq_t *r) {
+void cc__lua_push_deployment(lua_State *L, const cc_preq_t *r) {
     if (!r->routed) {
         lua_pushnil(L);
         return;
@@ -241,7 +248,7 @@ static int route_result(lua_State *L, cc_preq_t *r, int rc, cc_buf_t *err) {
     }
     cc_buf_free(err);
     sync_body_model(L, r, r->upstream_model);
-    push_deployment(L, r);
+    cc__lua_push_deployment(L, r);
     return 1;
 }
 
@@ -407,7 +414,7 @@ static int req_index(lua_State *L) {
     else if (strcmp(k, "label") == 0) push_opt_string(L, r->label);
     else if (strcmp(k, "rule") == 0) push_opt_string(L, r->rule);
     else if (strcmp(k, "session_id") == 0) push_opt_string(L, r->session_id);
-    else if (strcmp(k, "deployment") == 0) push_deployment(L, r);
+    else if (strcmp(k, "deployment") == 0) cc__lua_push_deployment(L, r);
     else if (strcmp(k, "ctx") == 0) {
         if (r->ref_ctx == LUA_NOREF) {
             lua_newtable(L);
@@ -487,169 +494,6 @@ void cc_lua_req_push(lua_State *L, cc_preq_t *r) {
     r->ref_view = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* --- finishing: diff the decoded body against the original, member by member --------- */
-
-typedef struct {
-    cc_json_edit_t *edits;
-    size_t n, cap;
-    cc_buf_t text; /* all new values, back to back; edits point into it by offset */
-    size_t *offsets;
-} edits_t;
-
-static void edits_add(edits_t *e, const char *key, size_t off, size_t len, bool remove) {
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 8;
-        e->edits = realloc(e->edits, e->cap * sizeof *e->edits);
-        e->offsets = realloc(e->offsets, e->cap * sizeof *e->offsets);
-    }
-    e->edits[e->n].key = strdup(key);
-    e->edits[e->n].value = remove ? NULL : "";
-    e->edits[e->n].value_len = len;
-    e->offsets[e->n] = off;
-    e->n++;
-}
-
-typedef struct {
-    lua_State *L;
-    int body_idx;
-    edits_t *e;
-    const char *body;
-    int failed;
-    cc_buf_t *err;
-} diff_ctx_t;
-
-static int diff_member(const char *body, const cc_json_member_t *m, void *arg) {
-    diff_ctx_t *d = arg;
-    cc_buf_t key = CC_BUF_INIT;
-    cc_json_string_decode(body + m->key.start, m->key.len, &key);
-    lua_State *L = d->L;
-    lua_getfield(L, d->body_idx, key.data ? key.data : "");
-    if (lua_isnil(L, -1)) {
-        edits_add(d->e, key.data ? key.data : "", 0, 0, true);
-    } else {
-        cJSON *orig = cJSON_ParseWithLength(body + m->value.start, m->value.len);
-        if (!orig || !cc_lua_json_equal(L, -1, orig)) {
-            size_t off = d->e->text.len;
-            if (cc_lua_to_json(L, -1, orig, &d->e->text, d->err) < 0) {
-                d->failed = 1;
-            } else {
-                edits_add(d->e, key.data, off, d->e->text.len - off, false);
-            }
-        }
-        cJSON_Delete(orig);
-    }
-    lua_pop(L, 1);
-    cc_buf_free(&key);
-    return d->failed;
-}
-
-static int cmp_key(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
-    size_t len;
-    const char *body = body_data(r, &len);
-    edits_t e = {0};
-    push_ref(L, r->ref_body);
-    int bidx = lua_gettop(L);
-    int rc = 0;
-    if (!lua_istable(L, bidx)) {
-        cc_buf_puts(err, "req.body must stay a table");
-        lua_pop(L, 1);
-        return -1;
-    }
-    /* The body's model is the last one written (req.model and routing keep it in step), so a
-     * hook that edits req.body.model after routing is obeyed. */
-    lua_getfield(L, bidx, "model");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *cur = cc_preq_model(r);
-        const char *m = lua_tostring(L, -1);
-        if (!cur || strcmp(cur, m) != 0) cc_preq_set_model(r, m);
-    }
-    lua_pop(L, 1);
-    diff_ctx_t d = {L, bidx, &e, body, 0, err};
-    cc_json_each_member(body, len, diff_member, &d);
-    if (d.failed) {
-        rc = -1;
-        goto done;
-    }
-    /* Members the script added, in key order so that the same edits give the same bytes. */
-    size_t n_added = 0, cap_added = 0;
-    char **added = NULL;
-    lua_pushnil(L);
-    while (lua_next(L, bidx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) continue;
-        const char *k = lua_tostring(L, -1);
-        cc_json_member_t m;
-        if (cc_preq_member(r, k, &m) == 0) continue;
-        if (n_added == cap_added) {
-            cap_added = cap_added ? cap_added * 2 : 8;
-            added = realloc(added, cap_added * sizeof *added);
-        }
-        added[n_added++] = strdup(k);
-    }
-    if (n_added) qsort(added, n_added, sizeof *added, cmp_key);
-    for (size_t i = 0; i < n_added && rc == 0; i++) {
-        lua_getfield(L, bidx, added[i]);
-        size_t off = e.text.len;
-        if (cc_lua_to_json(L, -1, NULL, &e.text, err) < 0)
-            rc = -1;
-        else
-            edits_add(&e, added[i], off, e.text.len - off, false);
-        lua_pop(L, 1);
-    }
-    for (size_t i = 0; i < n_added; i++) free(added[i]);
-    free(added);
-    if (rc < 0) goto done;
-    if (e.n) {
-        for (size_t i = 0; i < e.n; i++)
-            if (e.edits[i].value) e.edits[i].value = e.text.data + e.offsets[i];
-        cc_buf_reset(&r->body_out);
-        if (cc_json_apply_edits(body, len, e.edits, e.n, &r->body_out) == 0) {
-            r->body_changed = true;
-        } else {
-            /* Too many members changed to splice: write the whole body, in the client's key
-             * order as far as it goes. */
-            cJSON *order = cJSON_ParseWithLength(body, len);
-            cc_buf_reset(&r->body_out);
-            rc = cc_lua_to_json(L, bidx, order, &r->body_out, err);
-            cJSON_Delete(order);
-            if (rc == 0 && cc_json_validate(r->body_out.data, r->body_out.len, NULL) < 0) {
-                cc_buf_puts(err, "the edited body is not valid JSON: a string in req.body is "
-                                 "not UTF-8, or it nests deeper than 512");
-                rc = -1;
-            }
-            if (rc == 0) r->body_changed = true;
-        }
-    }
-done:
-    lua_pop(L, 1);
-    for (size_t i = 0; i < e.n; i++) free((char *)e.edits[i].key);
-    free(e.edits);
-    free(e.offsets);
-    cc_buf_free(&e.text);
-    return rc;
-}
-
-/* The model set through req.model or routing, spliced into the original bytes. */
-static int apply_model(cc_preq_t *r) {
-    if (!r->model_set || (r->model && strcmp(r->model, r->model_set) == 0)) return 0;
-    size_t len;
-    const char *body = body_data(r, &len);
-    cc_buf_t val = CC_BUF_INIT;
-    cc_buf_puts(&val, "\"");
-    cc_buf_json_escape(&val, r->model_set, strlen(r->model_set));
-    cc_buf_puts(&val, "\"");
-    cc_json_edit_t ed = {"model", val.data, val.len};
-    cc_buf_reset(&r->body_out);
-    int rc = cc_json_apply_edits(body, len, &ed, 1, &r->body_out);
-    cc_buf_free(&val);
-    if (rc == 0) r->body_changed = true;
-    return rc;
-}
-
 static void unref(lua_State *L, int *ref) {
     if (*ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
     *ref = LUA_NOREF;
@@ -680,223 +524,16 @@ void cc_lua_req_release(lua_State *L, cc_preq_t *r) {
     unref(L, &r->ref_ctx);
 }
 
-static void release_view(lua_State *L, cc_preq_t *r) {
-    cc_lua_req_release(L, r);
-}
-
 int cc_lua_req_finish(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
     int rc = 0;
-    if (r->ref_body != LUA_NOREF)
-        rc = apply_body_edits(L, r, err);
-    else
-        rc = apply_model(r);
+    rc = cc__lua_req_apply_body(L, r, err);
     cc_lua_req_end_stage(L, r); /* req.ctx lives on for the response stages */
     return rc;
-}
-
-/* --- registration and the spec constructor --------------------------------------------- */
-
-/* What ccproxy.core.request() builds: a client request and its preq, kept alive by the view
- * (through its environment table) and freed when both are collected. */
-typedef struct {
-    cc_request_t client;
-    cc_preq_t r;
-    cc_config_t *cfg;
-    int finished;
-} test_req_t;
-
-#define TEST_MT "ccproxy.test_request"
-
-static int test_gc(lua_State *L) {
-    test_req_t *t = luaL_checkudata(L, 1, TEST_MT);
-    if (!t->finished) release_view(L, &t->r);
-    cc_preq_free(&t->r);
-    free(t->client.method);
-    free(t->client.target);
-    free(t->client.path);
-    free(t->client.query);
-    cc_headers_free(&t->client.headers);
-    cc_buf_free(&t->client.body);
-    cc_config_free(t->cfg);
-    return 0;
-}
-
-static void add_headers_from(lua_State *L, int idx, cc_headers_t *h) {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TNUMBER && lua_istable(L, -1)) {
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            size_t nl, vl;
-            const char *n = luaL_checklstring(L, -2, &nl);
-            const char *v = luaL_checklstring(L, -1, &vl);
-            cc_headers_add(h, n, nl, v, vl);
-            lua_pop(L, 2);
-        } else if (lua_type(L, -2) == LUA_TSTRING) {
-            size_t nl, vl;
-            const char *n = lua_tolstring(L, -2, &nl);
-            const char *v = luaL_checklstring(L, -1, &vl);
-            cc_headers_add(h, n, nl, v, vl);
-        }
-        lua_pop(L, 1);
-    }
-}
-
-/* ccproxy.core.request{method=, path=, query=, headers=, body=, config_dir=}:
- * a real request view, built exactly as the server builds one. Raises on bad input. */
-static int l_request(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    test_req_t *t = lua_newuserdata(L, sizeof *t);  /* opts t */
-    memset(t, 0, sizeof *t);
-    t->finished = 1;
-    luaL_getmetatable(L, TEST_MT);
-    lua_setmetatable(L, -2);
-    int tidx = lua_gettop(L);
-    lua_getfield(L, 1, "method");
-    t->client.method = strdup(luaL_optstring(L, -1, "POST"));
-    lua_getfield(L, 1, "path");
-    t->client.path = strdup(luaL_optstring(L, -1, "/v1/messages"));
-    lua_getfield(L, 1, "query");
-    if (lua_isstring(L, -1)) t->client.query = strdup(lua_tostring(L, -1));
-    lua_pop(L, 3);
-    cc_buf_t target = CC_BUF_INIT;
-    cc_buf_printf(&target, "%s%s%s", t->client.path, t->client.query ? "?" : "",
-                  t->client.query ? t->client.query : "");
-    t->client.target = cc_buf_steal(&target, NULL);
-    t->client.http_major = t->client.http_minor = 1;
-    t->client.keep_alive = true;
-    lua_getfield(L, 1, "headers");
-    if (lua_istable(L, -1)) add_headers_from(L, lua_gettop(L), &t->client.headers);
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "body");
-    if (lua_istable(L, -1)) {
-        cc_buf_t err = CC_BUF_INIT;
-        if (cc_lua_to_json(L, -1, NULL, &t->client.body, &err) < 0) {
-            lua_pushfstring(L, "request body: %s", err.data ? err.data : "?");
-            cc_buf_free(&err);
-            return lua_error(L);
-        }
-        cc_buf_free(&err);
-    } else {
-        size_t n;
-        const char *b = luaL_optlstring(L, -1, "{}", &n);
-        cc_buf_append(&t->client.body, b, n);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "config_dir");
-    const char *dir = lua_tostring(L, -1);
-    cc_buf_t errs = CC_BUF_INIT;
-    if (dir) {
-        t->cfg = cc_config_load(dir, &errs, NULL);
-        if (!t->cfg) {
-            lua_pushfstring(L, "config %s: %s", dir, errs.data ? errs.data : "?");
-            cc_buf_free(&errs);
-            return lua_error(L);
-        }
-    } else {
-        t->cfg = calloc(1, sizeof *t->cfg);
-        t->cfg->default_model_passthrough = true;
-    }
-    lua_pop(L, 1);
-    cc_buf_reset(&errs);
-    if (cc_preq_init(&t->r, &t->client, t->cfg, "spec", &errs) < 0) {
-        lua_pushstring(L, errs.data ? errs.data : "bad request");
-        cc_buf_free(&errs);
-        return lua_error(L);
-    }
-    cc_buf_free(&errs);
-    t->finished = 0;
-    cc_lua_req_push(L, &t->r);                    /* opts t view */
-    lua_createtable(L, 0, 1);                     /* opts t view env */
-    lua_pushvalue(L, tidx);
-    lua_setfield(L, -2, "owner");
-    lua_setfenv(L, -2);                           /* opts t view */
-    return 1;
-}
-
-/* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
- * go upstream: {body=, headers={{name,value},...}, model=, label=, rule=, session_id=,
- * deployment=...}. */
-static int l_finish(lua_State *L) {
-    req_ud_t *ud = luaL_checkudata(L, 1, REQ_MT);
-    if (!ud->r) return luaL_error(L, "request already finished");
-    lua_getfenv(L, 1);
-    lua_getfield(L, -1, "owner");
-    test_req_t *t = luaL_checkudata(L, -1, TEST_MT);
-    lua_pop(L, 2);
-    cc_preq_t *r = ud->r;
-    cc_buf_t rerr = CC_BUF_INIT;
-    if (t->cfg->n_models && cc_preq_route_unrouted(r, &rerr) < 0) {
-        lua_pushfstring(L, "finish: %s", rerr.data ? rerr.data : "cannot route");
-        cc_buf_free(&rerr);
-        return lua_error(L);
-    }
-    cc_buf_free(&rerr);
-    lua_newtable(L);                              /* result */
-    push_deployment(L, r);
-    lua_setfield(L, -2, "deployment");
-    cc_buf_t err = CC_BUF_INIT;
-    int rc = cc_lua_req_finish(L, r, &err);
-    t->finished = 1;
-    if (rc < 0) {
-        lua_pushfstring(L, "finish: %s", err.data ? err.data : "?");
-        cc_buf_free(&err);
-        return lua_error(L);
-    }
-    cc_buf_free(&err);
-    const cc_buf_t *body = cc_preq_body(r);
-    lua_pushlstring(L, body->data ? body->data : "", body->len);
-    lua_setfield(L, -2, "body");
-    lua_pushboolean(L, r->body_changed);
-    lua_setfield(L, -2, "body_changed");
-    lua_createtable(L, (int)r->headers.n, 0);
-    for (size_t i = 0; i < r->headers.n; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushstring(L, r->headers.items[i].name);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, r->headers.items[i].value);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    lua_setfield(L, -2, "headers");
-    lua_createtable(L, 0, (int)r->tags.n);
-    for (size_t i = 0; i < r->tags.n; i++) {
-        lua_pushstring(L, r->tags.items[i].value);
-        lua_setfield(L, -2, r->tags.items[i].name);
-    }
-    lua_setfield(L, -2, "tags");
-    push_opt_string(L, r->oauth_provider);
-    lua_setfield(L, -2, "oauth_provider");
-    push_opt_string(L, cc_preq_model(r));
-    lua_setfield(L, -2, "model");
-    push_opt_string(L, r->label);
-    lua_setfield(L, -2, "label");
-    push_opt_string(L, r->rule);
-    lua_setfield(L, -2, "rule");
-    push_opt_string(L, r->session_id);
-    lua_setfield(L, -2, "session_id");
-    return 1;
-}
-
-/* core.oat_set(provider, token, user_agent) / core.oat_clear(): the token store, for specs. */
-static int l_oat_set(lua_State *L) {
-    cc_oauth_set(luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, NULL));
-    return 0;
-}
-
-static int l_oat_clear(lua_State *L) {
-    (void)L;
-    cc_oauth_clear();
-    return 0;
 }
 
 void cc_lua_req_register(lua_State *L) {
     lua_pushcfunction(L, l_request_api);
     lua_setfield(L, -2, "request_api");
-    lua_pushcfunction(L, l_oat_set);
-    lua_setfield(L, -2, "oat_set");
-    lua_pushcfunction(L, l_oat_clear);
-    lua_setfield(L, -2, "oat_clear");
     luaL_newmetatable(L, REQ_MT);
     lua_pushcfunction(L, req_index);
     lua_setfield(L, -2, "__index");
@@ -913,12 +550,5 @@ void cc_lua_req_register(lua_State *L) {
     lua_pushcfunction(L, hdr_list_fn);
     lua_setfield(L, -2, "__call");
     lua_pop(L, 1);
-    luaL_newmetatable(L, TEST_MT);
-    lua_pushcfunction(L, test_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, l_request);
-    lua_setfield(L, -2, "request");
-    lua_pushcfunction(L, l_finish);
-    lua_setfield(L, -2, "finish");
+    cc__lua_req_spec_register(L);
 }
