@@ -40,13 +40,8 @@ static int print_lines(const char *prefix, const char *text) {
 
 /* Calls require("ccproxy.check").run{...} in the pipeline's state; returns its exit code. */
 static int run_examples(lua_State *L, const cc_config_t *cfg, int n_warnings) {
-    int top = lua_gettop(L);
-    int rc = 1;
     cc_buf_t err = CC_BUF_INIT;
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "ccproxy.check");
-    if (cc_lua_pcall(L, 1, 1, &err) != 0) goto fail;
-    lua_getfield(L, -1, "run");
+    int rc = 1;
     lua_createtable(L, 0, 3);
     lua_pushstring(L, cfg->dir);
     lua_setfield(L, -2, "config_dir");
@@ -54,17 +49,13 @@ static int run_examples(lua_State *L, const cc_config_t *cfg, int n_warnings) {
     lua_setfield(L, -2, "models");
     lua_pushinteger(L, n_warnings);
     lua_setfield(L, -2, "warnings");
-    if (cc_lua_pcall(L, 1, 1, &err) != 0) goto fail;
-    rc = (int)lua_tointeger(L, -1);
-    lua_settop(L, top);
+    if (cc_lua_call_module(L, "ccproxy.check", "run", &rc, &err) != 0) {
+        fflush(stdout);
+        fprintf(stderr, "ccproxy check: internal error: %s\n", err.data ? err.data : "?");
+        rc = 1;
+    }
     cc_buf_free(&err);
     return rc;
-fail:
-    fflush(stdout);
-    fprintf(stderr, "ccproxy check: internal error: %s\n", err.data ? err.data : "?");
-    lua_settop(L, top);
-    cc_buf_free(&err);
-    return 1;
 }
 
 int cc_cmd_check(const char *config_dir, int argc, char **argv) {

@@ -132,13 +132,8 @@ static void set_str(lua_State *L, const char *key, const char *s, size_t len) {
 /* Calls require("ccproxy.explain").run{...}; returns its exit code. */
 static int run_explain(lua_State *L, const opts_t *o, const cc_config_t *cfg, const cc_buf_t *body,
                        const cc_buf_t *headers) {
-    int top = lua_gettop(L);
-    int rc = 1;
     cc_buf_t err = CC_BUF_INIT;
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "ccproxy.explain");
-    if (cc_lua_pcall(L, 1, 1, &err) != 0) goto fail;
-    lua_getfield(L, -1, "run");
+    int rc = 1;
     lua_createtable(L, 0, 9);
     set_str(L, "body", body->data ? body->data : "", body->len);
     const char *bname = o->body_file && strcmp(o->body_file, "-") != 0 ? o->body_file : "stdin";
@@ -152,17 +147,13 @@ static int run_explain(lua_State *L, const opts_t *o, const cc_config_t *cfg, co
     lua_pushboolean(L, o->json);
     lua_setfield(L, -2, "json");
     set_str(L, "config_dir", cfg->dir, strlen(cfg->dir));
-    if (cc_lua_pcall(L, 1, 1, &err) != 0) goto fail;
-    rc = (int)lua_tointeger(L, -1);
-    lua_settop(L, top);
+    if (cc_lua_call_module(L, "ccproxy.explain", "run", &rc, &err) != 0) {
+        fflush(stdout);
+        fprintf(stderr, "ccproxy explain: internal error: %s\n", err.data ? err.data : "?");
+        rc = 1;
+    }
     cc_buf_free(&err);
     return rc;
-fail:
-    fflush(stdout);
-    fprintf(stderr, "ccproxy explain: internal error: %s\n", err.data ? err.data : "?");
-    lua_settop(L, top);
-    cc_buf_free(&err);
-    return 1;
 }
 
 int cc_cmd_explain(const char *config_dir, int argc, char **argv) {

@@ -69,10 +69,6 @@ size_t cc_conn_write_queue(const cc_conn_t *c) {
     return c->write_queued;
 }
 
-bool cc_conn_head_sent(const cc_conn_t *c) {
-    return c->head_sent;
-}
-
 static void arm_timer(cc_conn_t *c, unsigned ms);
 
 static void on_timeout(uv_timer_t *t) {

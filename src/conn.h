@@ -56,8 +56,6 @@ cc_worker_t *cc_conn_worker(cc_conn_t *c);
 const char *cc_conn_request_id(cc_conn_t *c);
 void cc_conn_set_observer(cc_conn_t *c, const cc_conn_observer_t *obs);
 size_t cc_conn_write_queue(const cc_conn_t *c);
-bool cc_conn_head_sent(const cc_conn_t *c);
-
 /** Sends the status line and headers. `content_length` < 0 means the body length is not
  *  known (chunked for HTTP/1.1 clients, close-delimited for HTTP/1.0). Content-Length,
  *  Transfer-Encoding, Connection and Date are set here; hop-by-hop fields in `h` are dropped. */

@@ -12,10 +12,6 @@ void cc_log_set_level(cc_log_level_t level) {
     min_level = level;
 }
 
-cc_log_level_t cc_log_get_level(void) {
-    return min_level;
-}
-
 void cc_log(cc_log_level_t level, const char *fmt, ...) {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     if (level < min_level) return;

@@ -7,7 +7,6 @@ typedef enum { CC_LOG_DEBUG = 0, CC_LOG_INFO, CC_LOG_WARN, CC_LOG_ERROR } cc_log
 
 /** Sets the lowest level written (default INFO). */
 void cc_log_set_level(cc_log_level_t level);
-cc_log_level_t cc_log_get_level(void);
 void cc_log(cc_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define cc_debug(...) cc_log(CC_LOG_DEBUG, __VA_ARGS__)

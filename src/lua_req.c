@@ -48,7 +48,7 @@ static void push_ref(lua_State *L, int ref) {
 }
 
 /* tostring() of any value, as the `tostring` function would write it. */
-static const char *luaL_tolstring_compat(lua_State *L, int idx) {
+static const char *display_string(lua_State *L, int idx) {
     lua_getglobal(L, "tostring");
     lua_pushvalue(L, idx);
     lua_call(L, 1, 1);
@@ -315,7 +315,7 @@ static int req_tag(lua_State *L) {
         cc_headers_remove(&r->tags, name);
         return 0;
     }
-    const char *value = luaL_tolstring_compat(L, 3);
+    const char *value = display_string(L, 3);
     cc_headers_set(&r->tags, name, value);
     return 0;
 }

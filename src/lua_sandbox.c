@@ -55,11 +55,6 @@ static sandbox_t *get_sandbox(lua_State *L) {
     return f == sandbox_alloc ? ud : NULL;
 }
 
-size_t cc_lua_state_bytes(lua_State *L) {
-    sandbox_t *sb = get_sandbox(L);
-    return sb ? sb->used : 0;
-}
-
 static int panic(lua_State *L) {
     (void)L;
     abort();

@@ -20,7 +20,5 @@ void cc_lua_guard_globals(lua_State *L);
  *  under the time budget; returns true and fn's results, or false, the message (with a
  *  traceback) and the kind: "error", "budget" or "memory". */
 void cc_lua_sandbox_register(lua_State *L);
-/** Bytes a state made by cc_lua_new_sandboxed_state holds now (0 for other states). */
-size_t cc_lua_state_bytes(lua_State *L);
 
 #endif

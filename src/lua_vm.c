@@ -57,3 +57,19 @@ int cc_lua_pcall(lua_State *L, int nargs, int nresults, cc_buf_t *err) {
     }
     return rc;
 }
+
+int cc_lua_call_module(lua_State *L, const char *module, const char *fn, int *result,
+                       cc_buf_t *err) {
+    int top = lua_gettop(L) - 1;                  /* below arg */
+    lua_getglobal(L, "require");                  /* arg require */
+    lua_pushstring(L, module);
+    int rc = cc_lua_pcall(L, 1, 1, err);          /* arg mod */
+    if (rc == 0) {
+        lua_getfield(L, -1, fn);                  /* arg mod f */
+        lua_pushvalue(L, top + 1);                /* arg mod f arg */
+        rc = cc_lua_pcall(L, 1, 1, err);          /* arg mod res */
+        if (rc == 0) *result = (int)lua_tointeger(L, -1);
+    }
+    lua_settop(L, top);
+    return rc;
+}

@@ -19,4 +19,10 @@ int cc_lua_setup_state(lua_State *L);
  *  also copied to `err` when non-NULL. Returns 0 or the lua_pcall error code. */
 int cc_lua_pcall(lua_State *L, int nargs, int nresults, cc_buf_t *err);
 
+/** Calls require(module)[fn](arg) with `arg` the value on top of the stack (popped), and
+ *  returns the integer it answers in *result. Returns 0, or the error code with the message
+ *  (and traceback) in `err`. The stack is left as it was below `arg`. */
+int cc_lua_call_module(lua_State *L, const char *module, const char *fn, int *result,
+                       cc_buf_t *err);
+
 #endif

@@ -317,6 +317,3 @@ void cc_upstream_cancel(cc_upstream_t *x) {
     x_free(x);
 }
 
-bool cc_upstream_reused(const cc_upstream_t *x) {
-    return x && x->reused;
-}

@@ -50,7 +50,5 @@ void cc_upstream_pause(cc_upstream_t *x);
 void cc_upstream_resume(cc_upstream_t *x);
 /** Abandons the exchange (the client left): the connection is closed, no more callbacks. */
 void cc_upstream_cancel(cc_upstream_t *x);
-/** Whether the connection was a reused one (for tests and logs). */
-bool cc_upstream_reused(const cc_upstream_t *x);
 
 #endif

@@ -31,7 +31,6 @@ struct cc_pool_s {
     size_t n_idle;
     tls_ctx_entry_t *ctxs;
     bool shutdown;
-    size_t opened, reused;
     size_t live;          /* connections with open handles */
     bool freed;
 };
@@ -75,12 +74,6 @@ void cc_pool_set_limits(cc_pool_t *p, const cc_limits_t *limits) {
 
 uv_loop_t *cc_pool_loop(cc_pool_t *p) {
     return p->loop;
-}
-
-void cc_pool_stats(const cc_pool_t *p, size_t *opened, size_t *reused, size_t *idle) {
-    if (opened) *opened = p->opened;
-    if (reused) *reused = p->reused;
-    if (idle) *idle = p->n_idle;
 }
 
 static void pool_maybe_free(cc_pool_t *p) {
@@ -300,7 +293,6 @@ static void on_connect_timeout(uv_timer_t *t) {
 static void finish_connect(cc_upconn_t *u) {
     uv_timer_stop(&u->timer);
     u->state = UC_ACTIVE;
-    u->pool->opened++;
     if (u->h.ready) u->h.ready(u, 0, NULL, false, u->arg);
 }
 
@@ -380,7 +372,6 @@ cc_upconn_t *cc_pool_acquire(cc_pool_t *p, const cc_origin_t *origin,
         u->arg = arg;
         u->paused = false;
         start_reading(u);
-        p->reused++;
         h->ready(u, 0, NULL, true, arg);
         return u;
     }

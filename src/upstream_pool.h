@@ -62,7 +62,5 @@ void cc_upconn_release(cc_upconn_t *u, bool reusable);
 /** Closes now (cancelled request or broken response). */
 void cc_upconn_close(cc_upconn_t *u);
 uv_loop_t *cc_pool_loop(cc_pool_t *p);
-/** Counters for /health and the specs. */
-void cc_pool_stats(const cc_pool_t *p, size_t *opened, size_t *reused, size_t *idle);
 
 #endif
