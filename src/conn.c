@@ -32,6 +32,7 @@ struct cc_conn_s {
     bool close_after;     /* close once the response is written */
     bool close_delimited; /* HTTP/1.0 body without length: close ends it */
     size_t write_queued;
+    bool write_failed;    /* a write failed at once: the connection closes on the next turn */
     cc_conn_observer_t obs;
     char request_id[24];
     char read_buf[65536];
@@ -104,14 +105,26 @@ static void on_write(uv_write_t *wr, int status) {
 }
 
 /* Queues `n` pieces as one write. Returns 0, or -1 when the connection is closing. */
+static void on_close_soon(uv_timer_t *t) {
+    conn_close(t->data);
+}
+
+/* A write that fails at once happens inside a handler's call (say, relaying a piece of the
+ * upstream's answer): closing here would run the handler's `gone` callback under its feet.
+ * Close on the next loop turn instead; until then every write fails. */
+static void close_soon(cc_conn_t *c) {
+    c->write_failed = true;
+    uv_timer_start(&c->timer, on_close_soon, 0, 0);
+}
+
 static int write_pieces(cc_conn_t *c, const uv_buf_t *pieces, size_t n) {
-    if (c->state == ST_CLOSING) return -1;
+    if (c->state == ST_CLOSING || c->write_failed) return -1;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += pieces[i].len;
     if (total == 0) return 0;
     write_req_t *r = malloc(sizeof *r + total);
     if (!r) {
-        conn_close(c);
+        close_soon(c);
         return -1;
     }
     r->c = c;
@@ -127,7 +140,7 @@ static int write_pieces(cc_conn_t *c, const uv_buf_t *pieces, size_t n) {
     if (rc < 0) {
         c->write_queued -= total;
         free(r);
-        conn_close(c);
+        close_soon(c);
         return -1;
     }
     return 0;
@@ -238,6 +251,13 @@ static void close_gracefully(cc_conn_t *c) {
 
 void cc_conn_end(cc_conn_t *c) {
     if (c->state == ST_CLOSING) return;
+    if (c->write_failed) { /* the handler is done with it: close now, nobody to tell */
+        memset(&c->obs, 0, sizeof c->obs);
+        if (c->w->active_requests) c->w->active_requests--;
+        c->state = ST_READING;
+        conn_close(c);
+        return;
+    }
     if (c->chunked) {
         uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
         write_pieces(c, &last, 1);

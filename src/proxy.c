@@ -43,7 +43,6 @@ typedef struct {
     bool client_gone;     /* ... and the client left meanwhile */
     cc_headers_t held_headers;
     cc_buf_t held_body;
-    long long held_length;
     /* Another provider: the adapter translates the request and the answer. */
     const cc_provider_t *prov;
     cc_xlate_ctx_t xctx;
@@ -198,7 +197,7 @@ static void start_pings(exchange_t *ex) {
     }
     ex->ping_timer = malloc(sizeof *ex->ping_timer);
     if (!ex->ping_timer) return;
-    uv_timer_init(cc_pool_loop(ex->w->pool), ex->ping_timer);
+    uv_timer_init(&ex->w->loop, ex->ping_timer);
     ex->ping_timer->data = ex;
     ex->last_emit_ns = cc_now_ns();
     uv_timer_start(ex->ping_timer, on_ping, interval_ms, interval_ms);
@@ -215,7 +214,6 @@ static void on_up_head(void *arg, int status, const cc_headers_t *h, long long c
     ex->status = status;
     if (status == 401 && ex->r.oauth_provider && !ex->retried) {
         ex->held_401 = true;
-        ex->held_length = content_length;
         cc_headers_free(&ex->held_headers);
         cc_headers_copy(&ex->held_headers, h);
         return;
