@@ -29,6 +29,7 @@ typedef struct {
 
 typedef struct {
     cc_headers_t *list; /* NULL once its stage ended */
+    cc_headers_t *written; /* where names set through this view are noted (req.headers) */
     int readonly;
     const char *what;   /* for messages: "req.client_headers", "res.headers", ... */
 } hdr_ud_t;
@@ -98,6 +99,7 @@ static int hdr_newindex(lua_State *L) {
         return luaL_error(L, "invalid header %s: names have no spaces or ':', values no newlines",
                           name);
     cc_headers_set(list, name, value);
+    if (h->written) cc_headers_set(h->written, name, "");
     return 0;
 }
 
@@ -119,6 +121,7 @@ static int hdr_list_fn(lua_State *L) {
 void *cc_lua_headers_push(lua_State *L, cc_headers_t *list, int readonly, const char *what) {
     hdr_ud_t *h = lua_newuserdata(L, sizeof *h);
     h->list = list;
+    h->written = NULL;
     h->readonly = readonly;
     h->what = what;
     luaL_getmetatable(L, HDR_MT);
@@ -137,8 +140,10 @@ static void push_headers(lua_State *L, cc_preq_t *r, int client) {
         return;
     }
     /* The client's list is never written through a read-only view. */
-    cc_lua_headers_push(L, client ? (cc_headers_t *)&r->client->headers : &r->headers, client,
-                        client ? "req.client_headers" : "req.headers");
+    hdr_ud_t *h = cc_lua_headers_push(L, client ? (cc_headers_t *)&r->client->headers
+                                                 : &r->headers,
+                                       client, client ? "req.client_headers" : "req.headers");
+    if (!client) h->written = &r->written;
     lua_pushvalue(L, -1);
     *ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }

@@ -92,6 +92,7 @@ void cc_preq_free(cc_preq_t *r) {
     free(r->members);
     cc_headers_free(&r->headers);
     cc_headers_free(&r->tags);
+    cc_headers_free(&r->written);
     free(r->oauth_provider);
     free(r->oauth_token);
     free(r->model);

@@ -40,6 +40,7 @@ typedef struct {
     bool passthrough;     /* the client's model was kept */
 
     cc_headers_t tags;    /* name=value pairs scripts add to the request's log line */
+    cc_headers_t written; /* names of the req.headers fields scripts set (values unused) */
     char *oauth_provider; /* a hook sent this provider's oat_sources token (401 -> refresh) */
     char *oauth_token;    /* ... this token */
 

@@ -462,16 +462,18 @@ static bool anthropic_only(const char *name) {
 }
 
 /* The upstream fields of a translated request: the client's end-to-end fields minus the
- * Anthropic ones and the client's own credentials (a hook or the deployment may have set
- * credentials for this provider: those stay), then the adapter's fields. */
+ * Anthropic ones and the client's own credentials (unless a hook set them, as forward_oauth
+ * does for the providers its forward_to names), then the adapter's fields. */
 static void translated_headers(exchange_t *ex) {
     const cc_headers_t *client = &ex->r.client->headers;
     for (size_t i = 0; i < ex->r.headers.n; i++) {
         const cc_header_t *f = &ex->r.headers.items[i];
         if (anthropic_only(f->name)) continue;
-        if (strcasecmp(f->name, "authorization") == 0) {
+        if (strcasecmp(f->name, "authorization") == 0 &&
+            !cc_headers_get(&ex->r.written, "authorization")) {
+            /* The client's own credentials, which no hook chose to send to this provider. */
             const char *theirs = cc_headers_get(client, "authorization");
-            if (theirs && strcmp(theirs, f->value) == 0) continue; /* the client's own */
+            if (theirs && strcmp(theirs, f->value) == 0) continue;
         }
         cc_headers_add(&ex->up_headers, f->name, strlen(f->name), f->value, strlen(f->value));
     }

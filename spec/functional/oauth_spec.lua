@@ -111,3 +111,57 @@ describe("oat_sources", function()
     proxy:stop()
   end)
 end)
+
+describe("a client's token and other providers", function()
+  local mock
+
+  setup(function()
+    mock = H.start_mock()
+  end)
+
+  teardown(function()
+    H.cleanup()
+  end)
+
+  local function proxy_with(forward_to)
+    local yaml = ([[
+ccproxy:
+  hooks:
+    - ccproxy.hooks.model_router
+    - hook: ccproxy.hooks.forward_oauth
+      params: {forward_to: [FORWARD]}
+]]):gsub("FORWARD", forward_to)
+    local models = ([[
+model_list:
+  - model_name: gemini-mock
+    litellm_params:
+      model: gemini/gemini-mock
+      api_base: BASE
+]]):gsub("BASE", mock:base())
+    return H.start_proxy({ ccproxy_yaml = yaml, config_yaml = models })
+  end
+
+  local function ask(proxy)
+    mock:reset()
+    local res = proxy:messages(H.messages_body({ model = "gemini-mock", stream = false }), {
+      headers = { { "Content-Type", "application/json" },
+                  { "Authorization", "Bearer ya29.client-token" } },
+    })
+    assert.equal(200, res.status, res.body)
+    local rec = mock:last_request()
+    assert.equal("gemini", rec.dialect)
+    return H.record_header(rec, "authorization")
+  end
+
+  it("reaches a provider forward_oauth's forward_to names", function()
+    local proxy = proxy_with("anthropic, gemini")
+    assert.equal("Bearer ya29.client-token", ask(proxy))
+    proxy:stop()
+  end)
+
+  it("never reaches another provider by default", function()
+    local proxy = proxy_with("anthropic")
+    assert.is_nil(ask(proxy))
+    proxy:stop()
+  end)
+end)
