@@ -277,6 +277,10 @@ void cc_conn_abort(cc_conn_t *c) {
     conn_close(c);
 }
 
+void cc_conn_close(cc_conn_t *c) {
+    conn_close(c);
+}
+
 void cc_conn_respond(cc_conn_t *c, int status, const char *content_type, const char *body,
                      size_t len, const cc_headers_t *extra) {
     cc_headers_t h = CC_HEADERS_INIT;

@@ -64,8 +64,12 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
 int cc_conn_write_body(cc_conn_t *c, const char *data, size_t len);
 /** Finishes the response; the connection then reads the next request or closes. */
 void cc_conn_end(cc_conn_t *c);
-/** Closes the connection now (a broken response: the client must not take it as complete). */
+/** Closes the connection now (a broken response: the client must not take it as complete).
+ *  For the handler itself: its `gone` is not called. */
 void cc_conn_abort(cc_conn_t *c);
+/** Closes the connection now, whatever it is doing (the shutdown grace ran out): a handler
+ *  still working on its request hears `gone` first. */
+void cc_conn_close(cc_conn_t *c);
 /** A whole response in one call. */
 void cc_conn_respond(cc_conn_t *c, int status, const char *content_type, const char *body,
                      size_t len, const cc_headers_t *extra);

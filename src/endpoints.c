@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "proxy.h"
+#include "exchange.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -94,7 +94,7 @@ void cc_dispatch(cc_conn_t *c, cc_request_t *req) {
             cc_conn_respond_error(c, 405, "invalid_request_error", "use POST for this endpoint");
             return;
         }
-        cc_proxy_handle(c, req);
+        cc_exchange_start(c, req);
         return;
     }
     if (strcmp(p, "/health") == 0 || strcmp(p, "/health/liveliness") == 0 ||

@@ -9,6 +9,7 @@
 #include "lua_json.h"
 #include "lua_req.h"
 #include "lua_req_internal.h"
+#include "attempt.h"
 #include "oauth.h"
 
 static void push_opt_string(lua_State *L, const char *s) {
@@ -136,8 +137,23 @@ static int l_request(lua_State *L) {
     return 1;
 }
 
+/* A list of fields as { {name, value}, ... }. */
+static void push_header_list(lua_State *L, const cc_headers_t *h) {
+    lua_createtable(L, (int)h->n, 0);            /* list */
+    for (size_t i = 0; i < h->n; i++) {
+        lua_createtable(L, 2, 0);                 /* list pair */
+        lua_pushstring(L, h->items[i].name);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, h->items[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (int)i + 1);           /* list */
+    }
+}
+
 /* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
- * go upstream: {body=, headers={{name,value},...}, model=, label=, rule=, session_id=,
+ * go upstream: {body=, headers={{name,value},...} (as the hooks left them),
+ * upstream_headers={...} (as the upstream request carries them, credentials chosen; or
+ * upstream_error= when it cannot be built), model=, label=, rule=, session_id=,
  * deployment=...}. */
 static int l_finish(lua_State *L) {
     cc_preq_t *view_r = cc__lua_req_of(L, 1);
@@ -171,16 +187,24 @@ static int l_finish(lua_State *L) {
     lua_setfield(L, -2, "body");
     lua_pushboolean(L, r->body_changed);
     lua_setfield(L, -2, "body_changed");
-    lua_createtable(L, (int)r->headers.n, 0);
-    for (size_t i = 0; i < r->headers.n; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushstring(L, r->headers.items[i].name);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, r->headers.items[i].value);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
+    push_header_list(L, &r->headers);
     lua_setfield(L, -2, "headers");
+    /* The fields as the upstream request carries them, built by the same attempt code the
+     * server sends with (credentials, other providers' fields). */
+    if (r->routed) {
+        int ast = 0;
+        cc_buf_t aerr = CC_BUF_INIT;
+        cc_attempt_t *a = cc_attempt_new(r, r->deployment, false, &ast, &aerr);
+        if (a && !cc_attempt_local_answer(a)) {
+            push_header_list(L, cc_attempt_headers(a));
+            lua_setfield(L, -2, "upstream_headers");
+        } else if (!a) {
+            lua_pushstring(L, aerr.data ? aerr.data : "cannot build the upstream request");
+            lua_setfield(L, -2, "upstream_error");
+        }
+        cc_attempt_free(a);
+        cc_buf_free(&aerr);
+    }
     lua_createtable(L, 0, (int)r->tags.n);
     for (size_t i = 0; i < r->tags.n; i++) {
         lua_pushstring(L, r->tags.items[i].value);

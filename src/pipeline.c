@@ -150,13 +150,13 @@ lua_State *cc_pipeline_lua(cc_pipeline_t *p) {
     return p->L;
 }
 
-int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
+cc_pipeline_result_t cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
     lua_State *L = p->L;
     int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_run); /* run */
     cc_lua_req_push(L, r);                        /* run req */
     cc_buf_t lerr = CC_BUF_INIT;
-    int rc = 0;
+    cc_pipeline_result_t rc = CC_PIPELINE_OK;
     if (cc_lua_pcall(L, 1, 3, &lerr) != 0) {
         /* runtime.run contains every script error itself; reaching here is a runtime bug. */
         cc_error("%s pipeline failed: %s", r->id, lerr.data ? lerr.data : "?");
@@ -164,19 +164,19 @@ int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err) {
         /* A hook with on_error: fail raised. */
         const char *hook = lua_tostring(L, -2), *msg = lua_tostring(L, -1);
         cc_buf_printf(err, "hook '%s' failed: %s", hook ? hook : "?", msg ? msg : "?");
-        rc = -2;
+        rc = CC_PIPELINE_HOOK_FAILED;
     }
     cc_buf_free(&lerr);
     lua_settop(L, top);
-    if (rc == 0 && cc_preq_route_unrouted(r, err) < 0) rc = -1;
+    if (rc == CC_PIPELINE_OK && cc_preq_route_unrouted(r, err) < 0) rc = CC_PIPELINE_UNROUTED;
     cc_buf_t ferr = CC_BUF_INIT;
     if (cc_lua_req_finish(L, r, &ferr) < 0) {
         cc_error("%s the body edited by a hook cannot be sent: %s", r->id,
                  ferr.data ? ferr.data : "?");
-        if (rc == 0) {
+        if (rc == CC_PIPELINE_OK) {
             cc_buf_printf(err, "a hook left the request body in a state that cannot be encoded "
                                "as JSON: %s", ferr.data ? ferr.data : "?");
-            rc = -1;
+            rc = CC_PIPELINE_UNROUTED;
         }
     }
     cc_buf_free(&ferr);

@@ -21,12 +21,18 @@ void cc_pipeline_free(cc_pipeline_t *p);
  *  the modules outside the server: check, explain). Owned by the pipeline. */
 struct lua_State *cc_pipeline_lua(cc_pipeline_t *p);
 
+/** What the request stage decided. */
+typedef enum {
+    CC_PIPELINE_OK = 0,
+    CC_PIPELINE_UNROUTED = -1,    /* the request cannot be routed (or its edited body sent) */
+    CC_PIPELINE_HOOK_FAILED = -2, /* a hook configured with on_error: fail raised */
+} cc_pipeline_result_t;
+
 /** Runs the hooks on `r` (rule_evaluator labels it, model_router routes it, ...). When no hook
  *  routed the request, it goes where the client's model goes (passthrough). Afterwards
- *  r->headers, the body and the route are final. Returns 0; -1 with a message for the client
- *  in `err` when the request cannot be routed; -2 when a hook configured with
- *  on_error: fail raised (the message names the hook). */
-int cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err);
+ *  r->headers, the body and the route are final. On failure `err` has a message for the
+ *  client (naming the hook when one failed). */
+cc_pipeline_result_t cc_pipeline_run(cc_pipeline_t *p, cc_preq_t *r, cc_buf_t *err);
 
 /** Which response stages any loaded hook takes part in. */
 typedef struct {

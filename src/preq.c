@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "json_body.h"
-#include "translate.h"
 
 /* Client fields that never go upstream: hop-by-hop ones, and those ccproxy sets itself. */
 static bool stays_here(const cc_headers_t *h, const char *name) {
@@ -122,34 +121,22 @@ const cc_buf_t *cc_preq_body(const cc_preq_t *r) {
     return r->body_changed ? &r->body_out : &r->client->body;
 }
 
-/* Credentials and extra headers of the chosen deployment. A configured api_key replaces the
- * client's credentials; without one the client's own x-api-key / Authorization travel. */
+/* The chosen deployment's extra headers. Its credentials are not set here: they are chosen
+ * when the upstream request is built (credentials.c), so scripts never see a key. */
 static void apply_deployment(cc_preq_t *r, const cc_model_t *d) {
-    /* Anthropic's API takes the key as x-api-key; other providers' adapters put it in their
-     * own field (Authorization: Bearer, api-key, x-goog-api-key) when they translate. */
-    if (d->api_key && !cc_provider_for(d->provider)) {
-        cc_headers_remove(&r->headers, "authorization");
-        cc_headers_set(&r->headers, "x-api-key", d->api_key);
-    }
     for (size_t i = 0; i < d->n_headers; i++)
         cc_headers_set(&r->headers, d->headers[i].name, d->headers[i].value);
 }
 
-/* Puts back the client's value of `name` (or none) where a deployment had set its own. */
-static void restore_client_field(cc_preq_t *r, const char *name) {
-    cc_headers_remove(&r->headers, name);
-    const char *v = cc_headers_get(&r->client->headers, name);
-    if (v) cc_headers_set(&r->headers, name, v);
-}
-
-/* Routing again: the credentials and headers of the deployment chosen before must not travel
- * to the next one (say, an OpenAI key to Anthropic). */
+/* Routing again: the headers of the deployment chosen before must not travel to the next
+ * one. The client's value of each comes back (or none). */
 static void undo_deployment(cc_preq_t *r, const cc_model_t *d) {
-    if (d->api_key) {
-        restore_client_field(r, "x-api-key");
-        restore_client_field(r, "authorization");
+    for (size_t i = 0; i < d->n_headers; i++) {
+        const char *name = d->headers[i].name;
+        cc_headers_remove(&r->headers, name);
+        const char *v = cc_headers_get(&r->client->headers, name);
+        if (v) cc_headers_set(&r->headers, name, v);
     }
-    for (size_t i = 0; i < d->n_headers; i++) restore_client_field(r, d->headers[i].name);
 }
 
 static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, bool passthrough) {

@@ -117,7 +117,8 @@ static void on_grace_expired(uv_timer_t *t) {
     if (w->n_conns)
         cc_warn("worker %d: %zu connection(s) still busy after the shutdown grace; closing them",
                 w->index, w->n_conns);
-    while (w->n_conns) cc_conn_abort(w->conns[w->n_conns - 1]);
+    /* Each handler hears that its client is gone, so its upstream is cancelled too. */
+    while (w->n_conns) cc_conn_close(w->conns[w->n_conns - 1]);
 }
 
 /* Runs in the worker's own thread: stop accepting, close idle connections, let the rest end. */

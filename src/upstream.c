@@ -34,8 +34,9 @@ struct cc_upstream_s {
     bool finished;
     bool paused;
     int status;
-    bool in_parser;      /* inside llhttp_execute/finish: freeing must wait */
-    bool free_pending;   /* x_free was asked for while in_parser */
+    int busy;            /* inside llhttp or cc_pool_acquire, which may call back: freeing
+                            must wait until they return */
+    bool free_pending;   /* x_free was asked for while busy */
     bool complete;       /* the response ended (set inside llhttp) */
     bool reusable;       /* ... and the connection may be kept */
 };
@@ -44,9 +45,10 @@ static void on_timer_closed(uv_handle_t *h) {
     free(h);
 }
 
-/* Frees x, or, while llhttp is running on x->parser, marks it for the caller to free. */
+/* Frees x, or, while a call that may call back into x runs (llhttp, the pool), marks it for
+ * that call's caller to free. */
 static void x_free(cc_upstream_t *x) {
-    if (x->in_parser) {
+    if (x->busy) {
         x->free_pending = true;
         return;
     }
@@ -156,9 +158,9 @@ static int r_message_complete(llhttp_t *p) {
 /* Runs llhttp on `data` (or finishes the message at EOF when data is NULL), then does what the
  * callbacks asked for. Returns true when x is gone (finished, failed or cancelled). */
 static bool run_parser(cc_upstream_t *x, const char *data, size_t len) {
-    x->in_parser = true;
+    x->busy++;
     llhttp_errno_t err = data ? llhttp_execute(&x->parser, data, len) : llhttp_finish(&x->parser);
-    x->in_parser = false;
+    x->busy--;
     if (x->free_pending) {
         x_free(x);
         return true;
@@ -261,10 +263,21 @@ static void on_conn_ready(cc_upconn_t *u, int status, const char *err, bool reus
     write_request(x);
 }
 
+/* Asks the pool for a connection. A pending one (resolving, connecting, in its TLS
+ * handshake) is held in x->conn from the start, so that cancelling closes it and the pool never
+ * calls back into a freed exchange. The pool may call on_conn_ready before it returns (a pooled
+ * connection, or a failure), which may fail and free x: that free waits for this return. */
 static void send_request(cc_upstream_t *x) {
     static const cc_upconn_handler_t h = {on_conn_ready, on_conn_data, on_conn_closed};
     x->any_byte = false;
-    cc_pool_acquire(x->pool, &x->req.origin, &h, x);
+    x->busy++;
+    cc_upconn_t *u = cc_pool_acquire(x->pool, &x->req.origin, &h, x);
+    x->busy--;
+    if (x->free_pending) {
+        x_free(x);
+        return;
+    }
+    if (u && !x->finished && !x->conn) x->conn = u;
 }
 
 static void on_start(uv_timer_t *t) {

@@ -448,7 +448,7 @@ local function upstream_of(req_info, finished, body_text)
     req_info.query ~= json.null and req_info.query or nil)
   local headers = {}
   if host then headers[#headers + 1] = list({ "Host", host }) end
-  for _, pair in ipairs(finished.headers) do
+  for _, pair in ipairs(finished.upstream_headers or finished.headers) do
     if not SERVER_SET[pair[1]:lower()] then
       headers[#headers + 1] = list({ pair[1], shown_value(pair[1], pair[2]) })
     end

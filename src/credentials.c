@@ -1,0 +1,71 @@
+/* credentials.c: the upstream fields and credentials of a routed request (see credentials.h). */
+#include "credentials.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+
+bool cc_credentials_field(const char *name) {
+    return strcasecmp(name, "authorization") == 0 || strcasecmp(name, "x-api-key") == 0 ||
+           strcasecmp(name, "api-key") == 0 || strcasecmp(name, "x-goog-api-key") == 0;
+}
+
+/* Fields that mean something only to Anthropic's API, or are its SDK's telemetry. */
+static bool anthropic_only(const char *name) {
+    return strncasecmp(name, "anthropic-", 10) == 0 || strncasecmp(name, "x-stainless-", 12) == 0 ||
+           strcasecmp(name, "x-api-key") == 0;
+}
+
+static bool written(const cc_credentials_in_t *in, const char *name) {
+    return in->written && cc_headers_get(in->written, name) != NULL;
+}
+
+void cc_credentials_headers(const cc_credentials_in_t *in, cc_headers_t *out) {
+    const cc_model_t *d = in->deployment;
+    bool key = d && d->api_key && *d->api_key;
+    for (size_t i = 0; i < in->request->n; i++) {
+        const cc_header_t *f = &in->request->items[i];
+        if (in->adapter && anthropic_only(f->name)) continue;
+        /* A credential no hook chose is the client's: replaced by the deployment's key, and
+         * never sent to another provider. */
+        if (cc_credentials_field(f->name) && !written(in, f->name) && (key || in->adapter))
+            continue;
+        cc_headers_add(out, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    if (!in->adapter) {
+        if (key && !written(in, "x-api-key")) cc_headers_set(out, "x-api-key", d->api_key);
+        return;
+    }
+    for (size_t i = 0; i < in->adapter->n; i++) {
+        const cc_header_t *f = &in->adapter->items[i];
+        if (cc_credentials_field(f->name) && written(in, f->name)) continue;
+        cc_headers_set(out, f->name, f->value);
+    }
+}
+
+/* How `value` carries `token`: 1 bare, 2 as "Bearer <token>" (any case), 0 not. */
+static int carries(const char *value, const char *token) {
+    if (strcmp(value, token) == 0) return 1;
+    if (strncasecmp(value, "bearer ", 7) == 0 && strcmp(value + 7, token) == 0) return 2;
+    return 0;
+}
+
+int cc_credentials_swap_token(cc_headers_t *h, const char *old_token, const char *new_token) {
+    int n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        cc_header_t *f = &h->items[i];
+        int how = cc_credentials_field(f->name) ? carries(f->value, old_token) : 0;
+        if (!how) continue;
+        cc_buf_t v = CC_BUF_INIT;
+        if (how == 2) cc_buf_append(&v, f->value, 7);
+        cc_buf_puts(&v, new_token);
+        char *nv = cc_buf_steal(&v, NULL);
+        if (!nv) continue;
+        free(f->value);
+        f->value = nv;
+        n++;
+    }
+    return n;
+}

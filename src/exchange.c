@@ -1,0 +1,409 @@
+/* exchange.c: one proxied request from end to end (see exchange.h).
+ *
+ *   PIPELINE   rules and hooks label, edit and route the request (pipeline.c)
+ *   UPSTREAM   an attempt carries it to the deployment (attempt.c)
+ *   REFRESHING a 401 to a request that used an oat_sources token: the token command runs,
+ *              then a second attempt goes with the new token (or the 401 is relayed)
+ *   ANSWERING  the chain of sinks carries the answer to the client as it arrives (sink.h);
+ *              the client's write queue over its high mark pauses the attempt, draining
+ *              resumes it
+ *   FINISHED   finish(outcome): one log line, the done stage once, the Lua state released;
+ *              the memory goes once no callback is still to come (a token command)
+ *
+ * The client leaving, in any state, abandons the attempt and finishes the exchange; the
+ * client's side is never touched again. Failures before the client has the head get an
+ * Anthropic error; after it, an event stream gets `event: error` and any other body is cut.
+ */
+#include "exchange.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_error.h"
+#include "attempt.h"
+#include "credentials.h"
+#include "log.h"
+#include "oauth.h"
+#include "pipeline.h"
+#include "preq.h"
+#include "sinks.h"
+#include "worker.h"
+
+typedef enum { EX_PIPELINE, EX_UPSTREAM, EX_REFRESHING, EX_ANSWERING, EX_FINISHED } ex_state_t;
+
+typedef struct {
+    ex_state_t state;
+    cc_conn_t *conn;        /* NULL once the client left or its response ended */
+    cc_worker_t *w;
+    cc_wgen_t *wg;          /* the generation this request pinned */
+    const cc_config_t *cfg; /* wg->gen->cfg */
+    char id[24];            /* the request id (the connection's changes with its next request) */
+    cc_preq_t r;
+    bool piped;             /* the request stage ran: the done stage runs too */
+    cc_attempt_t *attempt;  /* the current attempt */
+    bool refreshed;         /* the token was refreshed once already */
+    bool token_pending;     /* a token command will call back with this exchange */
+    cc_answer_t ans;
+    cc_sink_t *chain;       /* the answer's sinks, first to last */
+    cc_sink_t *client;      /* ... the last one */
+    bool paused;
+    size_t bytes;           /* body bytes from the upstream */
+    uint64_t start_ns, head_ns;
+} exchange_t;
+
+/* --- the end ------------------------------------------------------------------------------ */
+
+static void maybe_free(exchange_t *ex) {
+    if (ex->state != EX_FINISHED || ex->token_pending) return;
+    cc_preq_free(&ex->r);
+    cc_wgen_unref(ex->wg);
+    free(ex);
+}
+
+/* " name=value" for each tag a script added; values with spaces or quotes are quoted. */
+static void format_tags(const cc_headers_t *tags, cc_buf_t *out) {
+    for (size_t i = 0; i < tags->n; i++) {
+        const char *v = tags->items[i].value;
+        if (*v && !strpbrk(v, " \t\"=")) {
+            cc_buf_printf(out, " %s=%s", tags->items[i].name, v);
+        } else {
+            cc_buf_printf(out, " %s=\"", tags->items[i].name);
+            cc_buf_json_escape(out, v, strlen(v));
+            cc_buf_puts(out, "\"");
+        }
+    }
+}
+
+static double ms_since(uint64_t from_ns, uint64_t to_ns) {
+    return (double)(to_ns - from_ns) / 1e6;
+}
+
+static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
+    const cc_preq_t *r = &ex->r;
+    cc_buf_t tags = CC_BUF_INIT;
+    format_tags(&r->tags, &tags);
+    const char *dep = r->routed ? ex->cfg->models[r->deployment].model_name : "-";
+    double ttfb = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1;
+    cc_info("%s %s %s rule=%s label=%s deployment=%s model=%s status=%d bytes=%zu ttfb=%.1fms "
+            "total=%.1fms%s%s%s%s%s",
+            ex->id, r->client->method, r->client->path, r->rule ? r->rule : "-",
+            r->label ? r->label : "default", dep, r->upstream_model ? r->upstream_model : "-",
+            ex->ans.status, ex->bytes, ttfb, ms_since(ex->start_ns, now),
+            r->session_id ? " session=" : "", r->session_id ? r->session_id : "",
+            outcome ? " " : "", outcome ? outcome : "", tags.data ? tags.data : "");
+    cc_buf_free(&tags);
+}
+
+/* Every way out of an exchange ends here, once: the client's side is already answered (or
+ * gone). `outcome` is NULL for a complete answer, else what happened ("client-closed",
+ * "upstream-failed", ...), as the log line and the done stage report it. */
+static void finish(exchange_t *ex, const char *outcome) {
+    if (ex->state == EX_FINISHED) return;
+    ex->state = EX_FINISHED;
+    ex->conn = NULL;
+    cc_attempt_abandon(ex->attempt);
+    uint64_t now = cc_now_ns();
+    log_line(ex, outcome, now);
+    cc_pipeline_t *p = ex->wg->pipeline;
+    if (ex->piped && cc_pipeline_stages(p)->done) {
+        cc_done_info_t info = {
+            .status = ex->ans.status,
+            .bytes = ex->bytes,
+            .ttfb_ms = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1,
+            .total_ms = ms_since(ex->start_ns, now),
+            .outcome = outcome,
+        };
+        cc_pipeline_done(p, &ex->r, &info);
+    }
+    cc_sink_chain_free(ex->chain);
+    ex->chain = ex->client = NULL;
+    cc_attempt_free(ex->attempt);
+    ex->attempt = NULL;
+    if (ex->piped) cc_pipeline_release(p, &ex->r);
+    maybe_free(ex);
+}
+
+/* An answer of ccproxy's own before any head went out: an Anthropic error, and the end. */
+static void fail(exchange_t *ex, int status, const char *type, const char *msg,
+                 const char *outcome, bool final) {
+    ex->ans.status = status;
+    if (final) {
+        /* Retrying cannot fix it (a certificate problem): tell the client not to. */
+        cc_buf_t body = CC_BUF_INIT;
+        cc_api_error_json(&body, type, msg);
+        cc_headers_t h = CC_HEADERS_INIT;
+        cc_headers_set(&h, "x-should-retry", "false");
+        cc_conn_respond(ex->conn, status, "application/json", body.data, body.len, &h);
+        cc_headers_free(&h);
+        cc_buf_free(&body);
+    } else {
+        cc_conn_respond_error(ex->conn, status, type, msg);
+    }
+    finish(ex, outcome);
+}
+
+/* --- the answer's chain ------------------------------------------------------------------- */
+
+static unsigned ping_interval_ms(void) {
+    static unsigned interval_ms;
+    if (!interval_ms) {
+        const char *env = getenv("CCPROXY_PING_INTERVAL_MS");
+        long v = env ? strtol(env, NULL, 10) : 0;
+        interval_ms = v > 0 ? (unsigned)v : 15000;
+    }
+    return interval_ms;
+}
+
+static void link_sink(exchange_t *ex, cc_sink_t ***tail, cc_sink_t *s) {
+    if (!s) return;
+    **tail = s;
+    *tail = &s->next;
+    ex->client = s;
+}
+
+/* Composes the chain for the answer of `a` (NULL: a local answer, already Anthropic's). */
+static int compose_chain(exchange_t *ex, const cc_attempt_t *a) {
+    cc_pipeline_t *p = ex->wg->pipeline;
+    const cc_provider_t *prov = a ? cc_attempt_provider(a) : NULL;
+    cc_sink_t **tail = &ex->chain;
+    if (prov)
+        link_sink(ex, &tail, cc_sink_translate_new(prov, cc_attempt_xlate(a), &ex->w->loop,
+                                                   ping_interval_ms()));
+    link_sink(ex, &tail, cc_sink_response_new(p, &ex->r, &ex->ans));
+    if (cc_pipeline_stages(p)->event) link_sink(ex, &tail, cc_sink_events_new(p, &ex->r, &ex->ans));
+    if (prov && !cc_attempt_xlate(a)->stream) link_sink(ex, &tail, cc_sink_hold_new());
+    cc_sink_t *client = cc_sink_client_new(ex->conn, &ex->ans);
+    if (!client) return -1;
+    link_sink(ex, &tail, client);
+    return 0;
+}
+
+/* The answer is complete: the chain's end ends the client's response. */
+static void end_answer(exchange_t *ex, const char *outcome) {
+    cc_sink_end(ex->chain, 0);
+    finish(ex, outcome);
+}
+
+static void relay_held(exchange_t *ex, const char *outcome) {
+    cc_attempt_answer_t held;
+    cc_attempt_held(ex->attempt, &held);
+    ex->state = EX_ANSWERING;
+    ex->head_ns = cc_now_ns();
+    if (compose_chain(ex, ex->attempt) < 0) {
+        fail(ex, 500, "api_error", "out of memory", "rejected", false);
+        return;
+    }
+    cc_headers_t h = CC_HEADERS_INIT;
+    cc_headers_copy(&h, held.headers);
+    cc_sink_head(ex->chain, held.status, &h, (long long)held.body_len);
+    cc_headers_free(&h);
+    ex->bytes += held.body_len;
+    cc_sink_body(ex->chain, held.body, held.body_len);
+    end_answer(ex, outcome);
+}
+
+/* --- the attempt's events ----------------------------------------------------------------- */
+
+static void start_attempt(exchange_t *ex);
+static void refresh_token(exchange_t *ex);
+
+static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long long cl) {
+    exchange_t *ex = arg;
+    if (status == 401 && ex->r.oauth_provider && !ex->refreshed) return false; /* held */
+    ex->state = EX_ANSWERING;
+    ex->head_ns = cc_now_ns();
+    ex->ans.status = status;
+    if (compose_chain(ex, ex->attempt) < 0) {
+        cc_attempt_abandon(ex->attempt);
+        fail(ex, 500, "api_error", "out of memory", "rejected", false);
+        return true;
+    }
+    cc_headers_t out = CC_HEADERS_INIT;
+    for (size_t i = 0; i < h->n; i++) {
+        const cc_header_t *f = &h->items[i];
+        if (cc_headers_is_hop_by_hop(h, f->name)) continue;
+        cc_headers_add(&out, f->name, strlen(f->name), f->value, strlen(f->value));
+    }
+    cc_sink_head(ex->chain, status, &out, cl);
+    cc_headers_free(&out);
+    return true;
+}
+
+static void on_attempt_body(void *arg, const char *data, size_t len) {
+    exchange_t *ex = arg;
+    if (ex->state != EX_ANSWERING) return;
+    ex->bytes += len;
+    cc_sink_body(ex->chain, data, len);
+    if (!ex->paused && ex->conn && cc_conn_write_queue(ex->conn) > CC_CONN_HIGH_WATER) {
+        ex->paused = true;
+        cc_attempt_pause(ex->attempt);
+    }
+}
+
+static void on_attempt_done(void *arg) {
+    exchange_t *ex = arg;
+    cc_attempt_answer_t held;
+    if (cc_attempt_held(ex->attempt, &held)) {
+        refresh_token(ex);
+        return;
+    }
+    if (ex->state == EX_ANSWERING) end_answer(ex, NULL);
+}
+
+static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after_head) {
+    exchange_t *ex = arg;
+    const cc_preq_t *r = &ex->r;
+    char text[1024];
+    snprintf(text, sizeof text, "upstream %s (%s): %s",
+             r->routed ? ex->cfg->models[r->deployment].model_name : "?",
+             cc_attempt_host(ex->attempt), msg);
+    cc_warn("%s %s", ex->id, text);
+    if (after_head && ex->ans.head_sent) {
+        cc_sink_client_break(ex->client, text);
+        finish(ex, "upstream-broke");
+        return;
+    }
+    /* Nothing reached the client yet (a held answer is dropped). */
+    switch (kind) {
+    case CC_UP_UNREACHABLE: fail(ex, 529, "overloaded_error", text, "upstream-failed", false); break;
+    case CC_UP_TIMEOUT: fail(ex, 504, "api_error", text, "upstream-failed", false); break;
+    case CC_UP_TLS: fail(ex, 502, "api_error", text, "upstream-failed", true); break;
+    default: fail(ex, 502, "api_error", text, "upstream-failed", false); break;
+    }
+}
+
+/* --- 401 with an oat_sources token: refresh it, try once more ------------------------------ */
+
+static void on_token_refreshed(void *arg, int ok) {
+    exchange_t *ex = arg;
+    ex->token_pending = false;
+    if (ex->state == EX_FINISHED) { /* the client left meanwhile */
+        maybe_free(ex);
+        return;
+    }
+    char *token = NULL, *ua = NULL;
+    if (!ok || cc_oauth_get(ex->r.oauth_provider, &token, &ua, NULL) < 0 ||
+        (ex->r.oauth_token && strcmp(token, ex->r.oauth_token) == 0)) {
+        free(token);
+        free(ua);
+        relay_held(ex, "token-refresh-did-not-help");
+        return;
+    }
+    free(ua);
+    /* The new token goes where the hooks put the old one. */
+    if (ex->r.oauth_token) cc_credentials_swap_token(&ex->r.headers, ex->r.oauth_token, token);
+    free(ex->r.oauth_token);
+    ex->r.oauth_token = token;
+    cc_info("%s upstream answered 401: refreshed the %s token, retrying once", ex->id,
+            ex->r.oauth_provider);
+    cc_attempt_free(ex->attempt);
+    ex->attempt = NULL;
+    start_attempt(ex);
+}
+
+static void refresh_token(exchange_t *ex) {
+    ex->refreshed = true;
+    const cc_oat_source_t *src = NULL;
+    for (size_t i = 0; i < ex->cfg->n_oat_sources; i++)
+        if (strcmp(ex->cfg->oat_sources[i].provider, ex->r.oauth_provider) == 0)
+            src = &ex->cfg->oat_sources[i];
+    if (!src || !ex->w->oauth) {
+        relay_held(ex, "token-refresh-did-not-help");
+        return;
+    }
+    ex->state = EX_REFRESHING;
+    ex->token_pending = true;
+    cc_oauth_run(ex->w->oauth, src, on_token_refreshed, ex);
+}
+
+/* --- the client's events ------------------------------------------------------------------ */
+
+static void on_client_drain(void *arg) {
+    exchange_t *ex = arg;
+    if (ex->paused) {
+        ex->paused = false;
+        cc_attempt_resume(ex->attempt);
+    }
+}
+
+static void on_client_gone(void *arg) {
+    exchange_t *ex = arg;
+    ex->conn = NULL;
+    if (!ex->ans.status) ex->ans.status = 499;
+    finish(ex, "client-closed");
+}
+
+/* --- the request -------------------------------------------------------------------------- */
+
+static void start_attempt(exchange_t *ex) {
+    static const cc_attempt_cb_t cb = {on_attempt_head, on_attempt_body, on_attempt_done,
+                                       on_attempt_fail};
+    ex->state = EX_UPSTREAM;
+    int status = 500;
+    cc_buf_t err = CC_BUF_INIT;
+    ex->attempt = cc_attempt_new(&ex->r, ex->r.deployment,
+                                 cc_pipeline_stages(ex->wg->pipeline)->event, &status, &err);
+    if (!ex->attempt) {
+        fail(ex, status, NULL, err.data ? err.data : "cannot build the upstream request",
+             "rejected", false);
+        cc_buf_free(&err);
+        return;
+    }
+    cc_buf_free(&err);
+    const cc_buf_t *local = cc_attempt_local_answer(ex->attempt);
+    if (local) {
+        ex->state = EX_ANSWERING;
+        if (compose_chain(ex, NULL) < 0) {
+            fail(ex, 500, "api_error", "out of memory", "rejected", false);
+            return;
+        }
+        cc_headers_t h = CC_HEADERS_INIT;
+        cc_headers_set(&h, "Content-Type", "application/json");
+        cc_sink_head(ex->chain, 200, &h, (long long)local->len);
+        cc_headers_free(&h);
+        cc_sink_body(ex->chain, local->data ? local->data : "", local->len);
+        end_answer(ex, "answered-locally");
+        return;
+    }
+    if (cc_attempt_send(ex->attempt, ex->w->pool, &cb, ex) < 0)
+        fail(ex, 500, "api_error", "out of memory", "rejected", false);
+}
+
+void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
+    cc_worker_t *w = cc_conn_worker(c);
+    exchange_t *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        cc_conn_respond_error(c, 500, "api_error", "out of memory");
+        return;
+    }
+    ex->state = EX_PIPELINE;
+    ex->conn = c;
+    ex->w = w;
+    ex->wg = w->current;
+    cc_wgen_ref(ex->wg);
+    ex->cfg = ex->wg->gen->cfg;
+    ex->start_ns = req->start_ns ? req->start_ns : cc_now_ns();
+    snprintf(ex->id, sizeof ex->id, "%s", cc_conn_request_id(c));
+    cc_buf_t err = CC_BUF_INIT;
+    if (cc_preq_init(&ex->r, req, ex->cfg, ex->id, &err) < 0) {
+        fail(ex, 400, "invalid_request_error", err.data, "rejected", false);
+        cc_buf_free(&err);
+        return;
+    }
+    ex->piped = true;
+    cc_pipeline_result_t prc = cc_pipeline_run(ex->wg->pipeline, &ex->r, &err);
+    if (prc != CC_PIPELINE_OK) {
+        if (prc == CC_PIPELINE_HOOK_FAILED)
+            fail(ex, 500, "api_error", err.data ? err.data : "a hook failed", "rejected", false);
+        else
+            fail(ex, 404, "not_found_error", err.data ? err.data : "cannot route the request",
+                 "rejected", false);
+        cc_buf_free(&err);
+        return;
+    }
+    cc_buf_free(&err);
+    cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
+    cc_conn_set_observer(c, &obs);
+    start_attempt(ex);
+}

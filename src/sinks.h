@@ -1,0 +1,39 @@
+/* sinks.h: the sinks an exchange composes its answer's chain from (see sink.h for the chain and
+ * its order). Each constructor returns a sink with no next (the exchange links them), or NULL
+ * when out of memory. */
+#ifndef CC_SINKS_H
+#define CC_SINKS_H
+
+#include <uv.h>
+
+#include "conn.h"
+#include "pipeline.h"
+#include "preq.h"
+#include "sink.h"
+#include "translate.h"
+
+/** The client's connection: writes the head and the body, and ends the response. */
+cc_sink_t *cc_sink_client_new(cc_conn_t *c, cc_answer_t *ans);
+/** The answer broke after the client got its head: an event stream gets an `event: error`
+ *  carrying `message` and ends (the connection then closes); any other body is cut off by
+ *  closing the connection, so the client cannot take it for complete. */
+void cc_sink_client_break(cc_sink_t *client, const char *message);
+
+/** Another provider's answer, translated to Anthropic's by `prov` (streamed or whole). While
+ *  a translated stream is silent for `ping_ms`, a ping event keeps the client waiting.
+ *  `ctx` must outlive the sink. */
+cc_sink_t *cc_sink_translate_new(const cc_provider_t *prov, const cc_xlate_ctx_t *ctx,
+                                 uv_loop_t *loop, unsigned ping_ms);
+
+/** ccproxy's own head fields (x-ccproxy-deployment, -model, -label) and the response hooks,
+ *  which may change the status and the fields. Tells the answer whether it is a stream. */
+cc_sink_t *cc_sink_response_new(cc_pipeline_t *p, cc_preq_t *r, cc_answer_t *ans);
+
+/** The event hooks: an event stream is parsed, each event goes through the hooks and what
+ *  they leave is sent re-framed. Any other body passes untouched. */
+cc_sink_t *cc_sink_events_new(cc_pipeline_t *p, cc_preq_t *r, cc_answer_t *ans);
+
+/** Holds a whole answer's head and body until its end, when its status is final. */
+cc_sink_t *cc_sink_hold_new(void);
+
+#endif
