@@ -22,6 +22,7 @@
 
 #include "api_error.h"
 #include "attempt.h"
+#include "http_request.h"
 #include "credentials.h"
 #include "log.h"
 #include "oauth.h"
@@ -39,6 +40,8 @@ typedef struct {
     cc_wgen_t *wg;          /* the generation this request pinned */
     const cc_config_t *cfg; /* wg->gen->cfg */
     char id[24];            /* the request id (the connection's changes with its next request) */
+    cc_request_t req;       /* the client's request, taken from the connection (which reads the
+                               next one as soon as this one's response ends) */
     cc_preq_t r;
     bool piped;             /* the request stage ran: the done stage runs too */
     cc_attempt_t *attempt;  /* the current attempt */
@@ -57,6 +60,7 @@ typedef struct {
 static void maybe_free(exchange_t *ex) {
     if (ex->state != EX_FINISHED || ex->token_pending) return;
     cc_preq_free(&ex->r);
+    cc_request_clear(&ex->req);
     cc_wgen_unref(ex->wg);
     free(ex);
 }
@@ -385,8 +389,9 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
     ex->cfg = ex->wg->gen->cfg;
     ex->start_ns = req->start_ns ? req->start_ns : cc_now_ns();
     snprintf(ex->id, sizeof ex->id, "%s", cc_conn_request_id(c));
+    cc_request_move(&ex->req, req);
     cc_buf_t err = CC_BUF_INIT;
-    if (cc_preq_init(&ex->r, req, ex->cfg, ex->id, &err) < 0) {
+    if (cc_preq_init(&ex->r, &ex->req, ex->cfg, ex->id, &err) < 0) {
         fail(ex, 400, "invalid_request_error", err.data, "rejected", false);
         cc_buf_free(&err);
         return;

@@ -17,6 +17,13 @@ void cc_request_clear(cc_request_t *r) {
     memset(r, 0, sizeof *r);
 }
 
+void cc_request_move(cc_request_t *dst, cc_request_t *src) {
+    *dst = *src;
+    src->method = src->target = src->path = src->query = NULL;
+    src->headers = (cc_headers_t)CC_HEADERS_INIT;
+    src->body = (cc_buf_t)CC_BUF_INIT;
+}
+
 #define P(h) ((cc_http_request_parser_t *)(h)->data)
 
 static int fail(cc_http_request_parser_t *p, int status, const char *msg) {

@@ -56,5 +56,9 @@ void cc_http_request_next(cc_http_request_parser_t *p);
 void cc_http_request_free(cc_http_request_parser_t *p);
 /** Frees the fields of a request (not the struct itself). */
 void cc_request_clear(cc_request_t *r);
+/** Moves the request's method, target, headers and body from `src` to `dst`, which then owns
+ *  them (cc_request_clear); `src` keeps its HTTP version, keep-alive and start time, which
+ *  the connection still needs for the response. */
+void cc_request_move(cc_request_t *dst, cc_request_t *src);
 
 #endif
