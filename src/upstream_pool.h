@@ -2,6 +2,11 @@
  * TLS handshake) and the per-worker keep-alive pool they return to, bounded per origin and
  * closed after an idle time. Steady traffic to one origin makes no new handshakes.
  *
+ * Connecting tries every address the host resolves to, racing them as RFC 8305 (Happy
+ * Eyeballs) describes: families interleaved, a new attempt when one fails or after
+ * CC_POOL_ATTEMPT_DELAY_MS without an answer, the first to connect wins. The limits'
+ * connect_timeout_ms bounds the whole of it (resolving, every attempt, the TLS handshake).
+ *
  * Ownership: the pool owns idle connections; an acquired connection belongs to its user until
  * cc_upconn_release (back to the pool, or closed). After release or close the user gets no
  * more callbacks. */
@@ -13,6 +18,10 @@
 #include <uv.h>
 
 #include "config.h"
+
+/** RFC 8305's "connection attempt delay": how long an attempt may go unanswered before the
+ *  next address is tried beside it. */
+#define CC_POOL_ATTEMPT_DELAY_MS 250
 
 typedef struct cc_pool_s cc_pool_t;
 typedef struct cc_upconn_s cc_upconn_t;
@@ -62,5 +71,19 @@ void cc_upconn_release(cc_upconn_t *u, bool reusable);
 /** Closes now (cancelled request or broken response). */
 void cc_upconn_close(cc_upconn_t *u);
 uv_loop_t *cc_pool_loop(cc_pool_t *p);
+
+/* --- internal, for the tests ----------------------------------------------------------- */
+
+/** cc_pool_acquire's new-connection path with the addresses given instead of resolving
+ *  `origin->host` (which still names the connection in messages and for TLS). The addresses
+ *  (struct sockaddr_in or sockaddr_in6) are copied and ordered as by cc__order_addrs. Returns
+ *  the connection, or NULL when ready has already reported a failure. */
+cc_upconn_t *cc__pool_connect_addrs(cc_pool_t *p, const cc_origin_t *origin,
+                                    const struct sockaddr *const *addrs, size_t n,
+                                    const cc_upconn_handler_t *h, void *arg);
+/** Orders resolved addresses the way connecting tries them, in place: duplicates and other
+ *  families dropped, then IPv6 and IPv4 alternating, starting with the first address's
+ *  family, each family in the resolver's order. Returns how many remain. */
+size_t cc__order_addrs(struct sockaddr_storage *addrs, size_t n);
 
 #endif

@@ -81,8 +81,25 @@ describe("ccproxy with a TLS upstream", function()
     assert.equals("tls-default", H.decode(res.body).model)
   end)
 
+  -- The mock listens on 127.0.0.1 only. Where /etc/hosts maps localhost to ::1 as well (a
+  -- stock Debian 12 lists ::1 first), the proxy must go on to 127.0.0.1 when ::1 refuses,
+  -- as for Ollama's default http://localhost:11434. A socket bound (not listening) to
+  -- [::1]:<mock port> makes ::1 refuse for certain; without an IPv6 loopback, or where
+  -- localhost is 127.0.0.1 only, the same request simply has one address less to try.
   it("checks the name against a DNS name too (https://localhost)", function()
+    local socket = require("socket")
+    local v6 = socket.tcp6 and socket.tcp6()
+    if v6 then
+      v6:setoption("ipv6-v6only", true)
+      if not v6:bind("::1", mock.port) then
+        v6:close()
+        v6 = nil
+      end
+    end
+    local ok = pcall(H.connect, mock.port, "::1")
+    assert.is_false(ok, "something answers on [::1]:" .. mock.port)
     local res = ask(trusting, "tls-localhost")
+    if v6 then v6:close() end
     assert.equals(200, res.status, res.body)
     assert.equals("tls-localhost", H.decode(res.body).model)
     local rec = mock:last_request()
