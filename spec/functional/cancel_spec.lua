@@ -174,13 +174,15 @@ describe("a client that leaves", function()
     proxy = nil
   end
 
-  -- The mock saw its (one) request's connection closed before the answer was complete.
+  -- The mock saw its (one) request's connection closed, before the answer was complete, soon
+  -- after the client left.
   local function expect_upstream_closed()
     local rec = sh.wait_for(function()
       local r = mock:requests()[1]
       return r and r.aborted and r
-    end, 2)
+    end, 1.2)
     assert.truthy(rec, "the upstream request went on after the client left")
+    assert.is_false(rec.completed)
   end
 
   it("while the upstream's name resolves (best effort: localhost resolves fast)", function()

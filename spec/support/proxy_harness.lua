@@ -1039,13 +1039,14 @@ H.Listener = Listener
 --- An upstream that "accepts" and then stays silent: no TLS ServerHello, no response, never
 --- reading a large request body. opts.stall_connect: a backlog of 0 whose one slot is taken
 --- at once by a connection of ours, so that every later SYN is dropped (Linux) and connecting
---- never completes. Returns { port, close = fn }.
+--- never completes. opts.backlog: how many connections the queue holds (default 128; each
+--- stays there, closed or not, until the listener closes). Returns { port, close = fn }.
 function H.silent_listener(opts)
   opts = opts or {}
   local s = assert(socket.tcp())
   s:setoption("reuseaddr", true)
   assert(s:bind("127.0.0.1", 0))
-  assert(s:listen(opts.stall_connect and 0 or 128))
+  assert(s:listen(opts.stall_connect and 0 or opts.backlog or 128))
   local _, port = s:getsockname()
   local l = setmetatable({ sock = s, port = tonumber(port), fillers = {} }, Listener)
   if opts.stall_connect then
