@@ -1,6 +1,6 @@
 -- spec/functional/proxy_errors_spec.lua: the real ccproxy binary on the client side of HTTP
 -- (bad requests, limits, Expect: 100-continue, chunked bodies, pipelining) and when the
--- upstream fails (down, too slow, broken mid-stream, or when the client goes away).
+-- upstream fails (down, too slow, broken mid-stream). A client that goes away: cancel_spec.lua.
 local H = require("proxy_harness")
 local sh = require("sh")
 
@@ -338,32 +338,7 @@ describe("ccproxy's answers to client and upstream failures", function()
       conn:close()
     end)
 
-    it("closes the upstream request when the client goes away mid-stream", function()
-      mock:script({ { text = "a slow answer", event_delay_ms = 300 } })
-      local conn = H.connect(proxy.port)
-      assert(conn:send(H.build_request(proxy.port, {
-        path = "/v1/messages",
-        json = H.messages_body({ stream = true }),
-      })))
-      local res = conn:read_response({
-        timeout = 5,
-        on_event = function()
-          return true -- stop after the first event
-        end,
-      })
-      assert.equals(200, res.status)
-      assert.equals(1, #res.events)
-      local t_close = H.now()
-      conn:close()
-      local aborted = sh.wait_for(function()
-        local rec = mock:last_request()
-        return rec and rec.aborted
-      end, 1.5)
-      assert.truthy(aborted, "the mock did not see the upstream request aborted")
-      assert.is_true(H.now() - t_close < 1.2)
-      local rec = mock:last_request()
-      assert.is_false(rec.completed)
-    end)
+    -- A client that goes away (mid-stream and at every other stage): cancel_spec.lua.
 
     it("keeps serving after all of the above", function()
       local res = proxy:messages(H.messages_body())

@@ -30,19 +30,6 @@ model_list:
 ]]):gsub("BASE", base)
 end
 
--- The resident memory of a process in KiB, or nil.
-local function rss_kib(pid)
-  local status = sh.read_file("/proc/" .. pid .. "/status")
-  return status and tonumber(status:match("VmRSS:%s*(%d+)"))
-end
-
--- True when the binary was built with AddressSanitizer, whose quarantine keeps freed memory
--- resident (then the proxy's memory says nothing about back-pressure).
-local function sanitized()
-  local bin = sh.read_file(H.bin) or ""
-  return bin:find("__asan_init", 1, true) ~= nil
-end
-
 -- A 20 MiB answer as a raw SSE body of 320 text deltas of 64 KiB, made of numbered lines so
 -- that any lost, repeated or reordered byte shows. Returns the step's JSON text (written by
 -- hand: the JSON-escaped body is built beside the raw one) and the whole text.
@@ -102,7 +89,7 @@ describe("ccproxy under load and on stop", function()
     local proxy = start_proxy()
     local step, text = big_stream_step()
     mock:script(step)
-    local base_rss = rss_kib(proxy.pid)
+    local base_rss = proxy:rss_kib()
     local max_rss, reads = base_rss, 0
     local res = proxy:messages(H.messages_body({ stream = true }), {
       timeout = 30,
@@ -111,7 +98,7 @@ describe("ccproxy under load and on stop", function()
       on_data = function()
         reads = reads + 1
         if reads % 16 == 0 then
-          max_rss = math.max(max_rss, rss_kib(proxy.pid) or 0)
+          max_rss = math.max(max_rss, proxy:rss_kib() or 0)
         end
       end,
     })
@@ -131,7 +118,7 @@ describe("ccproxy under load and on stop", function()
     assert.is_true(text == got, "the streamed text differs from what the upstream sent")
     -- Back-pressure: the proxy held a small window, not the 20 MiB the upstream had ready.
     local grew = max_rss - base_rss
-    if not sanitized() then
+    if not H.sanitized() then -- ASan's quarantine keeps freed memory resident
       assert.is_true(grew < 8 * 1024, string.format("the proxy's memory grew by %d KiB", grew))
     end
     proxy:stop()

@@ -41,7 +41,8 @@
 //
 // Directives, one per line of the last user message's text, combinable: MOCK:text <words>,
 // MOCK:thinking <words>, MOCK:tool_use <Name> <json-input>, MOCK:error <status> [<type>],
-// MOCK:slow <ms between events>.
+// MOCK:slow <ms between events>, MOCK:delay <ms before the answer>, MOCK:hang [<events>],
+// MOCK:reset [<events>] (the hang_after_events and reset_after_events fields below).
 //
 // Step fields (all optional, combine freely): text, tool_use [{name, input, id?}], thinking,
 // signature, stop_reason, usage {...}, status + error {type, message}, error_in_stream,
@@ -50,6 +51,10 @@
 // Completions or generateContent request is "messages"), dialect ("anthropic" | "openai" |
 // "gemini": the step waits for a request of that dialect), raw {status, headers, body |
 // body_base64}, validate (false: answer even a request the dialect would reject).
+// Misbehaving on purpose: hang_after_events N (a stream: send N frames, then nothing more, the
+// connection kept open; N = 0 is `hang`), hang_after_bytes N (a whole answer: its head, with
+// the full Content-Length, and its first N bytes, then nothing more), reset_after_events N
+// (reset the connection, TCP RST, after N frames of a stream, or before any answer when N = 0).
 // For the OpenAI and Gemini dialects: thinking becomes reasoning_content (DeepSeek style) or
 // thought parts; stop_reason maps to finish_reason / finishReason (max_tokens -> length /
 // MAX_TOKENS) unless finish_reason is given as the dialect spells it; usage takes Anthropic
@@ -299,6 +304,19 @@ function applyDirective(step, name, arg) {
             const ms = Number(arg);
             if (!Number.isFinite(ms) || ms < 0) throw new Error('expected MOCK:slow <ms>');
             step.event_delay_ms = ms;
+            break;
+        }
+        case 'delay': {
+            const ms = Number(arg);
+            if (!Number.isFinite(ms) || ms < 0) throw new Error('expected MOCK:delay <ms>');
+            step.delay_ms = ms;
+            break;
+        }
+        case 'hang':
+        case 'reset': {
+            const n = arg === '' ? 0 : Number(arg);
+            if (!Number.isInteger(n) || n < 0) throw new Error(`expected MOCK:${name} [<events>]`);
+            step[`${name}_after_events`] = n;
             break;
         }
         default:
@@ -1431,7 +1449,12 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
 
     if (step.delay_ms) await sleep(step.delay_ms);
     if (isGone(res)) return;
-    if (step.hang) return; // keep the request open until the client gives up
+    if (step.hang || step.hang_after_events === 0) return; // open until the client gives up
+    if (step.reset_after_events === 0) {
+        rec.selfClosed = true;
+        req.socket.resetAndDestroy();
+        return;
+    }
     if (step.close_after_events === 0) {
         rec.selfClosed = true;
         req.socket.destroy();
@@ -1469,6 +1492,17 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
     if (!stream) {
         const payload = dialect.whole(step, route, body, inputTokens);
         rec.status = step.status || 200;
+        if (step.hang_after_bytes !== undefined) {
+            /* The head promises the whole body; only its start comes. */
+            const text = Buffer.from(JSON.stringify(payload));
+            res.writeHead(rec.status, {
+                'content-type': 'application/json',
+                ...headers,
+                'content-length': text.length,
+            });
+            res.write(text.subarray(0, Math.min(step.hang_after_bytes, text.length - 1)));
+            return;
+        }
         await sendWhole(res, rec.status, headers, JSON.stringify(payload), gzip);
         return;
     }
@@ -1492,6 +1526,12 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
             req.socket.destroy();
             return;
         }
+        if (step.reset_after_events !== undefined && i + 1 >= step.reset_after_events) {
+            rec.selfClosed = true;
+            req.socket.resetAndDestroy();
+            return;
+        }
+        if (step.hang_after_events !== undefined && i + 1 >= step.hang_after_events) return;
     }
     if (!isGone(res)) await writer.end();
 }

@@ -876,8 +876,10 @@ function Proxy:check_alive()
   self.reported = true
   local log = self:log()
   local signal = rc and rc > 128 and " (signal " .. (rc - 128) .. ")" or ""
-  error(string.format("ccproxy (pid %d) is no longer running: exit code %s%s; the end of its "
-    .. "log:\n%s", self.pid, tostring(rc), signal, log:sub(-2000)), 2)
+  local report = H.sanitizer_report(log)
+  error(string.format("ccproxy (pid %d) is no longer running: exit code %s%s; %s:\n%s",
+    self.pid, tostring(rc), signal, report and "its sanitizer report" or "the end of its log",
+    report or log:sub(-2000)), 2)
 end
 
 --- A request to the proxy (see H.request). When it fails because the proxy died, the error
@@ -903,6 +905,193 @@ function Proxy:messages(body, opts)
     opts.json = body
   end
   return self:request(opts)
+end
+
+--- The proxy's open file descriptors (entries of /proc/<pid>/fd), or nil when it is gone.
+function Proxy:fd_count()
+  return H.fd_count(self.pid)
+end
+
+--- The proxy's resident memory in KiB, or nil when it is gone.
+function Proxy:rss_kib()
+  return H.rss_kib(self.pid)
+end
+
+--- The first sanitizer report in the proxy's log, or nil.
+function Proxy:sanitizer_report()
+  return H.sanitizer_report(self:log())
+end
+
+--- Raises when the proxy died (see check_alive) or its log holds a sanitizer report (UBSan
+--- goes on after reporting; ASan with abort_on_error kills the process), with the report.
+function Proxy:check_clean()
+  self:check_alive()
+  local report = self:sanitizer_report()
+  if report then
+    error(string.format("ccproxy (pid %d) logged a sanitizer report:\n%s", self.pid, report), 2)
+  end
+  return true
+end
+
+--- The log lines (after the level) matching `pattern`, waiting up to timeout_s (default 3)
+--- for at least `n` (default 1) of them; the list found, possibly shorter.
+function Proxy:wait_log(pattern, timeout_s, n)
+  local found
+  sh.wait_for(function()
+    found = {}
+    for line in self:log():gmatch("[^\n]+") do
+      if line:find(pattern) then
+        found[#found + 1] = line
+      end
+    end
+    return #found >= (n or 1)
+  end, timeout_s or 3)
+  return found
+end
+
+--- The request log lines (one per proxied request, see proxy.c log_line) as
+--- { id, status, outcome (nil for a completed request), line }.
+function Proxy:request_log()
+  local out = {}
+  for line in self:log():gmatch("[^\n]+") do
+    local id, status, rest = line:match(" INFO  (r%d+) %S+ %S+ rule=.- status=(%d+) .-total=[%d.]+ms(.*)$")
+    if id then
+      -- After the times: " session=..." (optional), " <outcome>" (optional), then " name=value" tags.
+      local outcome
+      for word in rest:gmatch("%S+") do
+        if not word:find("^session=") then
+          outcome = not word:find("=", 1, true) and word or nil
+          break
+        end
+      end
+      out[#out + 1] = { id = id, status = tonumber(status), outcome = outcome, line = line }
+    end
+  end
+  return out
+end
+
+--- Waits up to timeout_s (default 2) until the proxy has at most `max` open descriptors;
+--- returns the last count seen (nil when the proxy is gone).
+function Proxy:wait_fds(max, timeout_s)
+  local n
+  sh.wait_for(function()
+    n = self:fd_count()
+    return n == nil or n <= max
+  end, timeout_s or 2)
+  return n
+end
+
+--------------------------------------------------------------------------------------------
+-- Process resources and sanitizer reports
+--------------------------------------------------------------------------------------------
+
+--- The open file descriptors of a process, or nil when it is gone.
+function H.fd_count(pid)
+  local p = io.popen("ls /proc/" .. tonumber(pid) .. "/fd 2>/dev/null")
+  local n = 0
+  for _ in p:lines() do
+    n = n + 1
+  end
+  p:close()
+  return n > 0 and n or nil
+end
+
+--- The resident memory of a process in KiB, or nil.
+function H.rss_kib(pid)
+  local status = sh.read_file("/proc/" .. tonumber(pid) .. "/status")
+  return status and tonumber(status:match("VmRSS:%s*(%d+)"))
+end
+
+local sanitized_bin
+--- True when the binary was built with AddressSanitizer, whose quarantine keeps freed memory
+--- resident (then a process's memory says little about what the program holds).
+function H.sanitized()
+  if sanitized_bin == nil then
+    local bin = sh.read_file(H.bin) or ""
+    sanitized_bin = bin:find("__asan_init", 1, true) ~= nil
+  end
+  return sanitized_bin
+end
+
+--- The first sanitizer report (ASan, LSan, UBSan) in `text`, from its first line on, without
+--- ASan's shadow-byte dump (at most 3000 bytes), or nil.
+function H.sanitizer_report(text)
+  local at = text:find("==%d+==ERROR: %a+Sanitizer") or text:find("[^\n]*runtime error: ")
+    or text:find("==%d+==WARNING: %a+Sanitizer")
+  if not at then
+    return nil
+  end
+  local start = text:sub(1, at):match(".*()\n") or 1
+  local report = text:sub(start, start + 3000)
+  return report:match("^(.-)\nShadow bytes around") or report
+end
+
+--------------------------------------------------------------------------------------------
+-- Upstreams that never get as far as answering
+--------------------------------------------------------------------------------------------
+
+local Listener = {}
+Listener.__index = Listener
+H.Listener = Listener
+
+--- A listening socket on 127.0.0.1 that never accepts: the kernel completes TCP handshakes
+--- into its accept queue and buffers what the peer sends (a few MiB), and nothing ever answers.
+--- An upstream that "accepts" and then stays silent: no TLS ServerHello, no response, never
+--- reading a large request body. opts.stall_connect: a backlog of 0 whose one slot is taken
+--- at once by a connection of ours, so that every later SYN is dropped (Linux) and connecting
+--- never completes. opts.backlog: how many connections the queue holds (default 128; each
+--- stays there, closed or not, until the listener closes). Returns { port, close = fn }.
+function H.silent_listener(opts)
+  opts = opts or {}
+  local s = assert(socket.tcp())
+  s:setoption("reuseaddr", true)
+  assert(s:bind("127.0.0.1", 0))
+  assert(s:listen(opts.stall_connect and 0 or opts.backlog or 128))
+  local _, port = s:getsockname()
+  local l = setmetatable({ sock = s, port = tonumber(port), fillers = {} }, Listener)
+  if opts.stall_connect then
+    local c = socket.tcp()
+    c:settimeout(2)
+    assert(c:connect("127.0.0.1", l.port))
+    l.fillers[1] = c
+    -- The queue is full now: a further connect must stall (checked, so that a kernel that
+    -- behaves otherwise fails here rather than passing the spec for the wrong reason).
+    local probe = socket.tcp()
+    probe:settimeout(0.3)
+    local ok = probe:connect("127.0.0.1", l.port)
+    probe:close()
+    assert(not ok, "a connect to a listener with a full backlog completed; cannot stall")
+  end
+  return l
+end
+
+function Listener:base(scheme)
+  return (scheme or "http") .. "://127.0.0.1:" .. self.port
+end
+
+function Listener:close()
+  for _, c in ipairs(self.fillers) do
+    c:close()
+  end
+  self.fillers = {}
+  self.sock:close()
+end
+
+--- The established TCP connections with local or remote port `port` in this network
+--- namespace (/proc/net/tcp), as { side = "local" | "remote", tx, rx }: tx the bytes queued to
+--- send (unsent or unacknowledged: a sender stuck on a peer that does not read), rx the bytes
+--- received and not yet read (what sits in a silent listener's queue).
+function H.tcp_queues(port)
+  local out = {}
+  local want = string.format("%04X", port)
+  for line in (sh.read_file("/proc/net/tcp") or ""):gmatch("[^\n]+") do
+    local lp, rp, st, tx, rx = line:match("^%s*%d+: %x+:(%x+) %x+:(%x+) (%x+) (%x+):(%x+)")
+    if st == "01" and (lp == want or rp == want) then
+      out[#out + 1] = { side = lp == want and "local" or "remote", tx = tonumber(tx, 16),
+                        rx = tonumber(rx, 16) }
+    end
+  end
+  return out
 end
 
 --------------------------------------------------------------------------------------------
