@@ -334,7 +334,7 @@ static void on_client_drain(void *arg) {
 static void on_client_gone(void *arg) {
     exchange_t *ex = arg;
     ex->conn = NULL;
-    if (!ex->ans.status) ex->ans.status = 499;
+    if (!ex->ans.head_sent) ex->ans.status = 499; /* it got nothing (a held answer too) */
     finish(ex, "client-closed");
 }
 
