@@ -16,14 +16,13 @@
 #include "api_error.h"
 #include "http_request.h"
 #include "log.h"
-#include "worker.h"
 
 typedef enum { ST_READING, ST_HANDLING, ST_CLOSING } conn_state_t;
 
 struct cc_conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer;
-    cc_worker_t *w;
+    cc_conn_host_t *host;
     cc_http_request_parser_t rp;
     conn_state_t state;
     cc_buf_t pending;     /* bytes that arrived while a request was being handled */
@@ -51,8 +50,36 @@ static void process_input(cc_conn_t *c, const char *data, size_t len);
 
 /* --- small helpers --------------------------------------------------------------------- */
 
-cc_worker_t *cc_conn_worker(cc_conn_t *c) {
-    return c->w;
+void *cc_conn_owner(const cc_conn_t *c) {
+    return c->host->owner;
+}
+
+static void track(cc_conn_t *c) {
+    cc_conn_host_t *h = c->host;
+    if (h->n_conns == h->cap_conns) {
+        size_t cap = h->cap_conns ? h->cap_conns * 2 : 64;
+        cc_conn_t **p = realloc(h->conns, cap * sizeof *p);
+        if (!p) return; /* untracked: still served, only not closed by a shutdown */
+        h->conns = p;
+        h->cap_conns = cap;
+    }
+    h->conns[h->n_conns++] = c;
+}
+
+static void untrack(cc_conn_t *c) {
+    cc_conn_host_t *h = c->host;
+    for (size_t i = 0; i < h->n_conns; i++) {
+        if (h->conns[i] == c) {
+            h->conns[i] = h->conns[--h->n_conns];
+            return;
+        }
+    }
+}
+
+void cc_conn_host_free(cc_conn_host_t *host) {
+    free(host->conns);
+    host->conns = NULL;
+    host->n_conns = host->cap_conns = 0;
 }
 
 const char *cc_conn_request_id(cc_conn_t *c) {
@@ -77,7 +104,7 @@ static void on_timeout(uv_timer_t *t) {
     if (c->state != ST_READING) return;
     if (cc_http_request_in_progress(&c->rp)) {
         cc_debug("client %s: request not received within %u ms; closing", c->request_id,
-                 c->w->cfg->limits.header_timeout_ms);
+                 c->host->limits.header_timeout_ms);
         cc_conn_respond_error(c, 408, "invalid_request_error",
                               "the request was not received in time");
         return;
@@ -203,7 +230,7 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
         c->close_delimited = true;
         c->close_after = true;
     }
-    if (!req->keep_alive || c->w->stopping) c->close_after = true;
+    if (!req->keep_alive || c->host->stopping) c->close_after = true;
     cc_buf_puts(&out, c->close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     uv_buf_t piece = uv_buf_init(out.data, (unsigned)out.len);
     int rc = write_pieces(c, &piece, 1);
@@ -253,7 +280,6 @@ void cc_conn_end(cc_conn_t *c) {
     if (c->state == ST_CLOSING) return;
     if (c->write_failed) { /* the handler is done with it: close now, nobody to tell */
         memset(&c->obs, 0, sizeof c->obs);
-        if (c->w->active_requests) c->w->active_requests--;
         c->state = ST_READING;
         conn_close(c);
         return;
@@ -263,8 +289,7 @@ void cc_conn_end(cc_conn_t *c) {
         write_pieces(c, &last, 1);
     }
     memset(&c->obs, 0, sizeof c->obs);
-    if (c->w->active_requests) c->w->active_requests--;
-    if (c->close_after || c->w->stopping) {
+    if (c->close_after || c->host->stopping) {
         close_gracefully(c);
         return;
     }
@@ -273,7 +298,6 @@ void cc_conn_end(cc_conn_t *c) {
 
 void cc_conn_abort(cc_conn_t *c) {
     memset(&c->obs, 0, sizeof c->obs);
-    if (c->state == ST_HANDLING && c->w->active_requests) c->w->active_requests--;
     conn_close(c);
 }
 
@@ -298,7 +322,6 @@ void cc_conn_respond_error(cc_conn_t *c, int status, const char *type, const cha
         /* Rejected while reading: answer, then close (the rest of the request is unread). */
         c->close_after = true;
         c->state = ST_HANDLING;
-        c->w->active_requests++;
     }
     cc_conn_respond(c, status, "application/json", body.data, body.len, NULL);
     cc_buf_free(&body);
@@ -331,11 +354,8 @@ static void conn_close(cc_conn_t *c) {
     c->state = ST_CLOSING;
     cc_conn_observer_t obs = c->obs;
     memset(&c->obs, 0, sizeof c->obs);
-    if (was_handling && obs.gone) {
-        if (c->w->active_requests) c->w->active_requests--;
-        obs.gone(obs.arg);
-    }
-    cc_worker_untrack_conn(c->w, c);
+    if (was_handling && obs.gone) obs.gone(obs.arg);
+    untrack(c);
     if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -357,7 +377,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0) return;
     if (c->state == ST_HANDLING) {
         /* Pipelined bytes: keep them for later, but never without bound. */
-        if (c->pending.len + (size_t)nread > c->w->cfg->limits.max_body_bytes + 65536) {
+        if (c->pending.len + (size_t)nread > c->host->limits.max_body_bytes + 65536) {
             cc_warn("client %s: too much pipelined data; closing", c->request_id);
             conn_close(c);
             return;
@@ -374,11 +394,10 @@ static void dispatch_request(cc_conn_t *c) {
     c->state = ST_HANDLING;
     c->head_sent = false;
     c->chunked = false;
-    c->w->active_requests++;
-    uint64_t id = atomic_fetch_add(&c->w->server->next_request_id, 1);
+    uint64_t id = atomic_fetch_add(c->host->next_request_id, 1);
     snprintf(c->request_id, sizeof c->request_id, "r%llu", (unsigned long long)id);
-    atomic_fetch_add(&c->w->server->requests_total, 1);
-    cc_dispatch(c, cc_http_request_current(&c->rp));
+    atomic_fetch_add(c->host->requests_total, 1);
+    c->host->dispatch(c, cc_http_request_current(&c->rp));
 }
 
 static void process_input(cc_conn_t *c, const char *data, size_t len) {
@@ -401,7 +420,7 @@ static void start_next_request(cc_conn_t *c) {
     c->state = ST_READING;
     c->head_sent = false;
     c->chunked = false;
-    arm_timer(c, c->w->cfg->limits.idle_timeout_ms);
+    arm_timer(c, c->host->limits.idle_timeout_ms);
     if (c->pending.len) {
         cc_buf_t p = c->pending;
         c->pending = (cc_buf_t)CC_BUF_INIT;
@@ -414,7 +433,7 @@ static void start_next_request(cc_conn_t *c) {
 
 static void on_request_begin(void *arg) {
     cc_conn_t *c = arg;
-    arm_timer(c, c->w->cfg->limits.header_timeout_ms);
+    arm_timer(c, c->host->limits.header_timeout_ms);
 }
 
 static void on_request_head(void *arg, const cc_request_t *r) {
@@ -428,15 +447,15 @@ static void on_request_head(void *arg, const cc_request_t *r) {
 
 static void on_request_body(void *arg) {
     cc_conn_t *c = arg;
-    arm_timer(c, c->w->cfg->limits.header_timeout_ms);
+    arm_timer(c, c->host->limits.header_timeout_ms);
 }
 
-void cc_conn_accept(cc_worker_t *w, uv_stream_t *server) {
+void cc_conn_accept(cc_conn_host_t *host, uv_stream_t *server) {
     cc_conn_t *c = calloc(1, sizeof *c);
     if (!c) return;
-    c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
-    uv_timer_init(&w->loop, &c->timer);
+    c->host = host;
+    uv_tcp_init(host->loop, &c->tcp);
+    uv_timer_init(host->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->handles_open = 2;
@@ -449,10 +468,10 @@ void cc_conn_accept(cc_worker_t *w, uv_stream_t *server) {
     }
     uv_tcp_nodelay(&c->tcp, 1);
     cc_http_request_events_t ev = {on_request_begin, on_request_head, on_request_body, c};
-    cc_http_request_init(&c->rp, w->cfg->limits.max_header_bytes, w->cfg->limits.max_body_bytes,
+    cc_http_request_init(&c->rp, c->host->limits.max_header_bytes, c->host->limits.max_body_bytes,
                          &ev);
     c->state = ST_READING;
-    cc_worker_track_conn(w, c);
-    arm_timer(c, w->cfg->limits.idle_timeout_ms);
+    track(c);
+    arm_timer(c, c->host->limits.idle_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -1,6 +1,6 @@
 /* conn.h: one client connection (Claude Code or an SDK talking to ccproxy).
  *
- *   bytes in -> llhttp (limits, timeouts, 100-continue) -> cc_request_t -> cc_dispatch()
+ *   bytes in -> llhttp (limits, timeouts, 100-continue) -> cc_request_t -> host's dispatch
  *   handler  -> cc_conn_write_head / _write_body / _end   -> bytes out (chunked when needed)
  *
  * One request is handled at a time; pipelined bytes wait until the response ends. While a
@@ -11,6 +11,7 @@
 #ifndef CC_CONN_H
 #define CC_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -18,7 +19,6 @@
 #include "buf.h"
 #include "headers.h"
 
-typedef struct cc_worker_s cc_worker_t;
 typedef struct cc_conn_s cc_conn_t;
 
 typedef struct {
@@ -45,13 +45,37 @@ typedef struct {
 #define CC_CONN_HIGH_WATER (256 * 1024)
 #define CC_CONN_LOW_WATER (64 * 1024)
 
+/** Limits of the client side, in bytes and milliseconds. */
+typedef struct {
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    unsigned header_timeout_ms; /* a request's head and body must arrive within this */
+    unsigned idle_timeout_ms;   /* a kept-alive connection may wait this long for a request */
+} cc_conn_limits_t;
+
+/** What the connections of one event loop share, owned by whoever runs the loop (a worker).
+ *  The owner sets the loop, the limits (again after a reload), `dispatch` and the counters,
+ *  and `stopping` at shutdown; the connections keep `conns`. */
+typedef struct {
+    uv_loop_t *loop;
+    cc_conn_limits_t limits;
+    bool stopping; /* close each connection after its current response */
+    /** Handles one complete request. Must end in cc_conn_end (or cc_conn_abort). */
+    void (*dispatch)(cc_conn_t *c, cc_request_t *req);
+    void *owner;                           /* for the handler: cc_conn_owner */
+    atomic_uint_fast64_t *next_request_id; /* shared by every loop of the process */
+    atomic_uint_fast64_t *requests_total;
+    cc_conn_t **conns;                     /* the open connections */
+    size_t n_conns, cap_conns;
+} cc_conn_host_t;
+
 /** Accepts a connection from `server` (the listener) onto a new cc_conn_t. */
-void cc_conn_accept(cc_worker_t *w, uv_stream_t *server);
+void cc_conn_accept(cc_conn_host_t *host, uv_stream_t *server);
+/** Frees what the host holds for its connections (after they are all closed). */
+void cc_conn_host_free(cc_conn_host_t *host);
 
-/** Handles one complete request (endpoints.c). Must end in cc_conn_end (or cc_conn_abort). */
-void cc_dispatch(cc_conn_t *c, cc_request_t *req);
-
-cc_worker_t *cc_conn_worker(cc_conn_t *c);
+/** The host's owner (the worker the connection belongs to). */
+void *cc_conn_owner(const cc_conn_t *c);
 /** The request id shown in logs and the x-ccproxy-request-id header ("r" + number). */
 const char *cc_conn_request_id(cc_conn_t *c);
 void cc_conn_set_observer(cc_conn_t *c, const cc_conn_observer_t *obs);

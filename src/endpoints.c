@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "endpoints.h"
 #include "exchange.h"
 #include "stats.h"
 #include "worker.h"
@@ -28,7 +29,7 @@ static void serve_health(cc_conn_t *c) {
     gettimeofday(&tv, NULL);
     uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", w->stopping ? "stopping" : "ok");
+    cJSON_AddStringToObject(o, "status", w->clients.stopping ? "stopping" : "ok");
     cJSON_AddStringToObject(o, "version", CCPROXY_VERSION);
     cJSON_AddNumberToObject(o, "uptime_s", (double)(now - w->server->started_ms) / 1000.0);
     cJSON_AddNumberToObject(o, "generation", atomic_load(&w->server->generation));
@@ -86,7 +87,7 @@ static void serve_models(cc_conn_t *c) {
     respond_json(c, 200, o);
 }
 
-void cc_dispatch(cc_conn_t *c, cc_request_t *req) {
+void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(p, "/v1/messages") == 0 || strcmp(p, "/v1/messages/count_tokens") == 0) {

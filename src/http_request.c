@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker.h"
+#include <uv.h>
 
 void cc_request_clear(cc_request_t *r) {
     free(r->method);
@@ -40,7 +40,7 @@ static int on_message_begin(llhttp_t *h) {
     p->header_bytes = 0;
     cc_buf_reset(&p->field);
     cc_buf_reset(&p->value);
-    p->req.start_ns = cc_now_ns();
+    p->req.start_ns = uv_hrtime();
     if (p->ev.begin) p->ev.begin(p->ev.arg);
     return 0;
 }

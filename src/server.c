@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "endpoints.h"
 #include "log.h"
 #include "oauth.h"
 #include "pipeline.h"
@@ -32,32 +33,26 @@ uint64_t cc_now_ms(void) {
     return uv_hrtime() / 1000000;
 }
 
+static cc_pool_limits_t pool_limits(const cc_limits_t *l) {
+    return (cc_pool_limits_t){.connect_timeout_ms = l->connect_timeout_ms,
+                              .pool_max_idle = l->pool_max_idle,
+                              .pool_idle_ttl_ms = l->pool_idle_ttl_ms};
+}
+
 void cc_worker_use(cc_worker_t *w, cc_wgen_t *wg) {
     cc_wgen_t *old = w->current;
     w->current = wg;
     w->cfg = wg->gen->cfg;
-    if (w->pool) cc_pool_set_limits(w->pool, &w->cfg->limits);
+    const cc_limits_t *l = &w->cfg->limits;
+    w->clients.limits = (cc_conn_limits_t){
+        .max_header_bytes = l->max_header_bytes,
+        .max_body_bytes = l->max_body_bytes,
+        .header_timeout_ms = l->header_timeout_ms,
+        .idle_timeout_ms = l->idle_timeout_ms,
+    };
+    cc_pool_limits_t pl = pool_limits(l);
+    if (w->pool) cc_pool_set_limits(w->pool, &pl);
     cc_wgen_unref(old);
-}
-
-void cc_worker_track_conn(cc_worker_t *w, cc_conn_t *c) {
-    if (w->n_conns == w->cap_conns) {
-        size_t cap = w->cap_conns ? w->cap_conns * 2 : 64;
-        cc_conn_t **p = realloc(w->conns, cap * sizeof *p);
-        if (!p) return;
-        w->conns = p;
-        w->cap_conns = cap;
-    }
-    w->conns[w->n_conns++] = c;
-}
-
-void cc_worker_untrack_conn(cc_worker_t *w, cc_conn_t *c) {
-    for (size_t i = 0; i < w->n_conns; i++) {
-        if (w->conns[i] == c) {
-            w->conns[i] = w->conns[--w->n_conns];
-            return;
-        }
-    }
 }
 
 /* A listening socket with SO_REUSEPORT so every worker can have its own. */
@@ -104,8 +99,8 @@ static int open_listener(cc_worker_t *w, const char *host, int port, char *err, 
 
 static void on_connection(uv_stream_t *server, int status) {
     cc_worker_t *w = server->data;
-    if (status < 0 || w->stopping) return;
-    cc_conn_accept(w, server);
+    if (status < 0 || w->clients.stopping) return;
+    cc_conn_accept(&w->clients, server);
 }
 
 static void on_listener_closed(uv_handle_t *h) {
@@ -114,23 +109,24 @@ static void on_listener_closed(uv_handle_t *h) {
 
 static void on_grace_expired(uv_timer_t *t) {
     cc_worker_t *w = t->data;
-    if (w->n_conns)
+    cc_conn_host_t *h = &w->clients;
+    if (h->n_conns)
         cc_warn("worker %d: %zu connection(s) still busy after the shutdown grace; closing them",
-                w->index, w->n_conns);
+                w->index, h->n_conns);
     /* Each handler hears that its client is gone, so its upstream is cancelled too. */
-    while (w->n_conns) cc_conn_close(w->conns[w->n_conns - 1]);
+    while (h->n_conns) cc_conn_close(h->conns[h->n_conns - 1]);
 }
 
 /* Runs in the worker's own thread: stop accepting, close idle connections, let the rest end. */
 static void worker_stop(cc_worker_t *w) {
-    if (w->stopping) return;
-    w->stopping = true;
+    if (w->clients.stopping) return;
+    w->clients.stopping = true;
     if (w->listening) {
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
         w->listening = false;
     }
-    for (size_t i = w->n_conns; i > 0; i--) {
-        cc_conn_t *c = w->conns[i - 1];
+    for (size_t i = w->clients.n_conns; i > 0; i--) {
+        cc_conn_t *c = w->clients.conns[i - 1];
         if (!cc_conn_close_if_idle(c)) cc_conn_close_after_response(c);
     }
     uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -172,6 +168,11 @@ static int worker_init(cc_worker_t *w, cc_server_t *srv, cc_gen_t *gen, int inde
         snprintf(err, errlen, "cannot create an event loop");
         return -1;
     }
+    w->clients.loop = &w->loop;
+    w->clients.dispatch = cc_endpoints_dispatch;
+    w->clients.owner = w;
+    w->clients.next_request_id = &srv->next_request_id;
+    w->clients.requests_total = &srv->requests_total;
     uv_async_init(&w->loop, &w->stop_async, on_stop_async);
     w->stop_async.data = w;
     uv_async_init(&w->loop, &w->reload_async, on_reload_async);
@@ -187,7 +188,8 @@ static int worker_init(cc_worker_t *w, cc_server_t *srv, cc_gen_t *gen, int inde
     }
     cc_buf_free(&perr);
     cc_worker_use(w, wg);
-    w->pool = cc_pool_new(&w->loop, &w->cfg->limits);
+    cc_pool_limits_t pl = pool_limits(&w->cfg->limits);
+    w->pool = cc_pool_new(&w->loop, &pl);
     w->oauth = cc_oauth_runner_new(&w->loop, w->cfg->limits.oat_timeout_ms);
     if (open_listener(w, w->cfg->host, w->cfg->port, err, errlen) < 0) return -1;
     int rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
@@ -214,7 +216,7 @@ static void worker_destroy(cc_worker_t *w) {
     uv_walk(&w->loop, close_walk, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
-    free(w->conns);
+    cc_conn_host_free(&w->clients);
 }
 
 static void *worker_thread(void *arg) {

@@ -55,8 +55,8 @@ typedef struct tls_ctx_entry_s {
 
 struct cc_pool_s {
     uv_loop_t *loop;
-    cc_limits_t limits_copy;
-    const cc_limits_t *limits; /* &limits_copy */
+    cc_pool_limits_t limits_copy;
+    const cc_pool_limits_t *limits; /* &limits_copy */
     cc_upconn_t *idle;    /* idle connections, newest first */
     size_t n_idle;
     tls_ctx_entry_t *ctxs;
@@ -93,7 +93,7 @@ struct cc_upconn_s {
 
 static void uc_close(cc_upconn_t *u, int status, const char *err, bool notify);
 
-cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_limits_t *limits) {
+cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_pool_limits_t *limits) {
     cc_pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->loop = loop;
@@ -102,7 +102,7 @@ cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_limits_t *limits) {
     return p;
 }
 
-void cc_pool_set_limits(cc_pool_t *p, const cc_limits_t *limits) {
+void cc_pool_set_limits(cc_pool_t *p, const cc_pool_limits_t *limits) {
     p->limits_copy = *limits;
 }
 

@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "config.h"
 
 /** RFC 8305's "connection attempt delay": how long an attempt may go unanswered before the
  *  next address is tried beside it. */
@@ -47,10 +46,17 @@ typedef struct {
     void (*closed)(cc_upconn_t *u, int status, const char *err, void *arg);
 } cc_upconn_handler_t;
 
+/** How long connecting may take, and how many idle connections are kept, for how long. */
+typedef struct {
+    unsigned connect_timeout_ms; /* resolving, every address's attempt and the handshake */
+    unsigned pool_max_idle;      /* idle connections kept per origin (8 times that in all) */
+    unsigned pool_idle_ttl_ms;
+} cc_pool_limits_t;
+
 /** A pool; it keeps a copy of `limits`. */
-cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_limits_t *limits);
+cc_pool_t *cc_pool_new(uv_loop_t *loop, const cc_pool_limits_t *limits);
 /** New limits (after a reload) for connections made or pooled from now on. */
-void cc_pool_set_limits(cc_pool_t *p, const cc_limits_t *limits);
+void cc_pool_set_limits(cc_pool_t *p, const cc_pool_limits_t *limits);
 /** Closes idle connections and stops keeping new ones (server shutdown). */
 void cc_pool_shutdown(cc_pool_t *p);
 /** Frees the pool; its loop must still be run afterwards to finish closing handles. */

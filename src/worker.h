@@ -11,11 +11,12 @@
 #include <uv.h>
 
 #include "config.h"
+#include "conn.h"
 #include "generation.h"
 
 typedef struct cc_pipeline_s cc_pipeline_t;
+typedef struct cc_worker_s cc_worker_t;
 typedef struct cc_pool_s cc_pool_t;
-typedef struct cc_conn_s cc_conn_t;
 
 /** What the last reload did, for /health and `ccproxy status`. */
 typedef struct {
@@ -52,14 +53,10 @@ struct cc_worker_s {
     bool listening;
     uv_async_t stop_async;
     uv_timer_t grace_timer;
-    bool stopping;
     cc_pool_t *pool;
     struct cc_oauth_runner_s *oauth; /* runs oat_sources commands (401 refresh, reload) */
-    /* Live client connections, for shutdown. */
-    cc_conn_t **conns;
-    size_t n_conns;
-    size_t cap_conns;
-    unsigned active_requests;
+    cc_conn_host_t clients;   /* the client connections: their limits, handler, list;
+                                 clients.stopping once the worker stops */
 };
 
 /** Monotonic milliseconds / nanoseconds. */
@@ -70,8 +67,9 @@ uint64_t cc_now_ns(void);
  *  previous one; requests in flight keep theirs. */
 void cc_worker_use(cc_worker_t *w, cc_wgen_t *wg);
 
-/** Bookkeeping used by conn.c. */
-void cc_worker_track_conn(cc_worker_t *w, cc_conn_t *c);
-void cc_worker_untrack_conn(cc_worker_t *w, cc_conn_t *c);
+/** The worker a client connection belongs to. */
+static inline cc_worker_t *cc_conn_worker(cc_conn_t *c) {
+    return (cc_worker_t *)cc_conn_owner(c);
+}
 
 #endif

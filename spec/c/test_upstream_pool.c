@@ -25,7 +25,7 @@
 /* ---- the loop and the pool ---- */
 
 static uv_loop_t loop;
-static cc_limits_t limits;
+static cc_pool_limits_t limits;
 static cc_pool_t *pool;
 
 static void setup(unsigned connect_timeout_ms) {
