@@ -18,29 +18,43 @@ static bool anthropic_only(const char *name) {
            strcasecmp(name, "x-api-key") == 0;
 }
 
-static bool written(const cc_credentials_in_t *in, const char *name) {
-    return in->written && cc_headers_get(in->written, name) != NULL;
+/* A credential field a hook set (not one it removed). */
+static bool hook_set(const cc_credentials_in_t *in, const char *name) {
+    const char *how = in->written ? cc_headers_get(in->written, name) : NULL;
+    return how && strcmp(how, "set") == 0;
+}
+
+/* A hook set a credential that goes to this provider (x-api-key never goes to another). */
+static bool hook_set_any(const cc_credentials_in_t *in) {
+    for (size_t i = 0; in->written && i < in->written->n; i++) {
+        const cc_header_t *f = &in->written->items[i];
+        if (cc_credentials_field(f->name) && strcmp(f->value, "set") == 0 &&
+            !(in->adapter && anthropic_only(f->name)))
+            return true;
+    }
+    return false;
 }
 
 void cc_credentials_headers(const cc_credentials_in_t *in, cc_headers_t *out) {
     const cc_model_t *d = in->deployment;
     bool key = d && d->api_key && *d->api_key;
+    bool hooks_chose = hook_set_any(in);
     for (size_t i = 0; i < in->request->n; i++) {
         const cc_header_t *f = &in->request->items[i];
         if (in->adapter && anthropic_only(f->name)) continue;
-        /* A credential no hook chose is the client's: replaced by the deployment's key, and
+        /* A credential no hook set is the client's: replaced by the deployment's key, and
          * never sent to another provider. */
-        if (cc_credentials_field(f->name) && !written(in, f->name) && (key || in->adapter))
+        if (cc_credentials_field(f->name) && !hook_set(in, f->name) && (key || in->adapter))
             continue;
         cc_headers_add(out, f->name, strlen(f->name), f->value, strlen(f->value));
     }
     if (!in->adapter) {
-        if (key && !written(in, "x-api-key")) cc_headers_set(out, "x-api-key", d->api_key);
+        if (key && !hooks_chose) cc_headers_set(out, "x-api-key", d->api_key);
         return;
     }
     for (size_t i = 0; i < in->adapter->n; i++) {
         const cc_header_t *f = &in->adapter->items[i];
-        if (cc_credentials_field(f->name) && written(in, f->name)) continue;
+        if (hooks_chose && cc_credentials_field(f->name)) continue;
         cc_headers_set(out, f->name, f->value);
     }
 }

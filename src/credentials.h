@@ -1,14 +1,15 @@
 /* credentials.h: the one place that answers "which fields, and which credentials, go
- * upstream" for a routed request. Every credential field (Authorization, x-api-key, api-key,
- * x-goog-api-key) is decided by one precedence:
+ * upstream" for a routed request. The credential fields (Authorization, x-api-key, api-key,
+ * x-goog-api-key) are decided by one precedence:
  *
- *   1. what a hook wrote in req.headers, or removed from it, goes as the hook left it;
+ *   1. credentials a hook set in req.headers go as the hook set them, and then no
+ *      deployment key is added; a field a hook removed stays removed;
  *   2. else the deployment's api_key, in the field its provider reads (Anthropic: x-api-key;
  *      an adapter names its own field in the request it builds);
- *   3. else the client's own credentials, to Anthropic only.
+ *   3. the client's own credentials travel only to Anthropic, and only when the deployment
+ *      has no key (a deployment's key replaces them).
  *
- * A deployment's key replaces all of the client's credentials. Other providers never get
- * Anthropic's own fields (x-api-key, anthropic-*, x-stainless-*). */
+ * Other providers never get Anthropic's own fields (x-api-key, anthropic-*, x-stainless-*). */
 #ifndef CC_CREDENTIALS_H
 #define CC_CREDENTIALS_H
 
@@ -19,7 +20,7 @@
 
 typedef struct {
     const cc_headers_t *request;  /* the client's end-to-end fields after the hooks' edits */
-    const cc_headers_t *written;  /* names of the fields hooks set or removed */
+    const cc_headers_t *written;  /* the fields hooks wrote: value "set" or "removed" */
     const cc_model_t *deployment; /* the chosen deployment (its api_key) */
     const cc_headers_t *adapter;  /* the fields an adapter set (its key among them), or NULL
                                      for an Anthropic deployment */

@@ -92,7 +92,7 @@ static int hdr_newindex(lua_State *L) {
                           strcmp(h->what, "req.client_headers") == 0 ? "; edit req.headers" : "");
     if (lua_isnil(L, 3)) {
         cc_headers_remove(list, name);
-        if (h->written) cc_headers_set(h->written, name, ""); /* a removal is a choice too */
+        if (h->written) cc_headers_set(h->written, name, "removed");
         return 0;
     }
     const char *value = luaL_checkstring(L, 3);
@@ -100,7 +100,7 @@ static int hdr_newindex(lua_State *L) {
         return luaL_error(L, "invalid header %s: names have no spaces or ':', values no newlines",
                           name);
     cc_headers_set(list, name, value);
-    if (h->written) cc_headers_set(h->written, name, "");
+    if (h->written) cc_headers_set(h->written, name, "set");
     return 0;
 }
 

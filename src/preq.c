@@ -1,5 +1,5 @@
 /* preq.c: building the upstream request from the client's (see preq.h): which client header
- * fields travel, routing to a deployment and applying its credentials. */
+ * fields travel, routing to a deployment and applying its extra headers. */
 #include "preq.h"
 
 #include <stdlib.h>

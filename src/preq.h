@@ -40,7 +40,7 @@ typedef struct {
     bool passthrough;     /* the client's model was kept */
 
     cc_headers_t tags;    /* name=value pairs scripts add to the request's log line */
-    cc_headers_t written; /* names of the req.headers fields scripts set (values unused) */
+    cc_headers_t written; /* the req.headers fields scripts wrote: "set" or "removed" */
     char *oauth_provider; /* a hook sent this provider's oat_sources token (401 -> refresh) */
     char *oauth_token;    /* ... this token */
 
@@ -58,7 +58,8 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
 void cc_preq_free(cc_preq_t *r);
 
 /** Routes to `name` (a label or model_name; falls back to "default") and applies the
- *  deployment's credentials and headers. Returns 0 or -1 with a message in `err`. */
+ *  deployment's extra headers (its credentials are chosen when the request leaves:
+ *  credentials.h). Returns 0 or -1 with a message in `err`. */
 int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err);
 /** Routes `model` as given: its exact or glob entry, else where "default" goes with the
  *  model unchanged. Returns 0 or -1. */

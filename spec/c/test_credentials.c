@@ -1,5 +1,5 @@
 /* test_credentials.c: the one credentials table (credentials.c): for each provider, what a hook
- * wrote wins, then the deployment's key, then (to Anthropic only) the client's own. */
+ * set wins, then the deployment's key, then (to Anthropic only) the client's own. */
 #include <string.h>
 
 #include "check.h"
@@ -47,10 +47,13 @@ static void test_anthropic(void) {
     CHECK_EQ_STR(cc_headers_get(&f.out, "x-api-key"), "sk-deployment");
     CHECK(cc_headers_get(&f.out, "authorization") == NULL);
     CHECK_EQ_STR(cc_headers_get(&f.out, "user-agent"), "claude-cli");
-    /* a hook's choice wins over the key, a removal too */
-    cc_headers_set(&f.written, "authorization", "");
-    cc_headers_set(&f.written, "x-api-key", "");
+    /* a removal alone withholds the client's value: the key still goes */
+    cc_headers_set(&f.written, "x-api-key", "removed");
     cc_headers_remove(&f.req, "x-api-key");
+    build(&f, false);
+    CHECK_EQ_STR(cc_headers_get(&f.out, "x-api-key"), "sk-deployment");
+    /* credentials a hook set win over the key, and what it removed stays removed */
+    cc_headers_set(&f.written, "authorization", "set");
     build(&f, false);
     CHECK_EQ_STR(cc_headers_get(&f.out, "authorization"), "Bearer client-token");
     CHECK(cc_headers_get(&f.out, "x-api-key") == NULL);
@@ -69,14 +72,25 @@ static void test_other_provider(void) {
     CHECK(cc_headers_get(&f.out, "x-stainless-os") == NULL);
     CHECK_EQ_STR(cc_headers_get(&f.out, "content-type"), "application/json");
     CHECK_EQ_STR(cc_headers_get(&f.out, "user-agent"), "claude-cli");
+    /* withholding the client's token (a removal) leaves the key in place */
+    cc_headers_set(&f.written, "authorization", "removed");
+    cc_headers_remove(&f.req, "authorization");
+    build(&f, true);
+    CHECK_EQ_STR(cc_headers_get(&f.out, "authorization"), "Bearer sk-openai");
     /* a hook forwarding the client's token (forward_oauth's forward_to) wins over the key */
-    cc_headers_set(&f.written, "authorization", "");
+    cc_headers_set(&f.req, "authorization", "Bearer client-token");
+    cc_headers_set(&f.written, "authorization", "set");
     build(&f, true);
     CHECK_EQ_STR(cc_headers_get(&f.out, "authorization"), "Bearer client-token");
-    /* ... but Anthropic's own x-api-key never leaves for another provider */
-    cc_headers_set(&f.written, "x-api-key", "");
+    /* ... but Anthropic's own x-api-key never leaves for another provider, and setting it
+     * (forward_apikey) does not keep the provider's key out */
+    cc_headers_set(&f.written, "x-api-key", "set");
     build(&f, true);
     CHECK(cc_headers_get(&f.out, "x-api-key") == NULL);
+    cc_headers_remove(&f.written, "authorization");
+    cc_headers_remove(&f.req, "authorization");
+    build(&f, true);
+    CHECK_EQ_STR(cc_headers_get(&f.out, "authorization"), "Bearer sk-openai");
     teardown(&f);
 
     setup(&f, NULL); /* no key, no hook: the client's credentials stay home */

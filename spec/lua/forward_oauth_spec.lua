@@ -180,6 +180,20 @@ describe("hook forward_oauth", function()
       assert.is_nil(out.oauth_provider)
     end)
 
+    it("sends the client's token over a deployment's own key when forward_to names it", function()
+      local out = run(fx.request("c_oauth", { config_dir = CFG }), "gpt-keyed",
+                      { forward_to = { "anthropic", "openai" } })
+      assert.equal("openai", out.deployment.provider)
+      assert.is_true(out.deployment.has_api_key)
+      -- what the hook wrote wins over the key the OpenAI adapter would put there
+      assert.same({ "Bearer sk-ant-oat01-dummy", 1 },
+                  { fx.header(out.upstream_headers, "authorization") })
+      -- without forward_to, the deployment's key goes
+      out = run(fx.request("c_oauth", { config_dir = CFG }), "gpt-keyed")
+      assert.same({ "Bearer sk-openai-from-config", 1 },
+                  { fx.header(out.upstream_headers, "authorization") })
+    end)
+
     it("uses the oat_sources token for Anthropic when forward_to leaves it out", function()
       core.oat_set("anthropic", OAT)
       local out = run(fx.request("c_auth_token", { config_dir = CFG }), "claude-sonnet-5-5",
