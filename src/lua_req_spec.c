@@ -1,13 +1,17 @@
 /* lua_req_spec.c: core.request{...} and core.finish(req), which build and end real requests
  * exactly as the server does (the same cc_request_t, cc_preq_t and view), so specs of rules
- * and hooks exercise the real C request view; and core.oat_set / core.oat_clear, which fill
- * the OAuth token store for them. */
+ * and hooks, `ccproxy check` and `ccproxy explain` exercise the real C request view; and
+ * core.oat_set / core.oat_clear, which fill the process's OAuth token store for specs: those
+ * two exist only in `ccproxy lua` states (cc_lua_register_spec_helpers), never in a server's.
+ * A request built with `oauth_tokens` answers req:oauth_token from them instead of the store
+ * (explain's stand-ins), and notes each call. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lua_json.h"
 #include "lua_req.h"
+#include "lua_bindings.h"
 #include "lua_req_internal.h"
 #include "oauth.h"
 
@@ -117,7 +121,9 @@ static int l_request(lua_State *L) {
         }
     } else {
         t->cfg = calloc(1, sizeof *t->cfg);
+        if (!t->cfg) return luaL_error(L, "out of memory");
         t->cfg->default_model_passthrough = true;
+        cc_config_default_limits(&t->cfg->limits);
     }
     lua_pop(L, 1);
     cc_buf_reset(&errs);
@@ -129,9 +135,17 @@ static int l_request(lua_State *L) {
     cc_buf_free(&errs);
     t->finished = 0;
     cc_lua_req_push(L, &t->r);                    /* opts t view */
-    lua_createtable(L, 0, 1);                     /* opts t view env */
+    lua_createtable(L, 0, 3);                     /* opts t view env */
     lua_pushvalue(L, tidx);
     lua_setfield(L, -2, "owner");
+    lua_getfield(L, 1, "oauth_tokens");           /* opts t view env tokens|nil */
+    if (lua_istable(L, -1)) {
+        lua_setfield(L, -2, "oauth_tokens");      /* opts t view env */
+        lua_newtable(L);
+        lua_setfield(L, -2, "oauth_calls");
+    } else {
+        lua_pop(L, 1);
+    }
     lua_setfenv(L, -2);                           /* opts t view */
     return 1;
 }
@@ -171,15 +185,7 @@ static int l_finish(lua_State *L) {
     lua_setfield(L, -2, "body");
     lua_pushboolean(L, r->body_changed);
     lua_setfield(L, -2, "body_changed");
-    lua_createtable(L, (int)r->headers.n, 0);
-    for (size_t i = 0; i < r->headers.n; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushstring(L, r->headers.items[i].name);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, r->headers.items[i].value);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
+    cc__lua_push_pairs(L, &r->headers);
     lua_setfield(L, -2, "headers");
     lua_createtable(L, 0, (int)r->tags.n);
     for (size_t i = 0; i < r->tags.n; i++) {
@@ -197,6 +203,64 @@ static int l_finish(lua_State *L) {
     lua_setfield(L, -2, "rule");
     push_opt_string(L, r->session_id);
     lua_setfield(L, -2, "session_id");
+    return 1;
+}
+
+/* The environment table of a view core.request built, pushed; 0 (nothing pushed) for any
+ * other view. */
+static int push_test_env(lua_State *L, int idx) {
+    lua_getfenv(L, idx);                          /* env */
+    if (lua_istable(L, -1)) {
+        lua_pushliteral(L, "owner");
+        lua_rawget(L, -2);                        /* env owner */
+        int ours = luaL_testudata(L, -1, TEST_MT) != NULL;
+        lua_pop(L, 1);                            /* env */
+        if (ours) return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+int cc__lua_req_spec_token(lua_State *L, int idx, const char *provider, char **token, char **ua,
+                           char **why) {
+    if (!push_test_env(L, idx)) return -2;        /* env */
+    lua_getfield(L, -1, "oauth_tokens");          /* env tokens|nil */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 2);
+        return -2;
+    }
+    lua_getfield(L, -1, provider);                /* env tokens entry|nil */
+    int found = lua_istable(L, -1);
+    if (found) {
+        lua_rawgeti(L, -1, 1);                    /* env tokens entry token */
+        lua_rawgeti(L, -2, 2);                    /* env tokens entry token ua */
+        const char *t = lua_tostring(L, -2), *u = lua_tostring(L, -1);
+        *token = strdup(t ? t : "");
+        *ua = u ? strdup(u) : NULL;
+        lua_pop(L, 2);
+        if (!*token) found = 0;
+    } else {
+        *why = strdup("ccproxy.oat_sources has no entry for this provider");
+    }
+    lua_pop(L, 2);                                /* env */
+    lua_getfield(L, -1, "oauth_calls");           /* env calls */
+    if (lua_istable(L, -1)) {
+        lua_createtable(L, 0, 2);                 /* env calls call */
+        lua_pushstring(L, provider);
+        lua_setfield(L, -2, "provider");
+        lua_pushboolean(L, found);
+        lua_setfield(L, -2, "got");
+        lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    }
+    lua_pop(L, 2);                                /* */
+    return found ? 0 : -1;
+}
+
+/* core.oauth_calls(req): the req:oauth_token calls of a request built with oauth_tokens,
+ * {{provider =, got =}, ...} (explain reports them); nil for other requests. */
+static int l_oauth_calls(lua_State *L) {
+    if (!push_test_env(L, 1)) return 0;
+    lua_getfield(L, -1, "oauth_calls");
     return 1;
 }
 
@@ -221,8 +285,19 @@ void cc__lua_req_spec_register(lua_State *L) {
     lua_setfield(L, -2, "request");
     lua_pushcfunction(L, l_finish);
     lua_setfield(L, -2, "finish");
-    lua_pushcfunction(L, l_oat_set);
-    lua_setfield(L, -2, "oat_set");
-    lua_pushcfunction(L, l_oat_clear);
-    lua_setfield(L, -2, "oat_clear");
+    lua_pushcfunction(L, l_oauth_calls);
+    lua_setfield(L, -2, "oauth_calls");
+}
+
+void cc_lua_register_spec_helpers(lua_State *L) {
+    static const luaL_Reg helpers[] = {{"oat_set", l_oat_set}, {"oat_clear", l_oat_clear},
+                                       {NULL, NULL}};
+    lua_getglobal(L, "require");                  /* require */
+    lua_pushliteral(L, "ccproxy.core");
+    lua_call(L, 1, 1);                            /* core */
+    for (const luaL_Reg *h = helpers; h->name; h++) {
+        lua_pushcfunction(L, h->func);
+        lua_setfield(L, -2, h->name);
+    }
+    lua_pop(L, 1);                                /* */
 }

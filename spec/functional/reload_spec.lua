@@ -17,9 +17,11 @@ return {
 }
 ]]
 
+-- The marker hook writes a file from its done stage, so its scripts are trusted.
 local function ccproxy_yaml(mark)
   return ([[
 ccproxy:
+  scripts: {trusted: true}
   hooks:
     - ccproxy.hooks.rule_evaluator
     - hook: marker
@@ -155,18 +157,30 @@ done
 ]]):format(out, i, out, kind, url, out, i)
       pids[i] = sh.spawn({ "sh", "-c", script })
     end
-    -- Meanwhile: 30 reloads, every third one broken.
+    -- Meanwhile: 30 reloads, every third one broken. Each one is waited for (signals sent
+    -- too close together could merge), so the count and the generation are exact.
+    local start = health(proxy)
+    local count0 = start.last_reload and start.last_reload.count or 0
+    local reloads = count0
+    local function reload_and_wait()
+      reloads = reloads + 1
+      hup()
+      assert.is_truthy(sh.wait_for(function()
+        local lr = health(proxy).last_reload
+        return lr and lr.count == reloads
+      end, 5), "reload " .. reloads .. " was not reported on /health")
+    end
     for n = 1, 30 do
       if n % 3 == 0 then
         sh.write_file(dir .. "/ccproxy.yaml", "ccproxy:\n  hooks: [\n")
       else
         sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("L" .. n))
       end
-      hup()
-      sh.sleep(0.05)
+      reload_and_wait()
+      sh.sleep(0.02)
     end
     sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("final"))
-    hup()
+    reload_and_wait()
     for _, pid in ipairs(pids) do
       assert.is_truthy(sh.wait_for(function() return not sh.alive(pid) end, 60))
     end
@@ -184,6 +198,11 @@ done
       end
     end
     assert.equal(75, #mock:requests())
-    assert.equal("ok", health(proxy).status)
+    local h = health(proxy)
+    assert.equal("ok", h.status)
+    -- 31 reloads: the 10 broken ones refused, the 21 good ones each a new generation
+    assert.equal(count0 + 31, h.last_reload.count)
+    assert.is_true(h.last_reload.ok)
+    assert.equal(start.generation + 21, h.generation)
   end)
 end)
