@@ -265,9 +265,10 @@ local function report(level, msg)
 end
 
 -- One rule's match() on a read-only view of `req`, under the budget: ok, result, kind.
-function M.match_rule(r, req)
+-- `params` (default: the rule's own) is for `ccproxy check`'s examples.
+function M.match_rule(r, req, params)
   local was = core.readonly(req, true)
-  local ok, res, kind = core.call(state.budget_ms, r.mod.match, req, r.params)
+  local ok, res, kind = core.call(state.budget_ms, r.mod.match, req, params or r.params)
   core.readonly(req, was)
   return ok, res, kind
 end

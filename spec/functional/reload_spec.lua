@@ -42,6 +42,69 @@ local function health(proxy)
   return H.body_json(proxy:request({ method = "GET", path = "/health" }))
 end
 
+-- A hook whose top level rewrites its own file the first time it loads: version A becomes B
+-- on disk. A worker that read the file after another had loaded it would run B.
+local SELF_EDITING = [[
+local path = debug.getinfo(1, "S").source:sub(2)
+local f = assert(io.open(path, "rb"))
+local text = f:read("*a")
+f:close()
+if text:find("VERSION_A", 1, true) then
+  local g = assert(io.open(path, "wb"))
+  g:write((text:gsub("VERSION_A", "VERSION_B")))
+  g:close()
+end
+return { request = function(req) req.headers["x-version"] = "VERSION_A" end }
+]]
+
+describe("every worker of a generation", function()
+  local mock, proxy, dir
+
+  setup(function()
+    mock = H.start_mock()
+    dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/self_editing.lua", SELF_EDITING)
+    proxy = H.start_proxy({
+      dir = H.config_dir({ dir = dir, config_yaml = config_yaml(mock:base()), ccproxy_yaml = [[
+ccproxy:
+  scripts: {trusted: true}
+  hooks: [self_editing]
+litellm:
+  num_workers: 3
+]] }),
+    })
+  end)
+
+  teardown(function()
+    H.cleanup()
+  end)
+
+  -- Versions seen upstream over many connections (the kernel spreads them over the workers).
+  local function versions()
+    mock:reset()
+    for _ = 1, 24 do
+      assert.equal(200, proxy:messages(H.messages_body({ stream = false })).status)
+    end
+    local seen = {}
+    for _, rec in ipairs(mock:requests()) do seen[H.record_header(rec, "x-version")] = true end
+    return seen
+  end
+
+  it("runs the script text the generation read once, not the file as it is later", function()
+    assert.matches("VERSION_B", sh.read_file(dir .. "/hooks/self_editing.lua"), 1, true)
+    assert.same({ VERSION_A = true }, versions())
+    -- and again after a reload, which reads the file once more
+    local gen = health(proxy).generation
+    sh.write_file(dir .. "/hooks/self_editing.lua", SELF_EDITING)
+    sh.kill(proxy.pid, "HUP")
+    assert.is_truthy(sh.wait_for(function() return health(proxy).generation == gen + 1 end, 5))
+    assert.matches("VERSION_B", sh.read_file(dir .. "/hooks/self_editing.lua"), 1, true)
+    assert.same({ VERSION_A = true }, versions())
+    proxy:check_alive()
+  end)
+end)
+
 describe("reload", function()
   local mock, proxy, dir, mark_file
 
