@@ -1,6 +1,6 @@
 -- hooks/model_router.lua: sends the request to its deployment.
---   1. req.ctx.route, when a rule or hook set one (the subagent rule does): "provider/model"
---      (a deployment of that provider serving that model, or its provider/* deployment) or a
+--   1. req.ctx.route, when a hook set one (the subagent hook does): "provider/model" (a
+--      deployment of that provider serving that model, or its provider/* deployment) or a
 --      model_name. When config.yaml has nothing for it, a warning, then step 2.
 --   2. the label: label -> config.yaml entry of that model_name (an alias) -> the deployment
 --      it names. The "default" label keeps the client's model when default_model_passthrough
@@ -8,33 +8,13 @@
 -- The routed model goes into the upstream body.
 local ccproxy = require("ccproxy")
 
--- req:route falls back to the "default" entry for a name it does not know; a target counts
--- as found only when the deployment is the one it names.
-local function is_target(d, target)
-  if d.model_name == target or d.via == target then return true end
-  local provider, model = target:match("^([^/]+)/(.+)$")
-  return provider ~= nil and d.provider == provider and d.model == model
-end
-
-local function route_target(req, target)
-  local d, err = req:route(target)
-  if d and is_target(d, target) then return d end
-  if not d then return nil, err end
-  local provider, model = target:match("^([^/]+)/(.+)$")
-  if provider then
-    return nil, string.format("config.yaml has no model_name '%s', no %s deployment of "
-      .. "model '%s' and no %s/* entry", target, provider, model, provider)
-  end
-  return nil, string.format("config.yaml has no model_name '%s'", target)
-end
-
 return {
   request = function(req)
     local label = req.label or "default"
     local target = req.ctx.route
     if target ~= nil then
       if type(target) == "string" and target ~= "" then
-        local d, err = route_target(req, target)
+        local d, err = req:route(target)
         if d then return end
         req:log("warn", string.format("model_router: req.ctx.route '%s' routes nowhere (%s); "
           .. "routing by the label '%s' instead", target, tostring(err), label))
@@ -50,6 +30,8 @@ return {
       ok, err = req:route_passthrough()
     else
       ok, err = req:route(label)
+      -- A label config.yaml has no entry for goes where "default" goes.
+      if not ok and label ~= "default" then ok, err = req:route("default") end
     end
     if not ok then
       req:log("warn", "model_router: " .. tostring(err))

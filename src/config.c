@@ -682,12 +682,13 @@ static void read_upstream(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
 }
 
 static void read_scripts(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
-    static const char *const keys[] = {"budget", "memory", NULL};
+    static const char *const keys[] = {"budget", "memory", "trusted", NULL};
     const char *s = "ccproxy.scripts";
     cc_limits_t *l = &x->cfg->limits;
     if (cc__cfg_want_map(x, n, s) != 0) return;
     cc__cfg_check_keys(x, n, s, keys);
     read_seconds(x, n, "budget", s, false, &l->script_budget_ms);
+    cc__cfg_bool(x, cc_yaml_map_get(n, "trusted"), "ccproxy.scripts.trusted", &l->script_trusted);
     read_size(x, n, "memory", s, &l->script_memory_bytes);
     if (l->script_memory_bytes < (4u << 20)) {
         cc__cfg_error(x, cc_yaml_map_get(n, "memory"),
@@ -832,23 +833,30 @@ static void check_routes(cc__cfgctx_t *x) {
 
 /* ---- loading -------------------------------------------------------------------------------- */
 
+/* The one place the defaults of the limits are written (docs/configuration.md lists them). */
+void cc_config_default_limits(cc_limits_t *l) {
+    memset(l, 0, sizeof *l);
+    l->max_body_bytes = 32u << 20;
+    l->max_header_bytes = 64u << 10;
+    l->header_timeout_ms = 30000;
+    l->idle_timeout_ms = 120000;
+    l->connect_timeout_ms = 10000;
+    l->first_byte_timeout_ms = 600000;
+    l->upstream_idle_timeout_ms = 300000;
+    l->pool_max_idle = 16;
+    l->pool_idle_ttl_ms = 60000;
+    l->shutdown_grace_ms = 30000;
+    l->script_budget_ms = 200;
+    l->oat_timeout_ms = 5000;
+    l->script_memory_bytes = 256u << 20;
+    l->script_trusted = false;
+}
+
 static void set_defaults(cc_config_t *cfg) {
     cfg->default_model_passthrough = true;
     cfg->port = 4000;
     cfg->num_workers = 1;
-    cfg->limits.max_body_bytes = 32u << 20;
-    cfg->limits.max_header_bytes = 64u << 10;
-    cfg->limits.header_timeout_ms = 30000;
-    cfg->limits.idle_timeout_ms = 120000;
-    cfg->limits.connect_timeout_ms = 10000;
-    cfg->limits.first_byte_timeout_ms = 600000;
-    cfg->limits.upstream_idle_timeout_ms = 300000;
-    cfg->limits.pool_max_idle = 16;
-    cfg->limits.pool_idle_ttl_ms = 60000;
-    cfg->limits.shutdown_grace_ms = 30000;
-    cfg->limits.script_budget_ms = 200;
-    cfg->limits.oat_timeout_ms = 5000;
-    cfg->limits.script_memory_bytes = 256u << 20;
+    cc_config_default_limits(&cfg->limits);
 }
 
 static char *absolute(const char *dir) {

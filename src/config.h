@@ -105,7 +105,11 @@ typedef struct {
     unsigned script_budget_ms;  /* one rule or hook call may run this long (default 200 ms) */
     unsigned oat_timeout_ms;    /* one oat_sources command may run this long (default 5 s) */
     size_t script_memory_bytes; /* memory one worker's Lua state may hold (default 256 MiB) */
+    bool script_trusted;        /* modules get the full LuaJIT globals (default false) */
 } cc_limits_t;
+
+/** Fills `l` with the default limits (config.c holds the only copy of them). */
+void cc_config_default_limits(cc_limits_t *l);
 
 typedef struct {
     char *dir;                /* the config dir, absolute */

@@ -18,6 +18,7 @@ void cc_gen_ref(cc_gen_t *g) {
 
 void cc_gen_unref(cc_gen_t *g) {
     if (!g || atomic_fetch_sub(&g->refs, 1) != 1) return;
+    cc_scripts_free(&g->scripts);
     cc_config_free(g->cfg);
     free(g);
 }
@@ -25,7 +26,7 @@ void cc_gen_unref(cc_gen_t *g) {
 cc_wgen_t *cc_wgen_new(cc_gen_t *gen, cc_buf_t *err) {
     cc_wgen_t *wg = calloc(1, sizeof *wg);
     if (!wg) return NULL;
-    wg->pipeline = cc_pipeline_new(gen->cfg, err);
+    wg->pipeline = cc_pipeline_new_scripts(gen->cfg, &gen->scripts, err);
     if (!wg->pipeline) {
         free(wg);
         return NULL;

@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 
+#include "config.h"
 #include "log.h"
 #include "lua_json.h"
 #include "lua_req.h"
@@ -26,6 +27,17 @@ static int open_core(lua_State *L) {
     lua_setfield(L, -2, "log");
     lua_pushstring(L, CCPROXY_VERSION);
     lua_setfield(L, -2, "version");
+    /* config.c's defaults, for Lua that loads modules without a configuration (specs). */
+    cc_limits_t l;
+    cc_config_default_limits(&l);
+    lua_createtable(L, 0, 3);                     /* core defaults */
+    lua_pushnumber(L, l.script_budget_ms);
+    lua_setfield(L, -2, "budget_ms");
+    lua_pushnumber(L, (lua_Number)l.script_memory_bytes);
+    lua_setfield(L, -2, "memory_bytes");
+    lua_pushboolean(L, l.script_trusted);
+    lua_setfield(L, -2, "trusted");
+    lua_setfield(L, -2, "defaults");              /* core */
     lua_newtable(L);                              /* core json */
     cc_lua_json_register(L);
     lua_setfield(L, -2, "json");                  /* core */

@@ -7,5 +7,9 @@
 
 /** Registers `ccproxy.core` in package.preload. */
 void cc_lua_register_bindings(lua_State *L);
+/** Adds the functions only specs may call to `ccproxy.core` (core.oat_set, core.oat_clear:
+ *  they rewrite the process's token store). Only `ccproxy lua` calls this; server, check and
+ *  explain states never have them. Defined in lua_req_spec.c. */
+void cc_lua_register_spec_helpers(lua_State *L);
 
 #endif

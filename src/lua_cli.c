@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "lua_bindings.h"
 #include "lua_vm.h"
 
 int cc_cmd_lua(const char *config_dir, int argc, char **argv) {
@@ -16,6 +17,7 @@ int cc_cmd_lua(const char *config_dir, int argc, char **argv) {
         fprintf(stderr, "ccproxy lua: out of memory\n");
         return 1;
     }
+    cc_lua_register_spec_helpers(L); /* this is the spec runner: specs fill the token store */
     /* arg[0] = FILE, arg[1..] = ARGS, as the standalone interpreter sets it. */
     lua_newtable(L);                              /* arg */
     for (int i = 1; i < argc; i++) {

@@ -19,6 +19,10 @@ static void push_mt(lua_State *L, void *key, const char *name) {
     lua_newtable(L);                              /* mt */
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
+    /* getmetatable(v) answers the name: a script cannot change the marker every decoded
+     * value shares (nor hang trusted code that reads a missing key). */
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__metatable");
     lua_pushlightuserdata(L, key);
     lua_pushvalue(L, -2);                         /* mt key mt */
     lua_rawset(L, LUA_REGISTRYINDEX);             /* mt */
@@ -191,7 +195,8 @@ static int encode(lua_State *L, int idx, const cJSON *order, cc_buf_t *out, cc_b
             cc_buf_puts(out, "\"");
             cc_buf_json_escape(out, *hit, strlen(*hit));
             cc_buf_puts(out, "\":");
-            lua_getfield(L, idx, *hit);
+            lua_pushstring(L, *hit);
+            lua_rawget(L, idx);
             rc = encode(L, -1, oc, out, err, depth + 1);
             lua_pop(L, 1);
         }
@@ -202,7 +207,8 @@ static int encode(lua_State *L, int idx, const cJSON *order, cc_buf_t *out, cc_b
             cc_buf_puts(out, "\"");
             cc_buf_json_escape(out, keys[i], strlen(keys[i]));
             cc_buf_puts(out, "\":");
-            lua_getfield(L, idx, keys[i]);
+            lua_pushstring(L, keys[i]);
+            lua_rawget(L, idx);
             rc = encode(L, -1, NULL, out, err, depth + 1);
             lua_pop(L, 1);
         }
@@ -259,7 +265,8 @@ bool cc_lua_json_equal(lua_State *L, int idx, const cJSON *item) {
     if (kind != 2) return false;
     size_t count = 0;
     for (const cJSON *c = item->child; c; c = c->next) {
-        lua_getfield(L, idx, c->string);
+        lua_pushstring(L, c->string);
+        lua_rawget(L, idx);
         bool eq = !lua_isnil(L, -1) && cc_lua_json_equal(L, -1, c);
         lua_pop(L, 1);
         if (!eq) return false;

@@ -19,6 +19,12 @@ static void push_ref(lua_State *L, int ref) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
+/* t[key] without metamethods: this runs after the script's budget, on tables it built. */
+static void get_member(lua_State *L, int t, const char *key) {
+    lua_pushstring(L, key);
+    lua_rawget(L, t);
+}
+
 typedef struct {
     cc_json_edit_t *edits;
     size_t n, cap;
@@ -53,7 +59,7 @@ static int diff_member(const char *body, const cc_json_member_t *m, void *arg) {
     cc_buf_t key = CC_BUF_INIT;
     cc_json_string_decode(body + m->key.start, m->key.len, &key);
     lua_State *L = d->L;
-    lua_getfield(L, d->body_idx, key.data ? key.data : "");
+    get_member(L, d->body_idx, key.data ? key.data : "");
     if (lua_isnil(L, -1)) {
         edits_add(d->e, key.data ? key.data : "", 0, 0, true);
     } else {
@@ -91,7 +97,7 @@ static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
     }
     /* The body's model is the last one written (req.model and routing keep it in step), so a
      * hook that edits req.body.model after routing is obeyed. */
-    lua_getfield(L, bidx, "model");
+    get_member(L, bidx, "model");
     if (lua_type(L, -1) == LUA_TSTRING) {
         const char *cur = cc_preq_model(r);
         const char *m = lua_tostring(L, -1);
@@ -114,15 +120,24 @@ static int apply_body_edits(lua_State *L, cc_preq_t *r, cc_buf_t *err) {
         const char *k = lua_tostring(L, -1);
         cc_json_member_t m;
         if (cc_preq_member(r, k, &m) == 0) continue;
+        char *copy = NULL;
         if (n_added == cap_added) {
-            cap_added = cap_added ? cap_added * 2 : 8;
-            added = realloc(added, cap_added * sizeof *added);
+            size_t cap = cap_added ? cap_added * 2 : 8;
+            char **grown = realloc(added, cap * sizeof *added);
+            if (grown) added = grown, cap_added = cap;
         }
-        added[n_added++] = strdup(k);
+        if (n_added < cap_added) copy = strdup(k);
+        if (!copy) {
+            lua_pop(L, 1);                        /* the key: lua_next is done */
+            cc_buf_puts(err, "out of memory while applying the body edits");
+            rc = -1;
+            break;
+        }
+        added[n_added++] = copy;
     }
     if (n_added) qsort(added, n_added, sizeof *added, cmp_key);
     for (size_t i = 0; i < n_added && rc == 0; i++) {
-        lua_getfield(L, bidx, added[i]);
+        get_member(L, bidx, added[i]);
         size_t off = e.text.len;
         if (cc_lua_to_json(L, -1, NULL, &e.text, err) < 0)
             rc = -1;

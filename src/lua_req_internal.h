@@ -14,13 +14,20 @@
 /** The cc_preq_t behind the view at `idx`, NULL once its stage ended (raises when `idx` is
  *  not a request view). */
 cc_preq_t *cc__lua_req_of(lua_State *L, int idx);
+/** Pushes `list` as {{name, value}, ...} in its order. */
+void cc__lua_push_pairs(lua_State *L, const cc_headers_t *list);
 /** Pushes req.deployment (a table, or nil before routing). */
 void cc__lua_push_deployment(lua_State *L, const cc_preq_t *r);
 /** Applies the edits of a decoded req.body (or the model set through req.model) to the
  *  bytes that go upstream (r->body_out). Returns 0 or -1 with a message in `err`. */
 int cc__lua_req_apply_body(lua_State *L, cc_preq_t *r, cc_buf_t *err);
-/** Registers core.request, core.finish, core.oat_set and core.oat_clear in the table on top
- *  of the stack. */
+/** Registers core.request, core.finish and core.oauth_calls in the table on top of the
+ *  stack. */
 void cc__lua_req_spec_register(lua_State *L);
+/** req:oauth_token for a view core.request built with `oauth_tokens` (explain's stand-ins):
+ *  0 with *token (and *ua, or NULL) malloc'd, -1 with *why when it has none for `provider`;
+ *  -2 for any other request (the token store answers). */
+int cc__lua_req_spec_token(lua_State *L, int idx, const char *provider, char **token, char **ua,
+                           char **why);
 
 #endif

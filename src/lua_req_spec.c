@@ -1,13 +1,17 @@
 /* lua_req_spec.c: core.request{...} and core.finish(req), which build and end real requests
  * exactly as the server does (the same cc_request_t, cc_preq_t and view), so specs of rules
- * and hooks exercise the real C request view; and core.oat_set / core.oat_clear, which fill
- * the OAuth token store for them. */
+ * and hooks, `ccproxy check` and `ccproxy explain` exercise the real C request view; and
+ * core.oat_set / core.oat_clear, which fill the process's OAuth token store for specs: those
+ * two exist only in `ccproxy lua` states (cc_lua_register_spec_helpers), never in a server's.
+ * A request built with `oauth_tokens` answers req:oauth_token from them instead of the store
+ * (explain's stand-ins), and notes each call. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lua_json.h"
 #include "lua_req.h"
+#include "lua_bindings.h"
 #include "lua_req_internal.h"
 #include "attempt.h"
 #include "oauth.h"
@@ -118,7 +122,9 @@ static int l_request(lua_State *L) {
         }
     } else {
         t->cfg = calloc(1, sizeof *t->cfg);
+        if (!t->cfg) return luaL_error(L, "out of memory");
         t->cfg->default_model_passthrough = true;
+        cc_config_default_limits(&t->cfg->limits);
     }
     lua_pop(L, 1);
     cc_buf_reset(&errs);
@@ -130,24 +136,19 @@ static int l_request(lua_State *L) {
     cc_buf_free(&errs);
     t->finished = 0;
     cc_lua_req_push(L, &t->r);                    /* opts t view */
-    lua_createtable(L, 0, 1);                     /* opts t view env */
+    lua_createtable(L, 0, 3);                     /* opts t view env */
     lua_pushvalue(L, tidx);
     lua_setfield(L, -2, "owner");
+    lua_getfield(L, 1, "oauth_tokens");           /* opts t view env tokens|nil */
+    if (lua_istable(L, -1)) {
+        lua_setfield(L, -2, "oauth_tokens");      /* opts t view env */
+        lua_newtable(L);
+        lua_setfield(L, -2, "oauth_calls");
+    } else {
+        lua_pop(L, 1);
+    }
     lua_setfenv(L, -2);                           /* opts t view */
     return 1;
-}
-
-/* A list of fields as { {name, value}, ... }. */
-static void push_header_list(lua_State *L, const cc_headers_t *h) {
-    lua_createtable(L, (int)h->n, 0);            /* list */
-    for (size_t i = 0; i < h->n; i++) {
-        lua_createtable(L, 2, 0);                 /* list pair */
-        lua_pushstring(L, h->items[i].name);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, h->items[i].value);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, (int)i + 1);           /* list */
-    }
 }
 
 /* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
@@ -187,7 +188,7 @@ static int l_finish(lua_State *L) {
     lua_setfield(L, -2, "body");
     lua_pushboolean(L, r->body_changed);
     lua_setfield(L, -2, "body_changed");
-    push_header_list(L, &r->headers);
+    cc__lua_push_pairs(L, &r->headers);
     lua_setfield(L, -2, "headers");
     /* The fields as the upstream request carries them, built by the same attempt code the
      * server sends with (credentials, other providers' fields). */
@@ -196,7 +197,7 @@ static int l_finish(lua_State *L) {
         cc_buf_t aerr = CC_BUF_INIT;
         cc_attempt_t *a = cc_attempt_new(r, r->deployment, false, &ast, &aerr);
         if (a && !cc_attempt_local_answer(a)) {
-            push_header_list(L, cc_attempt_headers(a));
+            cc__lua_push_pairs(L, cc_attempt_headers(a));
             lua_setfield(L, -2, "upstream_headers");
         } else if (!a) {
             lua_pushstring(L, aerr.data ? aerr.data : "cannot build the upstream request");
@@ -224,6 +225,64 @@ static int l_finish(lua_State *L) {
     return 1;
 }
 
+/* The environment table of a view core.request built, pushed; 0 (nothing pushed) for any
+ * other view. */
+static int push_test_env(lua_State *L, int idx) {
+    lua_getfenv(L, idx);                          /* env */
+    if (lua_istable(L, -1)) {
+        lua_pushliteral(L, "owner");
+        lua_rawget(L, -2);                        /* env owner */
+        int ours = luaL_testudata(L, -1, TEST_MT) != NULL;
+        lua_pop(L, 1);                            /* env */
+        if (ours) return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+int cc__lua_req_spec_token(lua_State *L, int idx, const char *provider, char **token, char **ua,
+                           char **why) {
+    if (!push_test_env(L, idx)) return -2;        /* env */
+    lua_getfield(L, -1, "oauth_tokens");          /* env tokens|nil */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 2);
+        return -2;
+    }
+    lua_getfield(L, -1, provider);                /* env tokens entry|nil */
+    int found = lua_istable(L, -1);
+    if (found) {
+        lua_rawgeti(L, -1, 1);                    /* env tokens entry token */
+        lua_rawgeti(L, -2, 2);                    /* env tokens entry token ua */
+        const char *t = lua_tostring(L, -2), *u = lua_tostring(L, -1);
+        *token = strdup(t ? t : "");
+        *ua = u ? strdup(u) : NULL;
+        lua_pop(L, 2);
+        if (!*token) found = 0;
+    } else {
+        *why = strdup("ccproxy.oat_sources has no entry for this provider");
+    }
+    lua_pop(L, 2);                                /* env */
+    lua_getfield(L, -1, "oauth_calls");           /* env calls */
+    if (lua_istable(L, -1)) {
+        lua_createtable(L, 0, 2);                 /* env calls call */
+        lua_pushstring(L, provider);
+        lua_setfield(L, -2, "provider");
+        lua_pushboolean(L, found);
+        lua_setfield(L, -2, "got");
+        lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    }
+    lua_pop(L, 2);                                /* */
+    return found ? 0 : -1;
+}
+
+/* core.oauth_calls(req): the req:oauth_token calls of a request built with oauth_tokens,
+ * {{provider =, got =}, ...} (explain reports them); nil for other requests. */
+static int l_oauth_calls(lua_State *L) {
+    if (!push_test_env(L, 1)) return 0;
+    lua_getfield(L, -1, "oauth_calls");
+    return 1;
+}
+
 /* core.oat_set(provider, token, user_agent) / core.oat_clear(): the token store, for specs. */
 static int l_oat_set(lua_State *L) {
     cc_oauth_set(luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, NULL));
@@ -245,8 +304,19 @@ void cc__lua_req_spec_register(lua_State *L) {
     lua_setfield(L, -2, "request");
     lua_pushcfunction(L, l_finish);
     lua_setfield(L, -2, "finish");
-    lua_pushcfunction(L, l_oat_set);
-    lua_setfield(L, -2, "oat_set");
-    lua_pushcfunction(L, l_oat_clear);
-    lua_setfield(L, -2, "oat_clear");
+    lua_pushcfunction(L, l_oauth_calls);
+    lua_setfield(L, -2, "oauth_calls");
+}
+
+void cc_lua_register_spec_helpers(lua_State *L) {
+    static const luaL_Reg helpers[] = {{"oat_set", l_oat_set}, {"oat_clear", l_oat_clear},
+                                       {NULL, NULL}};
+    lua_getglobal(L, "require");                  /* require */
+    lua_pushliteral(L, "ccproxy.core");
+    lua_call(L, 1, 1);                            /* core */
+    for (const luaL_Reg *h = helpers; h->name; h++) {
+        lua_pushcfunction(L, h->func);
+        lua_setfield(L, -2, h->name);
+    }
+    lua_pop(L, 1);                                /* */
 }

@@ -102,9 +102,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
                   "(ccproxy.scripts.budget)", sb->budget_ms);
 }
 
-static int traceback(lua_State *L) {
-    if (!lua_isstring(L, 1)) return 1;
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
+/* The error handler of a script call. It runs before the call returns, still under the
+ * budget, so a __tostring of the script's error object runs there too; whatever comes out,
+ * the caller gets a string and never calls back into the script to print it. */
+static int script_traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (!msg && luaL_callmeta(L, 1, "__tostring")) msg = lua_tostring(L, -1);
+    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
     return 1;
 }
 
@@ -121,7 +126,7 @@ static int l_call(lua_State *L) {
         sb->expired = 0;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1000);
     }
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, script_traceback);
     lua_insert(L, 2);                             /* ms tb fn args... */
     const int base = 3;                           /* fn, then its results */
     int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
@@ -146,10 +151,11 @@ static int l_call(lua_State *L) {
     if (rc == LUA_ERRMEM) atomic_fetch_add(&cc_stats.memory_errors, 1);
     lua_pushboolean(L, 0);                        /* ... err false */
     lua_insert(L, -2);                            /* ... false err */
-    if (rc == LUA_ERRMEM) {
+    if (rc == LUA_ERRMEM || !lua_isstring(L, -1)) { /* no message, or none could be made */
         lua_pop(L, 1);
-        lua_pushliteral(L, "script stopped: it needed more memory than ccproxy.scripts.memory "
-                           "allows");
+        lua_pushstring(L, rc == LUA_ERRMEM ? "script stopped: it needed more memory than "
+                                             "ccproxy.scripts.memory allows"
+                                           : "script failed (its error could not be shown)");
     }
     lua_pushstring(L, kind);
     return 3;

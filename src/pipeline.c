@@ -50,8 +50,10 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
     lua_setfield(L, -2, "debug");
     lua_pushboolean(L, cfg->default_model_passthrough);
     lua_setfield(L, -2, "default_model_passthrough");
-    lua_pushnumber(L, cfg->limits.script_budget_ms ? cfg->limits.script_budget_ms : 200);
+    lua_pushnumber(L, cfg->limits.script_budget_ms);
     lua_setfield(L, -2, "budget_ms");
+    lua_pushboolean(L, cfg->limits.script_trusted);
+    lua_setfield(L, -2, "trusted");
     lua_createtable(L, (int)cfg->n_rules, 0);     /* spec rules */
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const cc_rule_cfg_t *rc = &cfg->rules[i];
@@ -101,13 +103,72 @@ static void push_spec(lua_State *L, const cc_config_t *cfg) {
     lua_setfield(L, -2, "oat_sources");
 }
 
+void cc_scripts_free(cc_scripts_t *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->items[i].path);
+        free(s->items[i].text);
+    }
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+/* {path = text} of `s`, for runtime.load's spec.sources. */
+static void push_sources(lua_State *L, const cc_scripts_t *s) {
+    lua_createtable(L, 0, (int)s->n);             /* sources */
+    for (size_t i = 0; i < s->n; i++) {
+        lua_pushlstring(L, s->items[i].text, s->items[i].len);
+        lua_setfield(L, -2, s->items[i].path);
+    }
+}
+
+/* Copies runtime.sources() ({path = text}, on top of the stack) into `s`. */
+static int keep_sources(lua_State *L, cc_scripts_t *s, cc_buf_t *err) {
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    s->items = calloc(n ? n : 1, sizeof *s->items);
+    if (!s->items) goto oom;
+    lua_pushnil(L);                               /* sources nil */
+    while (lua_next(L, -2)) {                     /* sources path text */
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        cc_script_t *it = &s->items[s->n];
+        it->path = strdup(lua_tostring(L, -2));
+        it->text = malloc(len + 1);
+        if (it->text) {
+            memcpy(it->text, text, len);
+            it->text[len] = '\0';
+        }
+        it->len = len;
+        s->n++;
+        lua_pop(L, 1);                            /* sources path */
+        if (!it->path || !it->text) {
+            lua_pop(L, 1);                        /* sources */
+            goto oom;
+        }
+    }
+    s->filled = true;
+    return 0;
+oom:
+    cc_scripts_free(s);
+    cc_buf_puts(err, "out of memory while keeping the scripts' text");
+    return -1;
+}
+
 cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
+    return cc_pipeline_new_scripts(cfg, NULL, err);
+}
+
+cc_pipeline_t *cc_pipeline_new_scripts(const cc_config_t *cfg, cc_scripts_t *scripts,
+                                       cc_buf_t *err) {
     cc_pipeline_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->cfg = cfg;
     p->ref_run = p->ref_runtime = LUA_NOREF;
-    size_t mem = cfg->limits.script_memory_bytes ? cfg->limits.script_memory_bytes : 256u << 20;
-    p->L = cc_lua_new_sandboxed_state(mem);
+    p->L = cc_lua_new_sandboxed_state(cfg->limits.script_memory_bytes);
     if (!p->L) {
         cc_buf_puts(err, "cannot create a Lua state (out of memory)");
         goto fail;
@@ -119,12 +180,22 @@ cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err) {
     if (cc_lua_pcall(L, 1, 1, err) != 0) goto fail; /* runtime */
     lua_getfield(L, -1, "load");                  /* runtime load */
     push_spec(L, cfg);                            /* runtime load spec */
+    if (scripts && scripts->filled) {
+        push_sources(L, scripts);                 /* runtime load spec sources */
+        lua_setfield(L, -2, "sources");           /* runtime load spec */
+    }
     if (cc_lua_pcall(L, 1, 2, err) != 0) goto fail; /* runtime ok errs */
     if (!lua_toboolean(L, -2)) {
         if (lua_isstring(L, -1)) cc_buf_puts(err, lua_tostring(L, -1));
         goto fail;
     }
     lua_pop(L, 2);                                /* runtime */
+    if (scripts && !scripts->filled) {
+        lua_getfield(L, -1, "sources");           /* runtime sources */
+        if (cc_lua_pcall(L, 0, 1, err) != 0) goto fail; /* runtime {path = text} */
+        if (keep_sources(L, scripts, err) != 0) goto fail;
+        lua_pop(L, 1);                            /* runtime */
+    }
     lua_getfield(L, -1, "run");                   /* runtime run */
     p->ref_run = luaL_ref(L, LUA_REGISTRYINDEX);  /* runtime */
     lua_getfield(L, -1, "stages");                /* runtime stages */
@@ -220,8 +291,10 @@ void cc_pipeline_response(cc_pipeline_t *p, cc_preq_t *r, int *status, cc_header
     lua_pushvalue(L, -1);
     int res_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     call_stage(p, r, 2, 0, "response");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, res_ref);
-    lua_getfield(L, -1, "status");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, res_ref);   /* res */
+    lua_pushliteral(L, "status");
+    lua_rawget(L, -2);                            /* res status (no metamethods: the scripts'
+                                                   * budget is over) */
     if (lua_isnumber(L, -1)) {
         int st = (int)lua_tointeger(L, -1);
         if (st >= 100 && st <= 999)
@@ -267,10 +340,13 @@ void cc_pipeline_event(cc_pipeline_t *p, cc_preq_t *r, const char *event, const 
     if (cc_lua_pcall(L, 2, 1, &err) != 0) {
         cc_error("%s event stage failed: %s", r->id, err.data ? err.data : "?");
         cc_sse_write(out, event && *event ? event : NULL, data, len); /* pass it on as it was */
-    } else if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "event");
+    } else if (lua_istable(L, -1)) {              /* ev */
+        /* Raw reads: a table a script returned may carry metamethods, and its budget is over. */
+        lua_pushliteral(L, "event");
+        lua_rawget(L, -2);                        /* ev name */
         const char *name = lua_tostring(L, -1);
-        lua_getfield(L, -2, "data");
+        lua_pushliteral(L, "data");
+        lua_rawget(L, -3);                        /* ev name data */
         if (lua_istable(L, -1)) { /* a decoded value: encode it */
             cc_buf_t text = CC_BUF_INIT, eerr = CC_BUF_INIT;
             if (cc_lua_to_json(L, -1, NULL, &text, &eerr) == 0)

@@ -12,9 +12,30 @@
 
 typedef struct cc_pipeline_s cc_pipeline_t;
 
-/** Creates the Lua state and loads every rule and hook module. Returns NULL with every
- *  problem (file:line and what to do) in `err`. */
+/** The text of the modules one pipeline loaded, by path (owned: strings malloc'd). A
+ *  generation keeps it so that every worker loads the same code, read from disk once. */
+typedef struct {
+    char *path;
+    char *text;
+    size_t len;
+} cc_script_t;
+
+typedef struct {
+    cc_script_t *items;
+    size_t n;
+    bool filled; /* false: the next pipeline reads the files and fills it */
+} cc_scripts_t;
+
+void cc_scripts_free(cc_scripts_t *s);
+
+/** Creates the Lua state and loads every rule and hook module, read from their files.
+ *  Returns NULL with every problem (file:line and what to do) in `err`. */
 cc_pipeline_t *cc_pipeline_new(const cc_config_t *cfg, cc_buf_t *err);
+/** The same, for a generation: when `scripts` is filled, the modules are loaded from its
+ *  texts (never from disk); otherwise they are read from their files and, once all loaded,
+ *  their texts are kept in `scripts`. */
+cc_pipeline_t *cc_pipeline_new_scripts(const cc_config_t *cfg, cc_scripts_t *scripts,
+                                       cc_buf_t *err);
 void cc_pipeline_free(cc_pipeline_t *p);
 
 /** The pipeline's Lua state, with the runtime and every module loaded (for commands that run

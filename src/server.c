@@ -153,8 +153,9 @@ static void on_reload_async(uv_async_t *a) {
     if (wg)
         cc_worker_use(w, wg);
     else
-        cc_error("worker %d kept generation %d: the scripts changed while reloading: %s",
-                 w->index, w->current->gen->id, err.data ? err.data : "?");
+        cc_error("worker %d kept generation %d: it could not load generation %d's scripts "
+                 "(they were validated by worker 0, so this is a resource problem: %s)",
+                 w->index, w->current->gen->id, gen->id, err.data ? err.data : "?");
     cc_buf_free(&err);
     cc_gen_unref(gen);
 }

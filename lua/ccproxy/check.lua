@@ -17,15 +17,16 @@ local json = core.json
 
 local M = {}
 
+-- A module's check() may take this long, as when the runtime loads it.
+local LOAD_BUDGET_MS = 2000
+
 M.DEFAULT_BODY = '{"model":"claude-sonnet-4-5","max_tokens":1024,'
   .. '"messages":[{"role":"user","content":"hi"}]}'
 
 local EXPECT_KEYS = { label = true, rule = true, model = true, session_id = true,
                       headers = true, body = true, tags = true }
 
-local function first_line(msg)
-  return (tostring(msg):match("^[^\n]*"))
-end
+local first_line = runtime.first_line
 
 local function read_file(path)
   local f = io.open(path, "rb")
@@ -99,7 +100,7 @@ local function example_params(mod, given)
     params[k] = v
   end
   if type(mod.check) == "function" then
-    local ok, res, msg = pcall(mod.check, params)
+    local ok, res, msg = core.call(LOAD_BUDGET_MS, mod.check, params)
     if not ok then return nil, "params rejected: " .. first_line(res) end
     if res == false or (res == nil and msg) then
       return nil, "params rejected: " .. tostring(msg or "invalid")
@@ -159,10 +160,10 @@ local function shape_problem(ex, kind)
   return nil
 end
 
-local function run_rule_example(entry, ex, params, budget)
+local function run_rule_example(entry, ex, params)
   local req, err, bad_example = example_request(ex, nil)
   if not req then return err, bad_example end
-  local ok, res, kind = core.call(budget, entry.mod.match, req, params)
+  local ok, res, kind = runtime.match_rule(entry, req, params)
   if not ok then
     return string.format("match() raised%s: %s", kind == "error" and "" or " (" .. kind .. ")",
       first_line(res))
@@ -269,7 +270,7 @@ local function run_module(entry, kind, budget, config_dir, problems)
     if not problem then
       ran = ran + 1
       if kind == "rule" then
-        problem, bad_example = run_rule_example(entry, ex, params, budget)
+        problem, bad_example = run_rule_example(entry, ex, params)
       else
         problem, bad_example = run_hook_example(entry, ex, params, budget, config_dir)
       end

@@ -1,11 +1,13 @@
 -- ccproxy.explain: the script half of `ccproxy explain`. The C side has built the pipeline
 -- exactly as the server does; this builds the request from a captured body and headers (as
--- the server builds one), runs the hooks as runtime.run does while watching what each one
--- changes, finishes the request (routing it when no hook did) and prints the whole story:
--- the request, every rule's verdict, the label, each hook's edits, the deployment and the
--- upstream request with secrets redacted. Nothing is sent anywhere.
+-- the server builds one), runs the request stage with runtime.run itself, watching what each
+-- hook changes through runtime.run's observer, finishes the request (routing it when no hook
+-- did) and prints the whole story: the request, every rule's verdict, the label, each hook's
+-- edits, the deployment and the upstream request with secrets redacted (ccproxy.redact).
+-- Nothing is sent anywhere.
 local core = require("ccproxy.core")
 local runtime = require("ccproxy.runtime")
+local redact = require("ccproxy.redact")
 local json = core.json
 
 local M = {}
@@ -13,9 +15,7 @@ local M = {}
 local PATHS = { ["/v1/messages"] = true, ["/v1/messages/count_tokens"] = true }
 local SMALL = 120 -- body member values up to this many bytes of JSON are shown
 
-local function first_line(msg)
-  return (tostring(msg):match("^[^\n]*"))
-end
+local first_line = runtime.first_line
 
 local function orjnull(v)
   if v == nil then return json.null end
@@ -99,45 +99,12 @@ end
 
 -- --- secrets ----------------------------------------------------------------------------
 
-local SECRET_NAMES = { authorization = true, ["proxy-authorization"] = true,
-                       ["x-api-key"] = true, ["api-key"] = true, cookie = true,
-                       ["set-cookie"] = true }
-local SECRET_WORDS = { "key", "token", "secret", "password", "auth", "cookie", "credential",
-                       "signature" }
-
--- True when a header's value is a credential: by its name, or by how the value starts.
-function M.is_secret(name, value)
-  local n = name:lower()
-  if SECRET_NAMES[n] then return true end
-  for _, w in ipairs(SECRET_WORDS) do
-    if n:find(w, 1, true) then return true end
-  end
-  return value:match("^[Bb]earer%s") ~= nil or value:match("^[Bb]asic%s") ~= nil
-    or value:match("^sk[-_]") ~= nil
-end
-
--- "Bearer sk-ant-oat01-abc...xyz9" -> "Bearer sk-ant-oat01-...xyz9": the scheme, the key's
--- leading "word-" groups (never more than a third of it) and, for keys of 16 characters or
--- more, the last 4.
-function M.redact(value)
-  local scheme, secret = value:match("^(%a+%s+)(.*)$")
-  if not scheme then scheme, secret = "", value end
-  local n, prefix, rest = #secret, "", secret
-  for _ = 1, 3 do
-    local g = rest:match("^%w+[-_]")
-    if not g or #prefix + #g > math.floor(n / 3) then break end
-    prefix, rest = prefix .. g, rest:sub(#g + 1)
-  end
-  return scheme .. prefix .. "..." .. (n >= 16 and secret:sub(-4) or "")
-end
-
 -- What hooks get for an oat_sources token: the commands are not run here.
 local STAND_IN = "(oat_sources token for %s)"
 
 local function shown_value(name, value)
   if value:find("(oat_sources token for ", 1, true) then return value end
-  if M.is_secret(name, value) then return M.redact(value) end
-  return value
+  return redact.header(name, value)
 end
 
 -- --- the request summary ----------------------------------------------------------------
@@ -315,109 +282,144 @@ local function edits_between(before, after, tags, body)
   return e
 end
 
--- The rules in config order on `req`, all of them (the server stops at the first match).
-local function verdicts_of(req)
-  local rules, _, budget = runtime.loaded()
-  local out, label = {}, nil
-  for i, r in ipairs(rules) do
-    local v = { name = r.name, module = r.module, path = r.path, reached = label == nil,
-                chosen = false }
-    local ok, res, kind = core.call(budget, r.mod.match, req, r.params)
-    if not ok then
-      v.verdict, v.error, v.kind = "error", first_line(res), kind
-    elseif res then
-      v.verdict = "matched"
-      if not label then label, v.chosen = r.name, true end
-    else
-      v.verdict = "no match"
-    end
-    out[i] = v
-  end
-  return out, label
+-- A deep copy of a plain table (req.ctx), to put it back after the rules explain runs on
+-- top of the server's.
+local function copy(v, seen)
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local c = {}
+  seen[v] = c
+  for k, x in pairs(v) do c[copy(k, seen)] = copy(x, seen) end
+  return setmetatable(c, getmetatable(v))
 end
 
--- Runs the hooks on `req` as runtime.run does, recording each one's edits. The request
--- view's metatable is wrapped meanwhile to see req:tag calls and the body being decoded.
-local function run_hooks(req, trace, body_text)
-  local _, hooks, budget = runtime.loaded()
-  local mt = getmetatable(req)
-  local orig_index, orig_newindex = mt.__index, mt.__newindex
-  local tag, oauth_token = orig_index(req, "tag"), orig_index(req, "oauth_token")
-  local decoded = false
-  mt.__index = function(self, k)
-    if k == "body" then
-      decoded = true
-    elseif k == "tag" and trace.current then
-      local rec = trace.current
-      return function(r, name, value)
-        tag(r, name, value)
-        rec.tags[#rec.tags + 1] = { name = name, value = value == nil and json.null
-                                                      or tostring(value) }
-      end
-    elseif k == "oauth_token" then
-      local rec = trace.current
-      return function(r, provider)
-        local token, ua = oauth_token(r, provider)
-        trace.oauth[#trace.oauth + 1] = { hook = rec and rec.module or "?",
-                                          provider = tostring(provider), got = token ~= nil }
-        return token, ua
-      end
-    end
-    return orig_index(self, k)
-  end
-  mt.__newindex = function(self, k, v)
-    if k == "body" then decoded = true end
-    return orig_newindex(self, k, v)
-  end
-  local orig_classify = runtime.classify
-  runtime.classify = function(r)
-    local verdicts, label = verdicts_of(r)
-    trace.classify_calls = trace.classify_calls + 1
-    trace.verdicts = trace.verdicts or verdicts
-    if label then return label, label end
-    return "default", nil
-  end
+local function restore(t, saved)
+  for k in pairs(t) do t[k] = nil end
+  for k, v in pairs(saved) do t[k] = v end
+end
 
-  local body_before
-  local ok, err = pcall(function()
-    for _, h in ipairs(hooks) do
-      local rec = { module = h.module, path = h.path, tags = {}, failed = false,
-                    error = json.null, kind = json.null, response_stages = list() }
+local function verdict(r, ok, res, kind, reached)
+  local v = { name = r.name, module = r.module, path = r.path, reached = reached,
+              chosen = false }
+  if not ok then
+    v.verdict, v.error, v.kind = "error", first_line(res), kind
+  elseif res then
+    v.verdict = "matched"
+  else
+    v.verdict = "no match"
+  end
+  return v
+end
+
+-- The rules the server did not reach (it stops at the first match), run on the request as
+-- it is now for their verdicts; req.ctx is put back afterwards, so nothing they do changes
+-- what the hooks after them see.
+local function unreached(req, out, from)
+  local rules = runtime.loaded()
+  local ctx = req.ctx
+  local saved = copy(ctx)
+  for i = from, #rules do
+    local ok, res, kind = runtime.match_rule(rules[i], req)
+    out[i] = verdict(rules[i], ok, res, kind, false)
+  end
+  restore(ctx, saved)
+end
+
+-- All rules' verdicts on `req` when no hook ran them.
+local function verdicts_of(req)
+  local out = {}
+  unreached(req, out, 1)
+  for _, v in ipairs(out) do v.reached = true end
+  for _, v in ipairs(out) do
+    if v.verdict == "matched" then v.chosen = true break end
+  end
+  return out
+end
+
+local function tag_map(list)
+  local map = {}
+  for _, pair in ipairs(list or {}) do map[pair[1]] = pair[2] end
+  return map
+end
+
+-- The tags a hook added, changed or removed, from the request's tags before and after it.
+local function tag_changes(before, after)
+  local out, names = {}, {}
+  for k in pairs(before) do names[#names + 1] = k end
+  for k in pairs(after) do if before[k] == nil then names[#names + 1] = k end end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    if after[k] == nil then
+      out[#out + 1] = { name = k, value = json.null }
+    elseif after[k] ~= before[k] then
+      out[#out + 1] = { name = k, value = after[k] }
+    end
+  end
+  return out
+end
+
+-- Runs the request stage with runtime.run, recording through its observer what each hook
+-- changed, the rules' verdicts and the token requests.
+local function run_hooks(req, trace, body_text)
+  local body_before, current, before, tags_before, calls_before
+  local watch = {
+    log = function() end, -- explain reports errors in its own output
+    hook = function(h, r)
+      current = { module = h.module, path = h.path, failed = false, error = json.null,
+                  kind = json.null, response_stages = list() }
       for _, stage in ipairs({ "response", "event", "done" }) do
-        if type(h.mod[stage]) == "function" then
-          rec.response_stages[#rec.response_stages + 1] = stage
-        end
+        if h.mod[stage] then current.response_stages[#current.response_stages + 1] = stage end
       end
-      trace.hooks[#trace.hooks + 1] = rec
-      local before = snapshot(req)
-      trace.current = rec
-      local hok, herr, kind = core.call(budget, h.mod.request, req, h.params)
-      trace.current = nil
-      if not hok then
-        rec.error = first_line(herr)
-        rec.kind = kind
-        rec.failed = h.fail_on_error and true or false
+      trace.hooks[#trace.hooks + 1] = current
+      before = snapshot(r)
+      tags_before = tag_map(core.peek(r).tags)
+      calls_before = #(core.oauth_calls(r) or {})
+    end,
+    hook_done = function(h, r, ok, err, kind)
+      if not ok then
+        current.error = first_line(err)
+        current.kind = kind
+        current.failed = h.fail_on_error and true or false
       end
+      local seen = core.peek(r)
       local body
-      if decoded then
+      if seen.body_decoded then
         -- The body's members before the hook: the client's, until a hook decoded it.
         body_before = body_before or members_text(json.decode(body_text))
-        local now = members_text(orig_index(req, "body"))
+        local now = members_text(r.body)
         body = member_changes(body_before, now, "model")
         body_before = now
       end
-      rec.edits = edits_between(before, snapshot(req), rec.tags, body)
-      rec.tags = nil
-      if rec.failed then
-        trace.failed = rec
-        break
+      current.edits = edits_between(before, snapshot(r), tag_changes(tags_before,
+        tag_map(seen.tags)), body)
+      local calls = core.oauth_calls(r) or {}
+      for i = calls_before + 1, #calls do
+        trace.oauth[#trace.oauth + 1] = { hook = h.module, provider = calls[i].provider,
+                                          got = calls[i].got }
       end
-    end
-  end)
-  trace.current = nil
-  mt.__index, mt.__newindex = orig_index, orig_newindex
-  runtime.classify = orig_classify
-  if not ok then error(err, 0) end
+      if current.failed then trace.failed = current end
+    end,
+    rule = function(r, _, ok, res, kind)
+      local list_ = trace.current_rules
+      list_[#list_ + 1] = verdict(r, ok, res, kind, true)
+    end,
+    classified = function(r, label)
+      trace.classify_calls = trace.classify_calls + 1
+      local got = trace.current_rules
+      trace.current_rules = {}
+      if trace.verdicts then return end
+      for _, v in ipairs(got) do
+        if label ~= "default" and v.name == label and v.verdict == "matched" then
+          v.chosen = true
+        end
+      end
+      unreached(r, got, #got + 1)
+      trace.verdicts = got
+    end,
+  }
+  trace.current_rules = {}
+  runtime.run(req, watch)
 end
 
 -- --- the upstream request ---------------------------------------------------------------
@@ -704,8 +706,15 @@ function M.run(opts)
   end
   local query = opts.query or meta.query
   if query == "" then query = nil end
+  -- Hooks asking for an oat_sources token get a stand-in: explain runs no commands.
+  local tokens = {}
+  local spec = runtime.spec() or {}
+  for provider, src in pairs(spec.oat_sources or {}) do
+    tokens[provider] = { (provider == "anthropic" and "sk-ant-oat01-" or "")
+      .. STAND_IN:format(provider), src.user_agent }
+  end
   local ok, req = pcall(core.request, { method = "POST", path = path, query = query,
-    headers = headers, body = opts.body, config_dir = opts.config_dir })
+    headers = headers, body = opts.body, config_dir = opts.config_dir, oauth_tokens = tokens })
   if not ok then
     return fail_usage(string.format("%s: %s (the server answers 400)",
       opts.body_name or "body", first_line(req)))
@@ -713,12 +722,6 @@ function M.run(opts)
 
   local o = { request = summary(req, #opts.body), notes = list(), error = json.null,
               deployment = json.null, upstream = json.null, tags = json.object() }
-  -- Hooks asking for an oat_sources token get a stand-in: explain runs no commands.
-  local spec = runtime.spec() or {}
-  for provider, src in pairs(spec.oat_sources or {}) do
-    core.oat_set(provider, (provider == "anthropic" and "sk-ant-oat01-" or "")
-      .. STAND_IN:format(provider), src.user_agent)
-  end
   local trace = { classify_calls = 0, hooks = {}, oauth = {} }
   run_hooks(req, trace, opts.body)
   for _, t in ipairs(trace.oauth) do

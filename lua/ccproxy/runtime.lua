@@ -3,6 +3,7 @@
 -- script error (a failing rule counts as no match, a failing hook is skipped) so one broken
 -- script never costs a request.
 local core = require("ccproxy.core")
+local sandbox = require("ccproxy.sandbox")
 
 local M = {}
 
@@ -12,8 +13,9 @@ local LOAD_BUDGET_MS = 2000
 
 local state = {
   rules = {},   -- { name, module, path, match, params, where }
-  hooks = {},   -- { module, path, request, params, where }
+  hooks = {},   -- { module, path, request, response, event, done, params, where }
   spec = nil,
+  sources = {}, -- path -> the text loaded from it
   errors = { rules = 0, hooks = 0 },
 }
 
@@ -32,8 +34,18 @@ local function file_exists(path)
   return false
 end
 
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
 -- Where a module named `name` lives, for kind "rules" or "hooks"; nil and the places tried.
-function M.resolve(name, kind, config_dir, builtin_dir)
+-- `exists(path)` says whether a module is there (default: a file is).
+function M.resolve(name, kind, config_dir, builtin_dir, exists)
+  local file_exists = exists or file_exists
   local base = aliases[name]
   if not base then
     base = name:match("^ccproxy%." .. kind .. "%.([%w_]+)$")
@@ -63,18 +75,31 @@ local function first_line(msg)
   return (tostring(msg):match("^[^\n]*"))
 end
 
+-- tostring for values a script made, without running its metamethods outside its budget.
+local function shown(v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  return "a " .. t
+end
+
 -- Lua shortens long file names in its messages to "...tail"; put the whole path back.
 local function full_path(msg, path)
-  local shown, rest = msg:match("^%.%.%.(.-)(:%d+:.*)$")
-  if shown and path:sub(-#shown) == shown then return path .. rest end
+  local shown_name, rest = msg:match("^%.%.%.(.-)(:%d+:.*)$")
+  if shown_name and path:sub(-#shown_name) == shown_name then return path .. rest end
   return msg
 end
 
--- Loads a module file as text (never bytecode) and checks its shape.
-local function load_module(path, fn_name, kind_word)
-  local chunk, err = loadfile(path, "t")
+local STAGES = { "response", "event", "done" }
+
+-- Compiles a module's text (never bytecode) in its environment, runs its top level under the
+-- load budget and checks its shape. Returns the entry's functions {match | request,
+-- response, event, done, params, check, examples}, read once here so that nothing the module
+-- does later (metatables, changed fields) reaches trusted code.
+local function load_module(path, text, fn_name, kind_word, trusted)
+  local chunk, err = load(text, "@" .. path, "t", sandbox.env(trusted))
   if not chunk then
-    if tostring(err):find("wrong mode", 1, true) then
+    if tostring(err):find("attempt to load a binary chunk", 1, true)
+        or tostring(err):find("wrong mode", 1, true) then
       return nil, path .. ": is compiled bytecode; write the module as Lua source (ccproxy "
         .. "loads modules only as text)"
     end
@@ -91,18 +116,27 @@ local function load_module(path, fn_name, kind_word)
     if msg:sub(1, #path) ~= path then msg = path .. ": " .. msg end
     return nil, "error while loading " .. msg
   end
-  local has_stage = type(mod) == "table" and fn_name == "request"
-    and (type(mod.response) == "function" or type(mod.event) == "function"
-         or type(mod.done) == "function")
-  if has_stage and mod.request == nil then
-    mod.request = function() end
+  local fns = {}
+  if type(mod) == "table" then
+    for _, k in ipairs({ fn_name, "params", "check", "examples", unpack(STAGES) }) do
+      fns[k] = rawget(mod, k)
+    end
   end
-  if type(mod) ~= "table" or type(mod[fn_name]) ~= "function" then
+  local has_stage = fn_name == "request" and (type(fns.response) == "function"
+    or type(fns.event) == "function" or type(fns.done) == "function")
+  if has_stage and fns.request == nil then
+    fns.request = function() end
+  end
+  if type(mod) ~= "table" or type(fns[fn_name]) ~= "function" then
     return nil, string.format("%s: a %s module must return a table with a %s(req, params) "
       .. "function; it returned %s", path, kind_word, fn_name,
       type(mod) == "table" and "a table without " .. fn_name or type(mod))
   end
-  return mod
+  for _, stage in ipairs(STAGES) do
+    if type(fns[stage]) ~= "function" then fns[stage] = nil end
+  end
+  if type(fns.check) ~= "function" then fns.check = nil end
+  return fns
 end
 
 -- Config params over the module's declared defaults, with type checks against the defaults.
@@ -111,30 +145,32 @@ local function merge_params(mod, given, where, what, errors, param_where)
   local errors_before = #errors
   local params = {}
   local defaults = type(mod.params) == "table" and mod.params or {}
-  for k, v in pairs(defaults) do params[k] = v end
+  for k, v in next, defaults do params[k] = v end
   for k, v in pairs(given or {}) do
-    local d = defaults[k]
+    local d = rawget(defaults, k)
     if d ~= nil and type(d) ~= type(v) and v ~= core.json.null then
       errors[#errors + 1] = string.format("%s: %s param %s must be a %s (default %s), got %s",
-        (param_where and param_where[k]) or where, what, tostring(k), type(d), tostring(d),
+        (param_where and param_where[k]) or where, what, tostring(k), type(d), shown(d),
         type(v))
     end
     params[k] = v
   end
-  if type(mod.check) == "function" and #errors == errors_before then
+  if mod.check and #errors == errors_before then
     local ok, res, msg = core.call(LOAD_BUDGET_MS, mod.check, params)
     if not ok then
-      errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what, tostring(res))
+      errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what, res)
     elseif res == false or (res == nil and msg) then
       errors[#errors + 1] = string.format("%s: %s params rejected: %s", where, what,
-        tostring(msg or "invalid"))
+        msg == nil and "invalid" or shown(msg))
     end
   end
   return params
 end
 
-local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
-  local path, tried = M.resolve(entry.module, kind, spec.config_dir, spec.builtin_dir)
+local function load_entry(entry, kind, fn_name, kind_word, spec, errors, sources)
+  local given = spec.sources
+  local exists = given and function(p) return given[p] ~= nil end
+  local path, tried = M.resolve(entry.module, kind, spec.config_dir, spec.builtin_dir, exists)
   if not path then
     local fix
     if entry.module:find("^ccproxy%.") then
@@ -147,7 +183,14 @@ local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
       entry.where, kind_word, entry.module, table.concat(tried, ", "), fix)
     return nil
   end
-  local mod, err = load_module(path, fn_name, kind_word)
+  local text, rerr = sources[path] or (given and given[path]) or read_file(path)
+  if not text then
+    errors[#errors + 1] = string.format("%s: cannot read %s '%s' (%s): %s", entry.where,
+      kind_word, entry.module, path, tostring(rerr))
+    return nil
+  end
+  sources[path] = text
+  local mod, err = load_module(path, text, fn_name, kind_word, spec.trusted)
   if not mod then
     errors[#errors + 1] = string.format("%s: cannot load %s '%s': %s", entry.where, kind_word,
       entry.module, err)
@@ -159,28 +202,38 @@ local function load_entry(entry, kind, fn_name, kind_word, spec, errors)
            params = params, where = entry.where, fail_on_error = entry.fail_on_error }
 end
 
--- Loads every module of `spec`. Returns true, or false and all errors as one string.
+-- Loads every module of `spec` ({config_dir, builtin_dir, rules, hooks, budget_ms, trusted,
+-- sources, ...}). With spec.sources ({path = text}), modules are found and loaded only from
+-- those texts; without, from their files. budget_ms and trusted come from the configuration
+-- (config.c has their defaults; a spec that leaves them out gets those, core.defaults).
+-- Returns true, or false and all errors as one string.
 function M.load(spec)
   local errors = {}
-  local rules, hooks = {}, {}
+  local rules, hooks, sources = {}, {}, {}
   for _, e in ipairs(spec.rules or {}) do
-    local r = load_entry(e, "rules", "match", "rule", spec, errors)
+    local r = load_entry(e, "rules", "match", "rule", spec, errors, sources)
     if r then rules[#rules + 1] = r end
   end
   for _, e in ipairs(spec.hooks or {}) do
-    local h = load_entry(e, "hooks", "request", "hook", spec, errors)
+    local h = load_entry(e, "hooks", "request", "hook", spec, errors, sources)
     if h then hooks[#hooks + 1] = h end
   end
   if #errors > 0 then return false, table.concat(errors, "\n") end
-  state.rules, state.hooks, state.spec = rules, hooks, spec
+  state.rules, state.hooks, state.spec, state.sources = rules, hooks, spec, sources
   state.stage_hooks = { response = {}, event = {}, done = {} }
   for _, h in ipairs(hooks) do
     for stage, list in pairs(state.stage_hooks) do
-      if type(h.mod[stage]) == "function" then list[#list + 1] = h end
+      if h.mod[stage] then list[#list + 1] = h end
     end
   end
-  state.budget_ms = spec.budget_ms or 1000
+  state.budget_ms = spec.budget_ms
+  if state.budget_ms == nil then state.budget_ms = core.defaults.budget_ms end
   return true
+end
+
+-- {path = text} of the modules loaded last: what the other workers of a generation load.
+function M.sources()
+  return state.sources
 end
 
 function M.spec()
@@ -188,50 +241,85 @@ function M.spec()
 end
 
 -- The loaded modules, in config order: rules {name, module, path, mod, params, where} and
--- hooks {module, path, mod, params, where, fail_on_error}; and the per-call budget in ms.
+-- hooks {module, path, mod, params, where, fail_on_error}, where `mod` holds the functions
+-- read from the module at load (match or request, response, event, done, check, params,
+-- examples); and the per-call budget in ms.
 function M.loaded()
   return state.rules, state.hooks, state.budget_ms
+end
+
+-- What watches a request stage (explain passes one to M.run); every field is optional:
+--   observer.hook(h, req)                      before hook h's request()
+--   observer.hook_done(h, req, ok, err, kind)  after it (ok false: it raised)
+--   observer.rule(r, req, ok, res, kind)       after each rule classify ran
+--   observer.classified(req, label, rule)      when classify has its answer
+--   observer.log(level, msg)                   instead of the proxy log
+local observer = nil
+
+local function report(level, msg)
+  if observer and observer.log then
+    observer.log(level, msg)
+  else
+    core.log(level, msg)
+  end
+end
+
+-- One rule's match() on a read-only view of `req`, under the budget: ok, result, kind.
+-- `params` (default: the rule's own) is for `ccproxy check`'s examples.
+function M.match_rule(r, req, params)
+  local was = core.readonly(req, true)
+  local ok, res, kind = core.call(state.budget_ms, r.mod.match, req, params or r.params)
+  core.readonly(req, was)
+  return ok, res, kind
 end
 
 -- Rules in config order; the first that matches names the label. A rule that raises counts
 -- as no match. Returns the label ("default" when none matched) and the rule's name or nil.
 function M.classify(req)
-  local budget = state.budget_ms
+  local label, rule = "default", nil
   for _, r in ipairs(state.rules) do
-    local ok, res, kind = core.call(budget, r.mod.match, req, r.params)
+    local ok, res, kind = M.match_rule(r, req)
+    if observer and observer.rule then observer.rule(r, req, ok, res, kind) end
     if not ok then
       state.errors.rules = state.errors.rules + 1
       core.count("rule_error")
-      core.log("error", string.format("%s rule '%s' (%s) failed%s and counts as no match: %s",
-        req.id or "-", r.name, r.path, kind == "error" and "" or " (" .. kind .. ")",
-        tostring(res)))
+      report("error", string.format("%s rule '%s' (%s) failed%s and counts as no match: %s",
+        req.id or "-", r.name, r.path, kind == "error" and "" or " (" .. kind .. ")", res))
     elseif res then
-      return r.name, r.name
+      label, rule = r.name, r.name
+      break
     end
   end
-  return "default", nil
+  if observer and observer.classified then observer.classified(req, label, rule) end
+  return label, rule
 end
 
 -- The request stage: every hook in config order. A hook that raises is logged and skipped,
 -- unless its config entry says on_error: fail; then this returns false, the hook's module
--- name and the error, and the request fails.
-function M.run(req)
+-- name and the error, and the request fails. `watch` is an observer (see above) or nil.
+function M.run(req, watch)
   local budget = state.budget_ms
+  local outer = observer
+  observer = watch
   for _, h in ipairs(state.hooks) do
+    if watch and watch.hook then watch.hook(h, req) end
     local ok, err, kind = core.call(budget, h.mod.request, req, h.params)
+    if watch and watch.hook_done then watch.hook_done(h, req, ok, err, kind) end
     if not ok then
       state.errors.hooks = state.errors.hooks + 1
       core.count("hook_error")
       local why = kind == "error" and "" or " (" .. kind .. ")"
       if h.fail_on_error then
-        core.log("error", string.format("%s hook '%s' (%s) failed%s; on_error: fail, so the "
-          .. "request fails: %s", req.id or "-", h.module, h.path, why, tostring(err)))
+        report("error", string.format("%s hook '%s' (%s) failed%s; on_error: fail, so the "
+          .. "request fails: %s", req.id or "-", h.module, h.path, why, err))
+        observer = outer
         return false, h.module, first_line(err)
       end
-      core.log("error", string.format("%s hook '%s' (%s) failed%s and was skipped: %s",
-        req.id or "-", h.module, h.path, why, tostring(err)))
+      report("error", string.format("%s hook '%s' (%s) failed%s and was skipped: %s",
+        req.id or "-", h.module, h.path, why, err))
     end
   end
+  observer = outer
   return true
 end
 
@@ -250,7 +338,7 @@ local function run_stage(stage, req, h, ...)
     disabled[req.id][h] = true
     core.log("error", string.format("%s hook '%s' (%s) failed in its %s stage%s and is off for "
       .. "the rest of this response: %s", req.id or "-", h.module, h.path, stage,
-      kind == "error" and "" or " (" .. kind .. ")", tostring(res)))
+      kind == "error" and "" or " (" .. kind .. ")", res))
     return true
   end
   return true, res

@@ -17,9 +17,11 @@ return {
 }
 ]]
 
+-- The marker hook writes a file from its done stage, so its scripts are trusted.
 local function ccproxy_yaml(mark)
   return ([[
 ccproxy:
+  scripts: {trusted: true}
   hooks:
     - ccproxy.hooks.rule_evaluator
     - hook: marker
@@ -39,6 +41,69 @@ end
 local function health(proxy)
   return H.body_json(proxy:request({ method = "GET", path = "/health" }))
 end
+
+-- A hook whose top level rewrites its own file the first time it loads: version A becomes B
+-- on disk. A worker that read the file after another had loaded it would run B.
+local SELF_EDITING = [[
+local path = debug.getinfo(1, "S").source:sub(2)
+local f = assert(io.open(path, "rb"))
+local text = f:read("*a")
+f:close()
+if text:find("VERSION_A", 1, true) then
+  local g = assert(io.open(path, "wb"))
+  g:write((text:gsub("VERSION_A", "VERSION_B")))
+  g:close()
+end
+return { request = function(req) req.headers["x-version"] = "VERSION_A" end }
+]]
+
+describe("every worker of a generation", function()
+  local mock, proxy, dir
+
+  setup(function()
+    mock = H.start_mock()
+    dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/self_editing.lua", SELF_EDITING)
+    proxy = H.start_proxy({
+      dir = H.config_dir({ dir = dir, config_yaml = config_yaml(mock:base()), ccproxy_yaml = [[
+ccproxy:
+  scripts: {trusted: true}
+  hooks: [self_editing]
+litellm:
+  num_workers: 3
+]] }),
+    })
+  end)
+
+  teardown(function()
+    H.cleanup()
+  end)
+
+  -- Versions seen upstream over many connections (the kernel spreads them over the workers).
+  local function versions()
+    mock:reset()
+    for _ = 1, 24 do
+      assert.equal(200, proxy:messages(H.messages_body({ stream = false })).status)
+    end
+    local seen = {}
+    for _, rec in ipairs(mock:requests()) do seen[H.record_header(rec, "x-version")] = true end
+    return seen
+  end
+
+  it("runs the script text the generation read once, not the file as it is later", function()
+    assert.matches("VERSION_B", sh.read_file(dir .. "/hooks/self_editing.lua"), 1, true)
+    assert.same({ VERSION_A = true }, versions())
+    -- and again after a reload, which reads the file once more
+    local gen = health(proxy).generation
+    sh.write_file(dir .. "/hooks/self_editing.lua", SELF_EDITING)
+    sh.kill(proxy.pid, "HUP")
+    assert.is_truthy(sh.wait_for(function() return health(proxy).generation == gen + 1 end, 5))
+    assert.matches("VERSION_B", sh.read_file(dir .. "/hooks/self_editing.lua"), 1, true)
+    assert.same({ VERSION_A = true }, versions())
+    proxy:check_alive()
+  end)
+end)
 
 describe("reload", function()
   local mock, proxy, dir, mark_file
@@ -155,18 +220,30 @@ done
 ]]):format(out, i, out, kind, url, out, i)
       pids[i] = sh.spawn({ "sh", "-c", script })
     end
-    -- Meanwhile: 30 reloads, every third one broken.
+    -- Meanwhile: 30 reloads, every third one broken. Each one is waited for (signals sent
+    -- too close together could merge), so the count and the generation are exact.
+    local start = health(proxy)
+    local count0 = start.last_reload and start.last_reload.count or 0
+    local reloads = count0
+    local function reload_and_wait()
+      reloads = reloads + 1
+      hup()
+      assert.is_truthy(sh.wait_for(function()
+        local lr = health(proxy).last_reload
+        return lr and lr.count == reloads
+      end, 5), "reload " .. reloads .. " was not reported on /health")
+    end
     for n = 1, 30 do
       if n % 3 == 0 then
         sh.write_file(dir .. "/ccproxy.yaml", "ccproxy:\n  hooks: [\n")
       else
         sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("L" .. n))
       end
-      hup()
-      sh.sleep(0.05)
+      reload_and_wait()
+      sh.sleep(0.02)
     end
     sh.write_file(dir .. "/ccproxy.yaml", ccproxy_yaml("final"))
-    hup()
+    reload_and_wait()
     for _, pid in ipairs(pids) do
       assert.is_truthy(sh.wait_for(function() return not sh.alive(pid) end, 60))
     end
@@ -184,6 +261,11 @@ done
       end
     end
     assert.equal(75, #mock:requests())
-    assert.equal("ok", health(proxy).status)
+    local h = health(proxy)
+    assert.equal("ok", h.status)
+    -- 31 reloads: the 10 broken ones refused, the 21 good ones each a new generation
+    assert.equal(count0 + 31, h.last_reload.count)
+    assert.is_true(h.last_reload.ok)
+    assert.equal(start.generation + 21, h.generation)
   end)
 end)

@@ -55,6 +55,7 @@ describe("response stages", function()
     proxy = H.start_proxy({
       dir = H.config_dir({ dir = dir, config_yaml = config_yaml(mock:base()), ccproxy_yaml = [[
 ccproxy:
+  scripts: {trusted: true}   # shout's done stage writes a file
   hooks:
     - broken_events
     - shout

@@ -179,7 +179,7 @@ describe("docs/writing-rules.md", function()
                   where = "ccproxy.yaml:4:7" },
                 { module = "save_body", params = { dir = "/tmp" }, where = "ccproxy.yaml:1:1" },
                 { module = "rule_evaluator", where = "ccproxy.yaml:7:7" },
-                { module = "model_router", where = "ccproxy.yaml:8:7" } } })
+                { module = "model_router", where = "ccproxy.yaml:8:7" } }, trusted = true })
     local ok, err = rt.load { config_dir = TUTORIAL, builtin_dir = fx.repo,
       rules = { { name = "long_context", module = "long_context", params = { threshold = 0 },
                   where = "ccproxy.yaml:12:7" } } }
@@ -208,7 +208,7 @@ describe("docs/writing-rules.md", function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir " .. dir) == 0)
-    local run = fx.pipeline { config_dir = TUTORIAL,
+    local run = fx.pipeline { config_dir = TUTORIAL, trusted = true,
                               hooks = { { module = "save_body", params = { dir = dir } } } }
     local req = fx.request("a_say_hi")
     local id = req.id
@@ -236,7 +236,7 @@ describe("docs/writing-rules.md", function()
     local run = fx.pipeline { config_dir = dir,
       rules = { { "subagent", "subagent" },
                 { "background", "match_model", { model_name = "haiku" } } },
-      hooks = { "rule_evaluator", "model_router", "forward_oauth" } }
+      hooks = { "subagent", "rule_evaluator", "model_router", "forward_oauth" } }
     -- a subagent request as Claude Code sends it: the agent's prompt in the system blocks
     local body = json.decode(fx.body("c_oauth"))
     body.system[3].text = prompt

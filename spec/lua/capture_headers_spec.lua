@@ -85,6 +85,22 @@ describe("hook capture_headers", function()
     end
   end)
 
+  it("redacts as explain does: password, credential and signature headers too", function()
+    local redact = require("ccproxy.redact")
+    local headers = { { "x-db-password", "hunter2hunter2hunter2" },
+                      { "x-credential", "c-0123456789abcdef" },
+                      { "x-signature", "0123456789abcdef0123" },
+                      { "x-forwarded-auth", "Bearer sk-ant-oat01-1234567890abcdef" },
+                      { "x-note", "sk-live-0123456789abcdef" } }
+    local tags = tags_of(headers)
+    for _, pair in ipairs(headers) do
+      local shown = tags["h." .. pair[1]]
+      assert.equal(redact.header(pair[1], pair[2]), shown)
+      assert.not_matches("0123456789abcdef", shown, 1, true)
+      assert.not_matches("hunter2hunter2", shown, 1, true)
+    end
+  end)
+
   it("never shows the last characters of a short secret", function()
     local tags = tags_of({ { "x-api-key", "sk-ant-abcdefgh" }, { "authorization", "Bearer x" } })
     assert.equal("sk-ant-...", tags["h.x-api-key"])

@@ -209,15 +209,21 @@ describe("hook model_router with req.ctx.route", function()
     -- hooks-route has no haiku entry of its own: the claude-* glob
     assert.equal("claude-*", out.deployment.model_name)
     assert.equal("claude-haiku-5-5", out.model)
-    assert.same({ { level = "warn", msg = "model_router: req.ctx.route 'openai/gpt-nope' routes "
-      .. "nowhere (config.yaml has no model_name 'openai/gpt-nope', no openai deployment of "
-      .. "model 'gpt-nope' and no openai/* entry); routing by the label 'claude-haiku-5-5' "
-      .. "instead" } }, lines)
+    assert.equal(1, #lines)
+    assert.equal("warn", lines[1].level)
+    -- req:route's own message: the entry, where it was asked for, and what to do
+    assert.equal("model_router: req.ctx.route 'openai/gpt-nope' routes nowhere ("
+      .. fx.repo .. "/hooks/model_router.lua:17: req:route('openai/gpt-nope'): config.yaml has "
+      .. "no model_name 'openai/gpt-nope' and no deployment of that provider/model; add such an "
+      .. "entry to model_list, or choose the fallback yourself: req:route('openai/gpt-nope') or "
+      .. "req:route('default')); routing by the label 'claude-haiku-5-5' instead", lines[1].msg)
     out, lines = route("nothing-here")
     assert.equal("claude-opus-5-5", out.deployment.model_name) -- "default": passthrough
     assert.is_true(out.deployment.passthrough)
-    assert.equal("model_router: req.ctx.route 'nothing-here' routes nowhere (config.yaml has "
-      .. "no model_name 'nothing-here'); routing by the label 'default' instead", lines[1].msg)
+    assert.equal("model_router: req.ctx.route 'nothing-here' routes nowhere (" .. fx.repo
+      .. "/hooks/model_router.lua:17: req:route('nothing-here'): config.yaml has no model_name 'nothing-here'; add such an "
+      .. "entry to model_list, or choose the fallback yourself: req:route('nothing-here') or "
+      .. "req:route('default')); routing by the label 'default' instead", lines[1].msg)
   end)
 
   it("warns about a target that is not a string", function()

@@ -501,8 +501,10 @@ describe("request view", function()
       local req = fx.body_request({ model = "zzz" }, { config_dir = fx.config("lua-nodefault") })
       local d, err = req:route("nope")
       assert.is_nil(d)
-      assert.equal("label 'nope' routes nowhere: config.yaml has no model_name 'nope' and no "
-        .. "'default'", err)
+      assert.equal(fx.spec_dir .. "/lua/request_view_spec.lua:" .. debug.getinfo(1, "l").currentline - 2
+        .. ": req:route('nope'): config.yaml has no model_name 'nope'; add such an entry to "
+        .. "model_list, or choose the fallback yourself: req:route('nope') or "
+        .. "req:route('default')", err)
       d, err = req:route_passthrough()
       assert.is_nil(d)
       assert.equal("model 'zzz' is not configured: add a model_list entry for it (or a "

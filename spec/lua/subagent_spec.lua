@@ -1,12 +1,12 @@
--- spec/lua/subagent_spec.lua: rules/subagent.lua: the <CCR-SUBAGENT-MODEL> tag of an agent's
+-- spec/lua/subagent_spec.lua: hooks/subagent.lua: the <CCR-SUBAGENT-MODEL> tag of an agent's
 -- system prompt or first user message sets req.ctx.route and leaves the body; model_router
--- then routes there.
+-- then routes there. rules/subagent.lua only reads: it matches what the hook found.
 local fx = require("fixtures")
 local core = require("ccproxy.core")
 local json = require("ccproxy").json
 
 local CFG = fx.config("hooks-route")
-local RULE = dofile(fx.repo .. "/rules/subagent.lua")
+local HOOK = dofile(fx.repo .. "/hooks/subagent.lua")
 local DEFAULTS = { tag = "CCR-SUBAGENT-MODEL" }
 
 local function tag(value, name)
@@ -44,9 +44,11 @@ local function logging(req)
   return view, lines
 end
 
+-- Runs the hook on `req`; true when it found a tag that names a target.
 local function match(req, params)
   local view, lines = logging(req)
-  return RULE.match(view, params or DEFAULTS), lines
+  HOOK.request(view, params or DEFAULTS)
+  return req.ctx.subagent ~= nil, lines
 end
 
 local function body_request(body)
@@ -58,10 +60,32 @@ local PIPELINE = {
   config_dir = CFG,
   rules = { { "subagent", "subagent" }, { "claude-haiku-5-5", "match_model",
                                           { model_name = "claude" } } },
-  hooks = { "rule_evaluator", "model_router" },
+  hooks = { "subagent", "rule_evaluator", "model_router" },
 }
 
 describe("rule subagent", function()
+  it("matches what the hook found, and only reads", function()
+    local m = fx.rule("subagent")
+    local raw = fx.body("a_say_hi")
+    local req = fx.request("a_say_hi", { body = in_system(raw, "openai,gpt-5") })
+    HOOK.request(req, DEFAULTS)
+    assert.is_true(m(req))
+    -- without the hook: the tag is seen, a warning says what is missing, nothing changes
+    local body = in_system(raw, "openai,gpt-5")
+    req = fx.request("a_say_hi", { body = body })
+    local view, lines = logging(req)
+    assert.is_true(dofile(fx.repo .. "/rules/subagent.lua").match(view, DEFAULTS))
+    assert.matches("carries <CCR-SUBAGENT-MODEL> but no subagent hook ran before "
+      .. "rule_evaluator", lines[1].msg, 1, true)
+    assert.is_true(m(req)) -- read-only, through the runtime
+    assert.is_nil(req.ctx.route)
+    local out = core.finish(req)
+    assert.is_false(out.body_changed)
+    assert.equal(body, out.body)
+  end)
+end)
+
+describe("hook subagent", function()
   it("matches no fixture, and reads them without decoding or changing the body", function()
     local m = fx.rule("subagent")
     for _, name in ipairs(fx.messages) do

@@ -115,13 +115,15 @@ end
 
 -- Loads rules and hooks through the runtime as the server does and returns run(req), the
 -- request stage. opts: rules ({name, module, params}...), hooks (module names or {module,
--- params}), passthrough (default true), config_dir (default lua-route), allow_errors.
+-- params}), passthrough (default true), config_dir (default lua-route), trusted (the
+-- modules get the full LuaJIT globals, as with ccproxy.scripts.trusted), allow_errors.
 -- Unless allow_errors, run raises when a rule or hook raised (the runtime hides that).
 function M.pipeline(opts)
   local spec = {
     config_dir = opts.config_dir or M.config("lua-route"),
     builtin_dir = M.repo,
     default_model_passthrough = opts.passthrough ~= false,
+    trusted = opts.trusted,
     rules = {},
     hooks = {},
   }
