@@ -458,23 +458,10 @@ bool cc_astream_finished(const cc_astream_t *s) {
     return s->finished;
 }
 
-/* The inside of a JSON string: runs of bytes that need no escape are copied at once. */
-static void put_escaped(cc_buf_t *out, const char *s, size_t len) {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        cc_buf_append(out, s + run, i - run);
-        cc_buf_json_escape(out, s + i, 1);
-        run = i + 1;
-    }
-    cc_buf_append(out, s + run, len - run);
-}
-
 static void put_str(cc_buf_t *out, const char *s, size_t len) {
     cc_buf_reserve(out, len + 2);
     cc_buf_append(out, "\"", 1);
-    put_escaped(out, s, len);
+    cc_buf_json_escape(out, s, len);
     cc_buf_append(out, "\"", 1);
 }
 

@@ -17,10 +17,12 @@
 #include "anthropic_stream.h"
 #include "anthropic_thinking.h"
 #include "api_error.h"
+#include "b64.h"
 #include "json_body.h"
 #include "json_view.h"
 #include "provider_openai.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define MAX_JSON_BODY (64u * 1024u * 1024u)
 #define MAX_ERROR_BODY (1024u * 1024u)
@@ -119,11 +121,11 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
     cc_buf_printf(msg, "%s answered HTTP %d: ", t->provider, status);
     size_t start = msg->len;
     if (text) {
-        cc__oa_utf8_clean(msg, text, strlen(text));
+        cc_utf8_clean(msg, text, strlen(text));
         const char *raw = str_of(get(e, "metadata"), "raw");
         if (raw) {
             cc_buf_puts(msg, " (");
-            cc__oa_utf8_clean(msg, raw, strlen(raw));
+            cc_utf8_clean(msg, raw, strlen(raw));
             cc_buf_puts(msg, ")");
         }
     } else {
@@ -132,7 +134,7 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
             body++, len--;
         while (len && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r'))
             len--;
-        cc__oa_utf8_clean(msg, body, len > 500 ? 500 : len);
+        cc_utf8_clean(msg, body, len > 500 ? 500 : len);
         if (!len) cc_buf_puts(msg, "(no details)");
     }
     const char *said = msg->data + start;
@@ -211,7 +213,7 @@ static void close_thinking(cc_xlate_resp_t *t, cc_buf_t *out) {
     if (!t->thinking) return;
     cc_buf_t sig = CC_BUF_INIT;
     cc__oa_signature_prefix(&sig, t->provider);
-    cc__oa_b64_encode(&sig, t->reasoning.data ? t->reasoning.data : "", t->reasoning.len);
+    cc_b64_encode(&sig, t->reasoning.data ? t->reasoning.data : "", t->reasoning.len);
     cc_astream_thinking_signature(t->as, sig.data, out);
     cc_buf_free(&sig);
     cc_buf_reset(&t->reasoning);
@@ -333,7 +335,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
         const char *age = str_of(r, "date") ? str_of(r, "date") : str_of(r, "last_updated");
         const char *snippet = str_of(r, "snippet");
         cc_buf_t enc = CC_BUF_INIT;
-        cc__oa_b64_encode(&enc, snippet ? snippet : url, strlen(snippet ? snippet : url));
+        cc_b64_encode(&enc, snippet ? snippet : url, strlen(snippet ? snippet : url));
         cJSON *item = cJSON_CreateObject();
         cJSON_AddStringToObject(item, "type", "web_search_result");
         cJSON_AddStringToObject(item, "url", url);
