@@ -921,9 +921,15 @@ void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *sto
     cc_buf_puts(out, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
-void cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out) {
-    if (s->finished) return;
+int cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out) {
+    if (s->finished) return 0;
     s->finished = true;
     s->failed = true;
-    if (s->stream) cc_api_error_sse(out, type ? type : "api_error", message ? message : "");
+    if (!type) type = "api_error";
+    if (s->stream) {
+        cc_api_error_sse(out, type, message ? message : "");
+        return 0;
+    }
+    cc_api_error_json(out, type, message ? message : "");
+    return cc_api_error_status(type);
 }

@@ -70,9 +70,11 @@ void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
  *  server_tool_use blocks are counted into usage.server_tool_use.web_search_requests. */
 void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
                        const cc_usage_t *usage, cc_buf_t *out);
-/** A failure after the stream started: an `event: error` (stream mode); in message mode the
- *  caller answers with an error response instead. */
-void cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out);
+/** A failure after the answer began: an `event: error` in stream mode; in message mode the
+ *  error body instead of the message, and the return value is the status the client gets
+ *  with it (cc_api_error_status). Returns 0 in stream mode, or when the message had already
+ *  finished (nothing is appended then). */
+int cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out);
 bool cc_astream_started(const cc_astream_t *s);
 bool cc_astream_finished(const cc_astream_t *s);
 

@@ -88,15 +88,8 @@ static void describe_error(const cJSON *e, int http_status, const char **type, c
 static void resp_fail(cc_xlate_resp_t *t, const char *type, const char *message, cc_buf_t *out) {
     if (t->failed) return;
     t->failed = true;
-    if (t->stream) {
-        cc_astream_error(t->as, type, message, out);
-    } else {
-        cc_api_error_json(out, type, message);
-        /* A whole answer's head waits for this (response_status). */
-        t->final_status = strcmp(type, "invalid_request_error") == 0 ? 400
-                          : strcmp(type, "overloaded_error") == 0    ? 529
-                                                                     : 502;
-    }
+    int status = cc_astream_error(t->as, type, message, out);
+    if (status) t->final_status = status; /* a whole answer's held head waits for it */
 }
 
 int cc__gm_response_status(cc_xlate_resp_t *t) {

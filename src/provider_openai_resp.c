@@ -189,16 +189,8 @@ static void fail_now(cc_xlate_resp_t *t, const char *type, const char *message, 
     if (t->done) return;
     t->done = true;
     t->failed = true;
-    if (t->client_stream) {
-        cc_astream_error(t->as, type, message, out);
-    } else {
-        cc_api_error_json(out, type, message);
-        /* The head of a whole answer waits for this (cc__oa_response_status). */
-        t->client_status = strcmp(type, "invalid_request_error") == 0 ? 400
-                           : strcmp(type, "overloaded_error") == 0    ? 529
-                           : strcmp(type, "rate_limit_error") == 0    ? 429
-                                                                      : 502;
-    }
+    int status = cc_astream_error(t->as, type, message, out);
+    if (status) t->client_status = status; /* a whole answer's held head waits for it */
 }
 
 int cc__oa_response_status(cc_xlate_resp_t *t) {
