@@ -17,7 +17,6 @@
 #include "json_body.h"
 #include "json_view.h"
 #include "providers.h"
-#include "tokens.h"
 #include "utf8.h"
 
 /* ---- policies ------------------------------------------------------------------------------- */
@@ -948,22 +947,9 @@ static void build_headers(const rq_t *r, cc_headers_t *h) {
     cc_headers_set(h, "Content-Type", "application/json");
 }
 
-static int count_tokens(const char *body, size_t len, cc_xlate_request_t *out, cc_buf_t *err) {
-    long n = cc_tokens_estimate(body, len);
-    if (n < 0) {
-        cc_buf_puts(err, "the count_tokens request body is not a JSON object; send the same body "
-                         "as to /v1/messages");
-        return -1;
-    }
-    out->local_answer = true;
-    cc_buf_printf(&out->body, "{\"input_tokens\":%ld}", n);
-    return 0;
-}
-
 static int oa_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
                       cc_xlate_request_t *out, cc_buf_t *err) {
-    if (ctx->endpoint && strcmp(ctx->endpoint, "count_tokens") == 0)
-        return count_tokens(body, len, out, err);
+    if (cc_xlate_is_count_tokens(ctx)) return cc_xlate_count_tokens(body, len, out, err);
     rq_t r = {0};
     cc_buf_t o = CC_BUF_INIT;
     size_t at = 0;
