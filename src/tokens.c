@@ -110,6 +110,15 @@ static bool is_cjk(uint32_t cp) {
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF);
 }
 
+/* The multibyte character at p: its code point in *cp and the byte after it, or NULL when it
+ * is not well-formed. Out of line, so the counting loop (mostly ASCII) stays small. */
+static __attribute__((noinline)) uptr next_char(uptr p, uptr e, uint32_t *cp) {
+    size_t n = cc_utf8_len((const char *)p, (size_t)(e - p));
+    if (!n) return NULL;
+    *cp = cc_utf8_decode((const char *)p, n);
+    return p + n;
+}
+
 static long hex4(uptr p) {
     long v = 0;
     for (int i = 0; i < 4; i++) {
@@ -217,10 +226,8 @@ static inline __attribute__((always_inline)) uptr count_text(uptr p, uptr e, boo
         } else if (ch < 0x80) {
             return NULL; /* a raw control character */
         } else {
-            size_t n = cc_utf8_len((const char *)p, (size_t)(e - p));
-            if (!n) return NULL;
-            cp = cc_utf8_decode((const char *)p, n);
-            p += n;
+            p = next_char(p, e, &cp);
+            if (!p) return NULL;
         }
         if (cp < 0x80) {
             cls = raw_class[cp];
