@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anthropic_thinking.h"
 #include "api_error.h"
 
 /* ---- ids ------------------------------------------------------------------------------------ */
@@ -842,6 +843,29 @@ void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, c
         block_stop(s, out);
     }
     cJSON_Delete(b);
+}
+
+void cc_astream_web_search(cc_astream_t *s, const char *query, cJSON *results, cc_buf_t *out) {
+    char id[48];
+    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
+    cJSON *use = cJSON_CreateObject(), *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(use, "type", "server_tool_use");
+    cJSON_AddStringToObject(use, "id", id);
+    cJSON_AddStringToObject(use, "name", "web_search");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query", query ? query : "");
+    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
+    cJSON_AddStringToObject(res, "tool_use_id", id);
+    if (!results) results = cJSON_CreateArray();
+    if (!cJSON_AddItemToObject(res, "content", results)) cJSON_Delete(results);
+    char *a = cJSON_PrintUnformatted(use), *b = cJSON_PrintUnformatted(res);
+    if (a && b) {
+        cc_astream_raw_block(s, a, strlen(a), out);
+        cc_astream_raw_block(s, b, strlen(b), out);
+    }
+    free(a);
+    free(b);
+    cJSON_Delete(use);
+    cJSON_Delete(res);
 }
 
 /* ---- the end -------------------------------------------------------------------------------- */

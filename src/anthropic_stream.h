@@ -15,6 +15,8 @@
 
 #include "buf.h"
 
+struct cJSON; /* cjson/cJSON.h */
+
 typedef struct {
     long input_tokens;                /* -1 = unknown */
     long output_tokens;               /* -1 = unknown */
@@ -59,6 +61,12 @@ void cc_astream_tool_call(cc_astream_t *s, const char *id, const char *name, con
                           size_t len, cc_buf_t *out);
 /** Any other complete block, as its JSON (e.g. server_tool_use, web_search_tool_result). */
 void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, cc_buf_t *out);
+/** A web search another provider ran, as the two blocks Anthropic's own search produces so
+ *  the client shows it: a server_tool_use (name web_search, input {query}, an id starting
+ *  CC_FOREIGN_SEARCH_ID_PREFIX) and its web_search_tool_result, whose content is `results`: a
+ *  cJSON array of web_search_result objects, which the builder takes over (NULL for none). */
+void cc_astream_web_search(cc_astream_t *s, const char *query, struct cJSON *results,
+                           cc_buf_t *out);
 /** A ping event (stream mode only), for silences. */
 void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
 /** Ends the message: closes the open block, message_delta with `stop_reason` ("end_turn",

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "anthropic_stream.h"
-#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "sse.h"
 
@@ -201,8 +200,6 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
     const cJSON *queries = member(gm, "webSearchQueries");
     const cJSON *chunks = member(gm, "groundingChunks");
     if (!cJSON_GetArraySize(queries) && !cJSON_GetArraySize(chunks)) return;
-    char id[48];
-    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
     cc_buf_t query = CC_BUF_INIT;
     const cJSON *q;
     cJSON_ArrayForEach(q, queries) {
@@ -210,16 +207,7 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
         if (query.len) cc_buf_puts(&query, "; ");
         cc_buf_puts(&query, q->valuestring);
     }
-    cJSON *use = cJSON_CreateObject();
-    cJSON_AddStringToObject(use, "type", "server_tool_use");
-    cJSON_AddStringToObject(use, "id", id);
-    cJSON_AddStringToObject(use, "name", "web_search");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query",
-                            query.data ? query.data : "");
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
-    cJSON_AddStringToObject(res, "tool_use_id", id);
-    cJSON *list = cJSON_AddArrayToObject(res, "content");
+    cJSON *list = cJSON_CreateArray();
     const cJSON *c;
     cJSON_ArrayForEach(c, chunks) {
         const cJSON *web = member(c, "web");
@@ -234,15 +222,7 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
         cJSON_AddNullToObject(item, "page_age");
         cJSON_AddItemToArray(list, item);
     }
-    char *a = cJSON_PrintUnformatted(use), *b = cJSON_PrintUnformatted(res);
-    if (a && b) {
-        cc_astream_raw_block(t->as, a, strlen(a), out);
-        cc_astream_raw_block(t->as, b, strlen(b), out);
-    }
-    free(a);
-    free(b);
-    cJSON_Delete(use);
-    cJSON_Delete(res);
+    cc_astream_web_search(t->as, query.data, list, out);
     cc_buf_free(&query);
 }
 

@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include "anthropic_stream.h"
-#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "b64.h"
 #include "json_body.h"
@@ -306,18 +305,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
     if (!cc_jv_count(list_view)) return;
     t->searched = true;
     close_thinking(t, out);
-    char id[40];
-    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
-    cJSON *use = cJSON_CreateObject();
-    cJSON_AddStringToObject(use, "type", "server_tool_use");
-    cJSON_AddStringToObject(use, "id", id);
-    cJSON_AddStringToObject(use, "name", "web_search");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query",
-                            t->query ? t->query : "");
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
-    cJSON_AddStringToObject(res, "tool_use_id", id);
-    cJSON *list = cJSON_AddArrayToObject(res, "content");
+    cJSON *list = cJSON_CreateArray();
     cJSON *found = cJSON_ParseWithLength(list_view.p, list_view.n);
     const cJSON *r;
     cJSON_ArrayForEach(r, array_or_null(found)) {
@@ -338,16 +326,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
         cc_buf_free(&enc);
     }
     cJSON_Delete(found);
-    char *a = cJSON_PrintUnformatted(use);
-    char *b = cJSON_PrintUnformatted(res);
-    if (a && b) {
-        cc_astream_raw_block(t->as, a, strlen(a), out);
-        cc_astream_raw_block(t->as, b, strlen(b), out);
-    }
-    free(a);
-    free(b);
-    cJSON_Delete(use);
-    cJSON_Delete(res);
+    cc_astream_web_search(t->as, t->query, list, out);
 }
 
 /* A token count, or -1. */
