@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anthropic_thinking.h"
 #include "api_error.h"
 
 /* ---- ids ------------------------------------------------------------------------------------ */
@@ -458,23 +459,10 @@ bool cc_astream_finished(const cc_astream_t *s) {
     return s->finished;
 }
 
-/* The inside of a JSON string: runs of bytes that need no escape are copied at once. */
-static void put_escaped(cc_buf_t *out, const char *s, size_t len) {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        cc_buf_append(out, s + run, i - run);
-        cc_buf_json_escape(out, s + i, 1);
-        run = i + 1;
-    }
-    cc_buf_append(out, s + run, len - run);
-}
-
 static void put_str(cc_buf_t *out, const char *s, size_t len) {
     cc_buf_reserve(out, len + 2);
     cc_buf_append(out, "\"", 1);
-    put_escaped(out, s, len);
+    cc_buf_json_escape(out, s, len);
     cc_buf_append(out, "\"", 1);
 }
 
@@ -857,6 +845,29 @@ void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, c
     cJSON_Delete(b);
 }
 
+void cc_astream_web_search(cc_astream_t *s, const char *query, cJSON *results, cc_buf_t *out) {
+    char id[48];
+    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
+    cJSON *use = cJSON_CreateObject(), *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(use, "type", "server_tool_use");
+    cJSON_AddStringToObject(use, "id", id);
+    cJSON_AddStringToObject(use, "name", "web_search");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query", query ? query : "");
+    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
+    cJSON_AddStringToObject(res, "tool_use_id", id);
+    if (!results) results = cJSON_CreateArray();
+    if (!cJSON_AddItemToObject(res, "content", results)) cJSON_Delete(results);
+    char *a = cJSON_PrintUnformatted(use), *b = cJSON_PrintUnformatted(res);
+    if (a && b) {
+        cc_astream_raw_block(s, a, strlen(a), out);
+        cc_astream_raw_block(s, b, strlen(b), out);
+    }
+    free(a);
+    free(b);
+    cJSON_Delete(use);
+    cJSON_Delete(res);
+}
+
 /* ---- the end -------------------------------------------------------------------------------- */
 
 void cc_astream_ping(cc_astream_t *s, cc_buf_t *out) {
@@ -934,9 +945,15 @@ void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *sto
     cc_buf_puts(out, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
-void cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out) {
-    if (s->finished) return;
+int cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out) {
+    if (s->finished) return 0;
     s->finished = true;
     s->failed = true;
-    if (s->stream) cc_api_error_sse(out, type ? type : "api_error", message ? message : "");
+    if (!type) type = "api_error";
+    if (s->stream) {
+        cc_api_error_sse(out, type, message ? message : "");
+        return 0;
+    }
+    cc_api_error_json(out, type, message ? message : "");
+    return cc_api_error_status(type);
 }

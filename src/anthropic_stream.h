@@ -15,6 +15,8 @@
 
 #include "buf.h"
 
+struct cJSON; /* cjson/cJSON.h */
+
 typedef struct {
     long input_tokens;                /* -1 = unknown */
     long output_tokens;               /* -1 = unknown */
@@ -59,6 +61,12 @@ void cc_astream_tool_call(cc_astream_t *s, const char *id, const char *name, con
                           size_t len, cc_buf_t *out);
 /** Any other complete block, as its JSON (e.g. server_tool_use, web_search_tool_result). */
 void cc_astream_raw_block(cc_astream_t *s, const char *block_json, size_t len, cc_buf_t *out);
+/** A web search another provider ran, as the two blocks Anthropic's own search produces so
+ *  the client shows it: a server_tool_use (name web_search, input {query}, an id starting
+ *  CC_FOREIGN_SEARCH_ID_PREFIX) and its web_search_tool_result, whose content is `results`: a
+ *  cJSON array of web_search_result objects, which the builder takes over (NULL for none). */
+void cc_astream_web_search(cc_astream_t *s, const char *query, struct cJSON *results,
+                           cc_buf_t *out);
 /** A ping event (stream mode only), for silences. */
 void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
 /** Ends the message: closes the open block, message_delta with `stop_reason` ("end_turn",
@@ -70,9 +78,11 @@ void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
  *  server_tool_use blocks are counted into usage.server_tool_use.web_search_requests. */
 void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
                        const cc_usage_t *usage, cc_buf_t *out);
-/** A failure after the stream started: an `event: error` (stream mode); in message mode the
- *  caller answers with an error response instead. */
-void cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out);
+/** A failure after the answer began: an `event: error` in stream mode; in message mode the
+ *  error body instead of the message, and the return value is the status the client gets
+ *  with it (cc_api_error_status). Returns 0 in stream mode, or when the message had already
+ *  finished (nothing is appended then). */
+int cc_astream_error(cc_astream_t *s, const char *type, const char *message, cc_buf_t *out);
 bool cc_astream_started(const cc_astream_t *s);
 bool cc_astream_finished(const cc_astream_t *s);
 

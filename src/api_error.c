@@ -16,6 +16,14 @@ const char *cc_api_error_type(int status) {
     }
 }
 
+int cc_api_error_status(const char *type) {
+    if (!type) return 502;
+    if (strcmp(type, "invalid_request_error") == 0) return 400;
+    if (strcmp(type, "rate_limit_error") == 0) return 429;
+    if (strcmp(type, "overloaded_error") == 0) return 529;
+    return 502;
+}
+
 void cc_api_error_json(cc_buf_t *out, const char *type, const char *message) {
     cc_buf_puts(out, "{\"type\":\"error\",\"error\":{\"type\":\"");
     cc_buf_json_escape(out, type, strlen(type));

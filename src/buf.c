@@ -2,6 +2,8 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,35 +51,52 @@ int cc_buf_printf(cc_buf_t *b, const char *fmt, ...) {
     return rc;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether one of the eight bytes in x is a quote, a backslash or below 0x20. */
+static inline bool needs_escape8(uint64_t x) {
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x)) & HIGHS;
+}
+
+/* Runs of bytes that need no escape (most text) are found eight bytes at a time and copied
+ * at once. */
 int cc_buf_json_escape(cc_buf_t *b, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
-    if (cc_buf_reserve(b, len + 2) < 0) return -ENOMEM;
-    for (size_t i = 0; i < len; i++) {
+    size_t run = 0, i = 0;
+    if (cc_buf_reserve(b, len) < 0) return -ENOMEM;
+    while (i < len) {
+        uint64_t x;
+        while (len - i >= 8 && (memcpy(&x, s + i, 8), !needs_escape8(x)))
+            i += 8;
+        if (i >= len) break;
         unsigned char c = (unsigned char)s[i];
-        char esc[7];
-        size_t n = 0;
-        switch (c) {
-        case '"': esc[0] = '\\'; esc[1] = '"'; n = 2; break;
-        case '\\': esc[0] = '\\'; esc[1] = '\\'; n = 2; break;
-        case '\n': esc[0] = '\\'; esc[1] = 'n'; n = 2; break;
-        case '\r': esc[0] = '\\'; esc[1] = 'r'; n = 2; break;
-        case '\t': esc[0] = '\\'; esc[1] = 't'; n = 2; break;
-        case '\b': esc[0] = '\\'; esc[1] = 'b'; n = 2; break;
-        case '\f': esc[0] = '\\'; esc[1] = 'f'; n = 2; break;
-        default:
-            if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                n = 6;
-            } else {
-                esc[0] = (char)c;
-                n = 1;
-            }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
         }
-        if (cc_buf_append(b, esc, n) < 0) return -ENOMEM;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        if (cc_buf_append(b, s + run, i - run) < 0 || cc_buf_append(b, esc, n) < 0)
+            return -ENOMEM;
+        run = ++i;
     }
-    return 0;
+    return cc_buf_append(b, s + run, len - run);
 }
 
 void cc_buf_consume(cc_buf_t *b, size_t n) {
@@ -102,7 +121,10 @@ void cc_buf_free(cc_buf_t *b) {
 }
 
 char *cc_buf_steal(cc_buf_t *b, size_t *len) {
-    if (!b->data && cc_buf_reserve(b, 0) < 0) return NULL;
+    if (!b->data) {
+        if (cc_buf_reserve(b, 0) < 0) return NULL;
+        b->data[0] = '\0';
+    }
     char *p = b->data;
     if (len) *len = b->len;
     b->data = NULL;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define CC_JSON_MAX_DEPTH 512
 #define CC_JSON_MAX_EDITS 64
 
@@ -39,29 +41,6 @@ static long hex4(uptr p) {
         v = v * 16 + d;
     }
     return v;
-}
-
-/* Length of the well-formed UTF-8 sequence starting at p (a byte >= 0x80), or 0. */
-static size_t utf8_len(uptr p, uptr end) {
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return n;
 }
 
 /* Skips the string literal whose opening quote is at p. Returns the byte after the closing
@@ -121,7 +100,7 @@ static uptr scan_string(uptr p, uptr end, bool *escaped, uptr *errp) {
         } else if (c < 0x80) {
             p++;
         } else {
-            size_t n = utf8_len(p, end);
+            size_t n = cc_utf8_len((const char *)p, (size_t)(end - p));
             if (!n) goto fail;
             p += n;
         }
@@ -290,26 +269,7 @@ static size_t decode_escape(uptr *pp, uptr end, unsigned char out[4]) {
             cp = 0xFFFD;
         }
         *pp = p;
-        if (cp < 0x80) {
-            out[0] = (unsigned char)cp;
-            return 1;
-        }
-        if (cp < 0x800) {
-            out[0] = (unsigned char)(0xC0 | (cp >> 6));
-            out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-            return 2;
-        }
-        if (cp < 0x10000) {
-            out[0] = (unsigned char)(0xE0 | (cp >> 12));
-            out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-            out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-            return 3;
-        }
-        out[0] = (unsigned char)(0xF0 | (cp >> 18));
-        out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 4;
+        return cc_utf8_encode((uint32_t)cp, (char *)out);
     default:
         return 0;
     }
@@ -318,10 +278,6 @@ static size_t decode_escape(uptr *pp, uptr end, unsigned char out[4]) {
 }
 
 /* Internal helpers shared with tokens.c (declared in json_body.h). */
-
-size_t cc__json_utf8_len(const char *p, const char *end) {
-    return p < end ? utf8_len((uptr)p, (uptr)end) : 0;
-}
 
 const char *cc__json_skip_ws(const char *p, const char *end) {
     return (const char *)skip_ws((uptr)p, (uptr)end);
@@ -536,7 +492,7 @@ static int check_edits(const cc_json_edit_t *edits, size_t n_edits, size_t *key_
         if (!k) return -1;
         key_len[e] = strlen(edits[e].key);
         for (uptr p = k, end = k + key_len[e]; p < end;) {
-            size_t n = *p < 0x80 ? 1 : utf8_len(p, end);
+            size_t n = cc_utf8_len((const char *)p, (size_t)(end - p));
             if (!n) return -1; /* the key must be UTF-8 to be written as JSON */
             p += n;
         }

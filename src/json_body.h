@@ -73,8 +73,6 @@ const char *cc__json_skip_ws(const char *p, const char *end);
 const char *cc__json_skip_string(const char *p, const char *end, bool *escaped);
 /* One value (leading white space allowed) inside `depth` containers; nesting stays <= 512. */
 const char *cc__json_skip_value(const char *p, const char *end, int depth);
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80, before end), or 0. */
-size_t cc__json_utf8_len(const char *p, const char *end);
 /* Whether the key literal lit[0..len) (with quotes) decodes to key[0..key_len). */
 bool cc__json_key_equals(const char *lit, size_t len, bool escaped, const char *key,
                          size_t key_len);

@@ -32,7 +32,7 @@
  *   "high", high/xhigh/max -> "high"; no effort -> the model's default) or thinkingBudget -1
  *   (dynamic) on earlier ones; disabled or absent -> no thinkingConfig.
  * - cache_control, context_management, metadata, output_config and the rest are not sent.
- * - count_tokens is answered locally with cc_tokens_estimate.
+ * - count_tokens is answered locally, as by every adapter (cc_xlate_count_tokens).
  *
  * Response (Gemini -> Anthropic):
  * - text parts -> text; thought parts -> thinking; a thoughtSignature -> the signature
@@ -69,7 +69,6 @@
 #include <strings.h>
 
 #include "schema_sanitize.h"
-#include "tokens.h"
 
 /* ---- request: Anthropic -> Gemini --------------------------------------------------------- */
 
@@ -699,13 +698,7 @@ static int gemini_request(const cc_xlate_ctx_t *ctx, const char *body, size_t le
     cJSON *in = NULL, *g = NULL;
     int rc = -1;
 
-    if (ctx->endpoint && strcmp(ctx->endpoint, "count_tokens") == 0) {
-        long n = cc_tokens_estimate(body, len);
-        if (n < 0) return req_fail(&r, "the request body is not a JSON object");
-        out->local_answer = true;
-        cc_buf_printf(&out->body, "{\"input_tokens\":%ld}", n);
-        return 0;
-    }
+    if (cc_xlate_is_count_tokens(ctx)) return cc_xlate_count_tokens(body, len, out, err);
     const char *model = ctx->upstream_model;
     if ((!model || !*model) && ctx->deployment) model = ctx->deployment->upstream_model;
     if (!model || !*model)

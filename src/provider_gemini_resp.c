@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "anthropic_stream.h"
-#include "anthropic_thinking.h"
 #include "api_error.h"
 #include "sse.h"
 
@@ -88,15 +87,8 @@ static void describe_error(const cJSON *e, int http_status, const char **type, c
 static void resp_fail(cc_xlate_resp_t *t, const char *type, const char *message, cc_buf_t *out) {
     if (t->failed) return;
     t->failed = true;
-    if (t->stream) {
-        cc_astream_error(t->as, type, message, out);
-    } else {
-        cc_api_error_json(out, type, message);
-        /* A whole answer's head waits for this (response_status). */
-        t->final_status = strcmp(type, "invalid_request_error") == 0 ? 400
-                          : strcmp(type, "overloaded_error") == 0    ? 529
-                                                                     : 502;
-    }
+    int status = cc_astream_error(t->as, type, message, out);
+    if (status) t->final_status = status; /* a whole answer's held head waits for it */
 }
 
 int cc__gm_response_status(cc_xlate_resp_t *t) {
@@ -208,8 +200,6 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
     const cJSON *queries = member(gm, "webSearchQueries");
     const cJSON *chunks = member(gm, "groundingChunks");
     if (!cJSON_GetArraySize(queries) && !cJSON_GetArraySize(chunks)) return;
-    char id[48];
-    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
     cc_buf_t query = CC_BUF_INIT;
     const cJSON *q;
     cJSON_ArrayForEach(q, queries) {
@@ -217,16 +207,7 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
         if (query.len) cc_buf_puts(&query, "; ");
         cc_buf_puts(&query, q->valuestring);
     }
-    cJSON *use = cJSON_CreateObject();
-    cJSON_AddStringToObject(use, "type", "server_tool_use");
-    cJSON_AddStringToObject(use, "id", id);
-    cJSON_AddStringToObject(use, "name", "web_search");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query",
-                            query.data ? query.data : "");
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
-    cJSON_AddStringToObject(res, "tool_use_id", id);
-    cJSON *list = cJSON_AddArrayToObject(res, "content");
+    cJSON *list = cJSON_CreateArray();
     const cJSON *c;
     cJSON_ArrayForEach(c, chunks) {
         const cJSON *web = member(c, "web");
@@ -241,15 +222,7 @@ static void emit_grounding(cc_xlate_resp_t *t, cc_buf_t *out) {
         cJSON_AddNullToObject(item, "page_age");
         cJSON_AddItemToArray(list, item);
     }
-    char *a = cJSON_PrintUnformatted(use), *b = cJSON_PrintUnformatted(res);
-    if (a && b) {
-        cc_astream_raw_block(t->as, a, strlen(a), out);
-        cc_astream_raw_block(t->as, b, strlen(b), out);
-    }
-    free(a);
-    free(b);
-    cJSON_Delete(use);
-    cJSON_Delete(res);
+    cc_astream_web_search(t->as, query.data, list, out);
     cc_buf_free(&query);
 }
 

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "json_body.h"
 #include "json_view.h"
 #include "providers.h"
-#include "tokens.h"
+#include "utf8.h"
 
 /* ---- policies ------------------------------------------------------------------------------- */
 
@@ -52,88 +53,7 @@ const cc__oa_policy_t *cc__oa_policy(const char *provider) {
     return &default_policy;
 }
 
-/* ---- base64 --------------------------------------------------------------------------------- */
-
-static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void cc__oa_b64_encode(cc_buf_t *out, const char *data, size_t len) {
-    const unsigned char *p = (const unsigned char *)data;
-    if (cc_buf_reserve(out, (len + 2) / 3 * 4) < 0) return;
-    char *w = out->data + out->len;
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *w++ = b64_chars[v >> 18];
-        *w++ = b64_chars[(v >> 12) & 63];
-        *w++ = b64_chars[(v >> 6) & 63];
-        *w++ = b64_chars[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-        *w++ = b64_chars[v >> 18];
-        *w++ = b64_chars[(v >> 12) & 63];
-        *w++ = i + 1 < len ? b64_chars[(v >> 6) & 63] : '=';
-        *w++ = '=';
-    }
-    out->len = (size_t)(w - out->data);
-    out->data[out->len] = '\0';
-}
-
-int cc__oa_b64_decode(cc_buf_t *out, const char *data, size_t len) {
-    uint32_t acc = 0;
-    int bits = 0;
-    while (len && data[len - 1] == '=')
-        len--;
-    for (size_t i = 0; i < len; i++) {
-        const char *c = data[i] ? strchr(b64_chars, data[i]) : NULL;
-        if (!c) return -1;
-        acc = acc << 6 | (uint32_t)(c - b64_chars);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char byte = (char)((acc >> bits) & 0xFF);
-            if (cc_buf_append(out, &byte, 1) < 0) return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---- UTF-8 ---------------------------------------------------------------------------------- */
-
-size_t cc__oa_utf8_seq(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    if (u[0] < 0x80) return 1;
-    size_t len = u[0] >= 0xC2 && u[0] <= 0xDF   ? 2
-                 : u[0] >= 0xE0 && u[0] <= 0xEF ? 3
-                 : u[0] >= 0xF0 && u[0] <= 0xF4 ? 4
-                                                : 0;
-    if (!len || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((u[i] & 0xC0) != 0x80) return 0;
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if (u[0] == 0xE0 && u[1] < 0xA0) return 0;
-    if (u[0] == 0xED && u[1] > 0x9F) return 0;
-    if (u[0] == 0xF0 && u[1] < 0x90) return 0;
-    if (u[0] == 0xF4 && u[1] > 0x8F) return 0;
-    return len;
-}
-
-size_t cc__oa_utf8_clean(cc_buf_t *out, const char *s, size_t n) {
-    size_t bad = 0, run = 0, i = 0;
-    while (i < n) {
-        size_t k = cc__oa_utf8_seq(s + i, n - i);
-        if (k) {
-            i += k;
-            continue;
-        }
-        cc_buf_append(out, s + run, i - run);
-        cc_buf_puts(out, "\xEF\xBF\xBD");
-        bad++;
-        run = ++i;
-    }
-    cc_buf_append(out, s + run, n - run);
-    return bad;
-}
+/* ---- signatures ---------------------------------------------------------------------------- */
 
 void cc__oa_signature_prefix(cc_buf_t *out, const char *provider) {
     cc_buf_printf(out, "ccproxy:%s:", provider ? provider : "");
@@ -562,8 +482,8 @@ static bool replay_reasoning(rq_t *r, cc_jv_t b, cc_buf_t *reasoning) {
         const char *enc = sig + r->sig_prefix.len;
         cc_buf_t raw = CC_BUF_INIT;
         size_t before = reasoning->len;
-        if (cc__oa_b64_decode(&raw, enc, strlen(enc)) != 0 ||
-            cc__oa_utf8_clean(reasoning, raw.data ? raw.data : "", raw.len) != 0) {
+        if (cc_b64_decode(&raw, enc, strlen(enc)) != 0 ||
+            cc_utf8_clean(reasoning, raw.data ? raw.data : "", raw.len) != 0) {
             reasoning->len = before;
             if (reasoning->data) reasoning->data[before] = '\0';
             cc_jv_decode(get(b, "thinking"), reasoning);
@@ -942,14 +862,7 @@ static void put_user_id(const cc_jv_t *top, cc_buf_t *out) {
     const char *v = cJSON_IsString(sid) && *sid->valuestring ? sid->valuestring
                     : s && s[9]                              ? s + 9
                                                              : uid;
-    /* At most 64 bytes, cut between UTF-8 sequences. */
-    size_t n = 0;
-    while (v[n]) {
-        unsigned char c = (unsigned char)v[n];
-        size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        if (n + k > 64) break;
-        n += k;
-    }
+    size_t n = cc_utf8_cut(v, strlen(v), 64); /* between characters */
     cc_buf_puts(out, ",\"user\":\"");
     cc_buf_json_escape(out, v, n);
     cc_buf_puts(out, "\"");
@@ -1034,22 +947,9 @@ static void build_headers(const rq_t *r, cc_headers_t *h) {
     cc_headers_set(h, "Content-Type", "application/json");
 }
 
-static int count_tokens(const char *body, size_t len, cc_xlate_request_t *out, cc_buf_t *err) {
-    long n = cc_tokens_estimate(body, len);
-    if (n < 0) {
-        cc_buf_puts(err, "the count_tokens request body is not a JSON object; send the same body "
-                         "as to /v1/messages");
-        return -1;
-    }
-    out->local_answer = true;
-    cc_buf_printf(&out->body, "{\"input_tokens\":%ld}", n);
-    return 0;
-}
-
 static int oa_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
                       cc_xlate_request_t *out, cc_buf_t *err) {
-    if (ctx->endpoint && strcmp(ctx->endpoint, "count_tokens") == 0)
-        return count_tokens(body, len, out, err);
+    if (cc_xlate_is_count_tokens(ctx)) return cc_xlate_count_tokens(body, len, out, err);
     rq_t r = {0};
     cc_buf_t o = CC_BUF_INIT;
     size_t at = 0;

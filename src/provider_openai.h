@@ -36,17 +36,6 @@ typedef struct {
 /** The policy of a provider name; unknown names get the plain Chat Completions policy. */
 const cc__oa_policy_t *cc__oa_policy(const char *provider);
 
-/** Standard base64 (with padding). */
-void cc__oa_b64_encode(cc_buf_t *out, const char *data, size_t len);
-/** Decodes standard base64 (padding optional). Returns 0, or -1 on a bad character. */
-int cc__oa_b64_decode(cc_buf_t *out, const char *data, size_t len);
-
-/** The length of the well-formed UTF-8 sequence at s[0..n) (n > 0), or 0. */
-size_t cc__oa_utf8_seq(const char *s, size_t n);
-/** Appends s[0..n) with every byte that is not part of well-formed UTF-8 replaced by U+FFFD
- *  (text from elsewhere must not break the JSON it is written into). Returns how many were. */
-size_t cc__oa_utf8_clean(cc_buf_t *out, const char *s, size_t n);
-
 /** "ccproxy:<provider>:": the start of the signature given to reasoning from `provider`. */
 void cc__oa_signature_prefix(cc_buf_t *out, const char *provider);
 

@@ -15,12 +15,13 @@
 #include <strings.h>
 
 #include "anthropic_stream.h"
-#include "anthropic_thinking.h"
 #include "api_error.h"
+#include "b64.h"
 #include "json_body.h"
 #include "json_view.h"
 #include "provider_openai.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define MAX_JSON_BODY (64u * 1024u * 1024u)
 #define MAX_ERROR_BODY (1024u * 1024u)
@@ -119,11 +120,11 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
     cc_buf_printf(msg, "%s answered HTTP %d: ", t->provider, status);
     size_t start = msg->len;
     if (text) {
-        cc__oa_utf8_clean(msg, text, strlen(text));
+        cc_utf8_clean(msg, text, strlen(text));
         const char *raw = str_of(get(e, "metadata"), "raw");
         if (raw) {
             cc_buf_puts(msg, " (");
-            cc__oa_utf8_clean(msg, raw, strlen(raw));
+            cc_utf8_clean(msg, raw, strlen(raw));
             cc_buf_puts(msg, ")");
         }
     } else {
@@ -132,7 +133,7 @@ static void error_message(const cc_xlate_resp_t *t, int status, const char *body
             body++, len--;
         while (len && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r'))
             len--;
-        cc__oa_utf8_clean(msg, body, len > 500 ? 500 : len);
+        cc_utf8_clean(msg, body, len > 500 ? 500 : len);
         if (!len) cc_buf_puts(msg, "(no details)");
     }
     const char *said = msg->data + start;
@@ -187,16 +188,8 @@ static void fail_now(cc_xlate_resp_t *t, const char *type, const char *message, 
     if (t->done) return;
     t->done = true;
     t->failed = true;
-    if (t->client_stream) {
-        cc_astream_error(t->as, type, message, out);
-    } else {
-        cc_api_error_json(out, type, message);
-        /* The head of a whole answer waits for this (cc__oa_response_status). */
-        t->client_status = strcmp(type, "invalid_request_error") == 0 ? 400
-                           : strcmp(type, "overloaded_error") == 0    ? 529
-                           : strcmp(type, "rate_limit_error") == 0    ? 429
-                                                                      : 502;
-    }
+    int status = cc_astream_error(t->as, type, message, out);
+    if (status) t->client_status = status; /* a whole answer's held head waits for it */
 }
 
 int cc__oa_response_status(cc_xlate_resp_t *t) {
@@ -211,7 +204,7 @@ static void close_thinking(cc_xlate_resp_t *t, cc_buf_t *out) {
     if (!t->thinking) return;
     cc_buf_t sig = CC_BUF_INIT;
     cc__oa_signature_prefix(&sig, t->provider);
-    cc__oa_b64_encode(&sig, t->reasoning.data ? t->reasoning.data : "", t->reasoning.len);
+    cc_b64_encode(&sig, t->reasoning.data ? t->reasoning.data : "", t->reasoning.len);
     cc_astream_thinking_signature(t->as, sig.data, out);
     cc_buf_free(&sig);
     cc_buf_reset(&t->reasoning);
@@ -312,18 +305,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
     if (!cc_jv_count(list_view)) return;
     t->searched = true;
     close_thinking(t, out);
-    char id[40];
-    cc__astream_id(id, sizeof id, CC_FOREIGN_SEARCH_ID_PREFIX);
-    cJSON *use = cJSON_CreateObject();
-    cJSON_AddStringToObject(use, "type", "server_tool_use");
-    cJSON_AddStringToObject(use, "id", id);
-    cJSON_AddStringToObject(use, "name", "web_search");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(use, "input"), "query",
-                            t->query ? t->query : "");
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "type", "web_search_tool_result");
-    cJSON_AddStringToObject(res, "tool_use_id", id);
-    cJSON *list = cJSON_AddArrayToObject(res, "content");
+    cJSON *list = cJSON_CreateArray();
     cJSON *found = cJSON_ParseWithLength(list_view.p, list_view.n);
     const cJSON *r;
     cJSON_ArrayForEach(r, array_or_null(found)) {
@@ -333,7 +315,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
         const char *age = str_of(r, "date") ? str_of(r, "date") : str_of(r, "last_updated");
         const char *snippet = str_of(r, "snippet");
         cc_buf_t enc = CC_BUF_INIT;
-        cc__oa_b64_encode(&enc, snippet ? snippet : url, strlen(snippet ? snippet : url));
+        cc_b64_encode(&enc, snippet ? snippet : url, strlen(snippet ? snippet : url));
         cJSON *item = cJSON_CreateObject();
         cJSON_AddStringToObject(item, "type", "web_search_result");
         cJSON_AddStringToObject(item, "url", url);
@@ -344,16 +326,7 @@ static void on_search(cc_xlate_resp_t *t, cc_jv_t results, cc_jv_t citations, cc
         cc_buf_free(&enc);
     }
     cJSON_Delete(found);
-    char *a = cJSON_PrintUnformatted(use);
-    char *b = cJSON_PrintUnformatted(res);
-    if (a && b) {
-        cc_astream_raw_block(t->as, a, strlen(a), out);
-        cc_astream_raw_block(t->as, b, strlen(b), out);
-    }
-    free(a);
-    free(b);
-    cJSON_Delete(use);
-    cJSON_Delete(res);
+    cc_astream_web_search(t->as, t->query, list, out);
 }
 
 /* A token count, or -1. */

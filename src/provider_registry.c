@@ -1,10 +1,12 @@
 /* provider_registry.c: which adapter translates for which provider name (cc_provider_for), and
- * the release of a translated request (cc_xlate_request_free). Providers not listed here speak
- * Anthropic's Messages API and are passed through untouched. */
+ * what all adapters share of a translated request: the count_tokens answer and its release
+ * (cc_xlate_request_free). Providers not listed here speak Anthropic's Messages API and are
+ * passed through untouched. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "providers.h"
+#include "tokens.h"
 #include "translate.h"
 
 /* Provider names (LiteLLM's) whose API is OpenAI Chat Completions. */
@@ -34,4 +36,21 @@ void cc_xlate_request_free(cc_xlate_request_t *r) {
     cc_headers_free(&r->headers);
     cc_buf_free(&r->body);
     r->local_answer = false;
+}
+
+bool cc_xlate_is_count_tokens(const cc_xlate_ctx_t *ctx) {
+    return ctx->endpoint && strcmp(ctx->endpoint, "count_tokens") == 0;
+}
+
+int cc_xlate_count_tokens(const char *body, size_t len, cc_xlate_request_t *out, cc_buf_t *err) {
+    long n = cc_tokens_estimate(body, len);
+    if (n < 0) {
+        cc_buf_puts(err, "the count_tokens request body is not a JSON object; send the same body "
+                         "as to /v1/messages");
+        return -1;
+    }
+    cc_buf_reset(&out->body);
+    cc_buf_printf(&out->body, "{\"input_tokens\":%ld}", n);
+    out->local_answer = true;
+    return 0;
 }

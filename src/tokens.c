@@ -52,6 +52,7 @@
 #include <stdint.h>
 
 #include "json_body.h"
+#include "utf8.h"
 
 #define CC_TOKENS_MESSAGE 3
 #define CC_TOKENS_BLOCK 3
@@ -109,12 +110,13 @@ static bool is_cjk(uint32_t cp) {
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF);
 }
 
-/* Decodes the well-formed UTF-8 sequence of length n at p. */
-static uint32_t utf8_decode(uptr p, size_t n) {
-    uint32_t cp = p[0] & (n == 4 ? 0x07 : n == 3 ? 0x0F : 0x1F);
-    for (size_t i = 1; i < n; i++)
-        cp = (cp << 6) | (p[i] & 0x3F);
-    return cp;
+/* The multibyte character at p: its code point in *cp and the byte after it, or NULL when it
+ * is not well-formed. Out of line, so the counting loop (mostly ASCII) stays small. */
+static __attribute__((noinline)) uptr next_char(uptr p, uptr e, uint32_t *cp) {
+    size_t n = cc_utf8_len((const char *)p, (size_t)(e - p));
+    if (!n) return NULL;
+    *cp = cc_utf8_decode((const char *)p, n);
+    return p + n;
 }
 
 static long hex4(uptr p) {
@@ -224,10 +226,8 @@ static inline __attribute__((always_inline)) uptr count_text(uptr p, uptr e, boo
         } else if (ch < 0x80) {
             return NULL; /* a raw control character */
         } else {
-            size_t n = cc__json_utf8_len((const char *)p, (const char *)e);
-            if (!n) return NULL;
-            cp = utf8_decode(p, n);
-            p += n;
+            p = next_char(p, e, &cp);
+            if (!p) return NULL;
         }
         if (cp < 0x80) {
             cls = raw_class[cp];

@@ -35,6 +35,14 @@ typedef struct {
 
 void cc_xlate_request_free(cc_xlate_request_t *r);
 
+/** Whether ctx is a /v1/messages/count_tokens request, which no adapter sends upstream. */
+bool cc_xlate_is_count_tokens(const cc_xlate_ctx_t *ctx);
+/** The answer every adapter gives count_tokens itself (so /context works with every
+ *  provider): `{"input_tokens":N}` with ccproxy's estimate (tokens.h) as the local answer in
+ *  `out`. Returns 0, or -1 with a message for the client in `err` when the body is not a
+ *  JSON object. */
+int cc_xlate_count_tokens(const char *body, size_t len, cc_xlate_request_t *out, cc_buf_t *err);
+
 typedef struct cc_xlate_resp_s cc_xlate_resp_t;
 
 typedef struct {

@@ -8,6 +8,7 @@
 
 #include "anthropic_check.h"
 #include "anthropic_stream.h"
+#include "api_error.h"
 #include "check.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -507,14 +508,41 @@ static void test_ping_and_error(void) {
     check_stream(&out);
     cc_astream_free(s);
 
-    /* Message mode: no ping, no error text (the caller answers with an error body). */
+    /* Message mode: no ping; the error body replaces the message, with its status. */
+    static const struct {
+        const char *type;
+        int status;
+    } errs[] = {{"api_error", 502},
+                {"invalid_request_error", 400},
+                {"rate_limit_error", 429},
+                {"overloaded_error", 529},
+                {NULL, 502}};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        cc_buf_reset(&out);
+        s = cc_astream_new("m", false);
+        cc_astream_start(s, NULL, &out);
+        cc_astream_ping(s, &out);
+        cc_astream_text(s, "partial", 7, &out);
+        CHECK_EQ_INT(out.len, 0);
+        CHECK_EQ_INT(cc_astream_error(s, errs[i].type, "x", &out), errs[i].status);
+        CHECK(cc_astream_finished(s));
+        cc_buf_t want = CC_BUF_INIT;
+        cc_api_error_json(&want, errs[i].type ? errs[i].type : "api_error", "x");
+        CHECK_EQ_STR(out.data, want.data);
+        cc_buf_free(&want);
+        /* Nothing more once it failed, and no second status. */
+        cc_astream_finish(s, "end_turn", NULL, NULL, &out);
+        CHECK_EQ_INT(cc_astream_error(s, "api_error", "again", &out), 0);
+        CHECK(strstr(out.data, "again") == NULL && strstr(out.data, "partial") == NULL);
+        cc_astream_free(s);
+    }
+    /* A finished message takes no error after it. */
     cc_buf_reset(&out);
     s = cc_astream_new("m", false);
-    cc_astream_start(s, NULL, &out);
-    cc_astream_ping(s, &out);
-    cc_astream_error(s, "api_error", "x", &out);
-    CHECK_EQ_INT(out.len, 0);
-    CHECK(cc_astream_finished(s));
+    cc_astream_finish(s, "end_turn", NULL, NULL, &out);
+    size_t done_len = out.len;
+    CHECK_EQ_INT(cc_astream_error(s, "api_error", "late", &out), 0);
+    CHECK_EQ_INT(out.len, done_len);
     cc_astream_free(s);
     cc_buf_free(&out);
 }

@@ -537,6 +537,49 @@ static void test_request_errors(void) {
     cJSON_Delete(spec);
 }
 
+/* count_tokens is answered here as by every adapter: the same answer, the same refusal. */
+static void test_count_tokens_shared(void) {
+    size_t len = 0;
+    char *body = read_file(CC_FIXTURES_DIR "/claude-code/count_tokens/05-count_tokens.body.json",
+                           &len);
+    CHECK(body != NULL);
+    if (!body) return;
+    cc_model_t dep = {0};
+    char gemini[] = "gemini", groq[] = "groq";
+    cc_xlate_ctx_t ctx = {.deployment = &dep, .upstream_model = "m", .endpoint = "count_tokens"};
+    const char *inputs[] = {body, "[1]"};
+    size_t lens[] = {len, 3};
+    for (size_t i = 0; i < 2; i++) {
+        cc_xlate_request_t g = {0}, o = {0}, want = {0};
+        cc_buf_t ge = CC_BUF_INIT, oe = CC_BUF_INIT, we = CC_BUF_INIT;
+        dep.provider = gemini;
+        int grc = cc_provider_gemini.request(&ctx, inputs[i], lens[i], &g, &ge);
+        dep.provider = groq;
+        int orc = cc_provider_openai.request(&ctx, inputs[i], lens[i], &o, &oe);
+        int wrc = cc_xlate_count_tokens(inputs[i], lens[i], &want, &we);
+        CHECK_EQ_INT(wrc, i == 0 ? 0 : -1);
+        CHECK_EQ_INT(grc, wrc);
+        CHECK_EQ_INT(orc, wrc);
+        if (wrc == 0) {
+            CHECK(g.local_answer && o.local_answer && want.local_answer);
+            CHECK_EQ_STR(g.body.data, want.body.data);
+            CHECK_EQ_STR(o.body.data, want.body.data);
+            CHECK(strncmp(want.body.data, "{\"input_tokens\":", 16) == 0);
+            CHECK_EQ_INT(g.target.len + o.target.len, 0);
+        } else {
+            CHECK_EQ_STR(ge.data, we.data);
+            CHECK_EQ_STR(oe.data, we.data);
+        }
+        cc_xlate_request_free(&g);
+        cc_xlate_request_free(&o);
+        cc_xlate_request_free(&want);
+        cc_buf_free(&ge);
+        cc_buf_free(&oe);
+        cc_buf_free(&we);
+    }
+    free(body);
+}
+
 /* ---- responses ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1051,6 +1094,7 @@ int main(void) {
     CC_RUN(test_request_details);
     CC_RUN(test_repeated_tool_id);
     CC_RUN(test_request_errors);
+    CC_RUN(test_count_tokens_shared);
     CC_RUN(test_response_goldens);
     CC_RUN(test_response_details);
     CC_RUN(test_headers_and_idle);

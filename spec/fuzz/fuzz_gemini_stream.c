@@ -3,8 +3,10 @@
  * 1-2 the upstream status (200, 200, 429, 503), bits 3-7 the size of the pieces the rest is fed
  * in (0 = all at once). Whatever the bytes, what the client gets must pass the Anthropic
  * invariant checker once the upstream ends: a complete stream (message_stop, or an error
- * event), a valid message, or a valid error body. The same bytes also go through the request
- * translator as an Anthropic body, which must either succeed with a JSON body or say why not.
+ * event), a valid message, or a valid error body; a whole answer that turned out to be an
+ * error has the status of its error type (cc_api_error_status), a whole message keeps 200.
+ * The same bytes also go through the request translator as an Anthropic body, which must
+ * either succeed with a JSON body or say why not.
  *
  *   CC=clang cmake -B build-fuzz -DCCPROXY_FUZZ=ON && cmake --build build-fuzz
  *   build-fuzz/spec/fuzz_gemini_stream -max_total_time=60 spec/fuzz/corpus/gemini_stream
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "anthropic_check.h"
+#include "api_error.h"
 #include "providers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,6 +42,7 @@ static void fuzz_response(bool stream, int status, size_t piece, const char *in,
     }
     cc_provider_gemini.response_end(t, &out);
     cc_provider_gemini.response_idle(t, &out); /* nothing may follow the end */
+    int held = cc_provider_gemini.response_status(t);
     cc_provider_gemini.response_free(t);
 
     const char *o = out.data ? out.data : "";
@@ -52,6 +56,13 @@ static void fuzz_response(bool stream, int status, size_t piece, const char *in,
     else
         rc = cc_acheck_message(o, out.len, NULL);
     if (rc != 0) abort();
+    if (client_status == 200 && !stream) {
+        cJSON *j = cJSON_ParseWithLength(o, out.len);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
+        if (held != (type ? cc_api_error_status(type) : 0)) abort();
+        cJSON_Delete(j);
+    }
     cc_buf_free(&out);
     cc_headers_free(&ch);
 }

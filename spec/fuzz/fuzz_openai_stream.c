@@ -3,13 +3,17 @@
  * SSE or JSON, and the upstream status; the second where the bytes are split. Checks that
  * whatever the upstream sends, the client gets what the invariant checker accepts (a complete
  * stream, one message, or an error body) once the answer ended, that the split does not
- * change a byte of it, and that an idle tick (a ping) anywhere keeps the stream valid. */
+ * change a byte of it, and that an idle tick (a ping) anywhere keeps the stream valid. A whole
+ * answer that turned out to be an error has the status of its error type (cc_api_error_status);
+ * a whole message keeps 200. */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "anthropic_check.h"
 #include "anthropic_stream.h"
+#include "api_error.h"
 #include "providers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,7 +23,7 @@ static const char *const providers[] = {"openai",  "deepseek", "perplexity", "op
 static const int statuses[] = {200, 200, 200, 200, 200, 429, 400, 503};
 
 static int run(uint8_t flags, const char *in, size_t n, size_t split, bool idle, cc_buf_t *out,
-               int *status) {
+               int *status, int *held) {
     cc_model_t m;
     memset(&m, 0, sizeof m);
     m.provider = (char *)providers[flags & 7];
@@ -39,6 +43,7 @@ static int run(uint8_t flags, const char *in, size_t n, size_t split, bool idle,
     if (idle) cc_provider_openai.response_idle(t, out);
     failed |= cc_provider_openai.response_feed(t, in + split, n - split, out) < 0;
     failed |= cc_provider_openai.response_end(t, out) < 0;
+    *held = cc_provider_openai.response_status(t);
     cc_provider_openai.response_free(t);
     cc_headers_free(&uh);
     cc_headers_free(&ch);
@@ -52,11 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - 2;
     size_t split = n ? data[1] % (n + 1) : 0;
     cc_buf_t a = CC_BUF_INIT, b = CC_BUF_INIT, c = CC_BUF_INIT;
-    int sa, sb, sc;
-    int fa = run(flags, in, n, n, false, &a, &sa);
-    int fb = run(flags, in, n, split, false, &b, &sb);
-    run(flags, in, n, split, true, &c, &sc);
-    if (sa != sb || sa != sc || fa != fb || a.len != b.len ||
+    int sa, sb, sc, ha, hb, hc;
+    int fa = run(flags, in, n, n, false, &a, &sa, &ha);
+    int fb = run(flags, in, n, split, false, &b, &sb, &hb);
+    run(flags, in, n, split, true, &c, &sc, &hc);
+    if (sa != sb || sa != sc || ha != hb || fa != fb || a.len != b.len ||
         (a.len && memcmp(a.data, b.data, a.len) != 0))
         abort();
     const char *body = a.data ? a.data : "";
@@ -70,6 +75,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else
         rc = cc_acheck_message(body, a.len, NULL);
     if (rc != 0) abort();
+    if (sa == 200 && !(flags & 8)) {
+        cJSON *j = fa ? cJSON_Parse(body) : NULL;
+        const cJSON *type = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "type");
+        int want = fa ? cc_api_error_status(cJSON_GetStringValue(type)) : 200;
+        cJSON_Delete(j);
+        if (ha != want && !(ha == 0 && want == 200)) abort(); /* 0 keeps the status */
+    }
     if ((flags & 8) && sc == 200 && cc_acheck_stream(c.data ? c.data : "", c.len, NULL) != 0)
         abort();
     cc_buf_free(&c);
