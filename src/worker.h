@@ -59,9 +59,20 @@ struct cc_worker_s {
                                  clients.stopping once the worker stops */
 };
 
-/** Monotonic milliseconds / nanoseconds. */
-uint64_t cc_now_ms(void);
+/** Monotonic nanoseconds. */
 uint64_t cc_now_ns(void);
+
+/** Sets up worker `index` on its own loop: its pipeline for `gen`, its pool, its listener on
+ *  the configured address. Returns 0, or -1 with the reason in `err`. */
+int cc_worker_init(cc_worker_t *w, cc_server_t *srv, cc_gen_t *gen, int index, char *err,
+                   size_t errlen);
+/** The thread body of workers 1..n-1: runs the worker's loop until it ends. */
+void *cc_worker_thread(void *arg);
+/** Stops the worker, on its own loop: no more connections are accepted, idle ones close,
+ *  busy ones end after their response or when the shutdown grace runs out. */
+void cc_worker_stop(cc_worker_t *w);
+/** Frees what the worker owns once its loop has ended. */
+void cc_worker_destroy(cc_worker_t *w);
 
 /** Makes `wg` the worker's current generation (taking over the reference) and releases the
  *  previous one; requests in flight keep theirs. */
