@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "anthropic_thinking.h"
+#include "providers/anthropic_thinking.h"
 #include "credentials.h"
-#include "url.h"
+#include "http/url.h"
 
 #define HELD_BODY_MAX 65536
 

@@ -15,8 +15,8 @@
 
 #include "buf.h"
 #include "preq.h"
-#include "translate.h"
-#include "upstream.h"
+#include "providers/translate.h"
+#include "http/upstream.h"
 
 typedef struct cc_attempt_s cc_attempt_t;
 

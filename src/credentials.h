@@ -15,8 +15,8 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "headers.h"
+#include "config/config.h"
+#include "http/headers.h"
 
 typedef struct {
     const cc_headers_t *request;  /* the client's end-to-end fields after the hooks' edits */

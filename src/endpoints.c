@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "http/conn.h"
 #include "endpoints.h"
 #include "exchange.h"
 #include "stats.h"

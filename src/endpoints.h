@@ -3,7 +3,7 @@
 #ifndef CC_ENDPOINTS_H
 #define CC_ENDPOINTS_H
 
-#include "conn.h"
+#include "http/conn.h"
 
 /** Handles one complete request: POST /v1/messages and /v1/messages/count_tokens through an
  *  exchange; GET /v1/models, GET /health and the 404/405 answers here. */

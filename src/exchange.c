@@ -20,13 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_error.h"
+#include "http/api_error.h"
 #include "attempt.h"
-#include "http_request.h"
+#include "http/http_request.h"
 #include "credentials.h"
 #include "log.h"
 #include "oauth.h"
-#include "pipeline.h"
+#include "lua/pipeline.h"
 #include "preq.h"
 #include "sinks.h"
 #include "worker.h"

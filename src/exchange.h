@@ -4,7 +4,7 @@
 #ifndef CC_EXCHANGE_H
 #define CC_EXCHANGE_H
 
-#include "conn.h"
+#include "http/conn.h"
 
 /** Handles POST /v1/messages and /v1/messages/count_tokens. */
 void cc_exchange_start(cc_conn_t *c, cc_request_t *req);

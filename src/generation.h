@@ -12,8 +12,8 @@
 #include <stdatomic.h>
 
 #include "buf.h"
-#include "config.h"
-#include "pipeline.h"
+#include "config/config.h"
+#include "lua/pipeline.h"
 
 typedef struct {
     int id;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
+#include "cli/cli.h"
+#include "config/config.h"
 
 typedef struct {
     const char *name;

@@ -9,7 +9,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /** The token and user agent of `provider` (malloc'd; *user_agent may be NULL). Returns 0, or
  *  -1 with *why (malloc'd) saying why there is none (not configured, command failed: ...). */

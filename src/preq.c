@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "json_body.h"
+#include "json/json_body.h"
 
 /* Client fields that never go upstream: hop-by-hop ones, and those ccproxy sets itself. */
 static bool stays_here(const cc_headers_t *h, const char *name) {

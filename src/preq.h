@@ -10,10 +10,10 @@
 #include <stdbool.h>
 
 #include "buf.h"
-#include "config.h"
-#include "conn.h"
-#include "headers.h"
-#include "json_body.h"
+#include "config/config.h"
+#include "http/conn.h"
+#include "http/headers.h"
+#include "json/json_body.h"
 
 typedef struct {
     const cc_request_t *client;

@@ -5,7 +5,7 @@
 #ifndef CC_SERVER_H
 #define CC_SERVER_H
 
-#include "config.h"
+#include "config/config.h"
 
 /** Serves until asked to stop. `cfg` is taken over (freed by the server). If `ready_fd` is
  *  >= 0, one byte is written to it once the listener is bound (or the error text when the

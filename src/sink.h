@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "headers.h"
+#include "http/headers.h"
 
 /** What the client gets, written by the sinks as the answer passes. */
 typedef struct {

@@ -1,7 +1,7 @@
 /* sink_client.c: the last sink of every chain: the client's connection (see sinks.h). */
 #include <stdlib.h>
 
-#include "api_error.h"
+#include "http/api_error.h"
 #include "buf.h"
 #include "sinks.h"
 

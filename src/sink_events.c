@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "sinks.h"
-#include "sse.h"
+#include "http/sse.h"
 
 typedef struct {
     cc_sink_t base;

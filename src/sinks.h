@@ -6,11 +6,11 @@
 
 #include <uv.h>
 
-#include "conn.h"
-#include "pipeline.h"
+#include "http/conn.h"
+#include "lua/pipeline.h"
 #include "preq.h"
 #include "sink.h"
-#include "translate.h"
+#include "providers/translate.h"
 
 /** The client's connection: writes the head and the body, and ends the response. */
 cc_sink_t *cc_sink_client_new(cc_conn_t *c, cc_answer_t *ans);

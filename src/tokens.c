@@ -51,8 +51,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "json_body.h"
-#include "utf8.h"
+#include "json/json_body.h"
+#include "json/utf8.h"
 
 #define CC_TOKENS_MESSAGE 3
 #define CC_TOKENS_BLOCK 3

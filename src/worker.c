@@ -12,12 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "http/conn.h"
 #include "endpoints.h"
 #include "log.h"
 #include "oauth.h"
-#include "pipeline.h"
-#include "upstream_pool.h"
+#include "lua/pipeline.h"
+#include "http/upstream_pool.h"
 
 uint64_t cc_now_ns(void) {
     return uv_hrtime();

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "config.h"
-#include "conn.h"
+#include "config/config.h"
+#include "http/conn.h"
 #include "generation.h"
 
 typedef struct cc_pipeline_s cc_pipeline_t;

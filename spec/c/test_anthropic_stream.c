@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "anthropic_check.h"
-#include "anthropic_stream.h"
-#include "api_error.h"
+#include "providers/anthropic_stream.h"
+#include "http/api_error.h"
 #include "check.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */

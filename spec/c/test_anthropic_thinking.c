@@ -1,9 +1,9 @@
 /* test_anthropic_thinking.c: other providers' thinking blocks never reach Anthropic. */
 #include <string.h>
 
-#include "anthropic_thinking.h"
+#include "providers/anthropic_thinking.h"
 #include "check.h"
-#include "json_body.h"
+#include "json/json_body.h"
 
 static void test_untouched(void) {
     const char *b = "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":"

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_error.h"
+#include "http/api_error.h"
 #include "check.h"
-#include "json_body.h"
-#include "providers.h"
+#include "json/json_body.h"
+#include "providers/providers.h"
 
 static void test_type_of_status(void) {
     static const struct {

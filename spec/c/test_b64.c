@@ -2,7 +2,7 @@
  * value, optional padding, and characters outside the alphabet. */
 #include <string.h>
 
-#include "b64.h"
+#include "json/b64.h"
 #include "check.h"
 
 static void test_vectors(void) {

@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "check.h"
-#include "json_body.h"
+#include "json/json_body.h"
 
 static void test_basics(void) {
     cc_buf_t b = CC_BUF_INIT;

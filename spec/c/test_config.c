@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "yaml_tree.h"
+#include "config/config.h"
+#include "config/yaml_tree.h"
 
 #define FIX CC_FIXTURES_DIR "/config/"
 

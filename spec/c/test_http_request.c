@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "http_request.h"
+#include "http/http_request.h"
 
 static int feed_all(cc_http_request_parser_t *p, const char *s, size_t *used) {
     return cc_http_request_feed(p, s, strlen(s), used);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "json_body.h"
+#include "json/json_body.h"
 
 /* --- helpers --- */
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "json_body.h"
-#include "json_view.h"
+#include "json/json_body.h"
+#include "json/json_view.h"
 
 static cc_jv_t view(const char *s) {
     CHECK_EQ_INT(cc_json_validate(s, strlen(s), NULL), 0);

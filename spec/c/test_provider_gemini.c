@@ -22,12 +22,12 @@
 #include <time.h>
 
 #include "anthropic_check.h"
-#include "anthropic_stream.h"
+#include "providers/anthropic_stream.h"
 #include "buf.h"
 #include "check.h"
-#include "providers.h"
-#include "sse.h"
-#include "translate.h"
+#include "providers/providers.h"
+#include "http/sse.h"
+#include "providers/translate.h"
 
 #define GEMINI_DIR CC_FIXTURES_DIR "/translate/gemini"
 

@@ -16,12 +16,12 @@
 #include <time.h>
 
 #include "anthropic_check.h"
-#include "anthropic_stream.h"
+#include "providers/anthropic_stream.h"
 #include "check.h"
-#include "json_body.h"
-#include "providers.h"
-#include "sse.h"
-#include "translate.h"
+#include "json/json_body.h"
+#include "providers/providers.h"
+#include "http/sse.h"
+#include "providers/translate.h"
 
 #define DIR CC_FIXTURES_DIR "/translate/openai/"
 #define CLAUDE CC_FIXTURES_DIR "/claude-code/"

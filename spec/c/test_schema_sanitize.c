@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "check.h"
-#include "schema_sanitize.h"
+#include "providers/schema_sanitize.h"
 
 /* Sanitises `in` (JSON text) with `rules` and checks the result equals `want` (JSON text,
  * compared as parsed JSON). Prints both on a mismatch. */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sse.h"
+#include "http/sse.h"
 
 /* Events as text, one per line: "<event>|<id>|<data with \n shown as \\n>". */
 static int collect(void *arg, const cc_sse_event_t *ev) {

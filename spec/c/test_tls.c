@@ -18,7 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "buf.h"
-#include "tls.h"
+#include "http/tls.h"
 
 #define MIB (1024 * 1024)
 

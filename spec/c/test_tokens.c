@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "check.h"
-#include "json_body.h"
+#include "json/json_body.h"
 #include "tokens.h"
 
 static long est(const char *body) {

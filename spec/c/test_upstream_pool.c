@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "upstream_pool.h"
+#include "http/upstream_pool.h"
 
 /* ---- the loop and the pool ---- */
 

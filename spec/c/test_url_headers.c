@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "headers.h"
-#include "url.h"
+#include "http/headers.h"
+#include "http/url.h"
 
 static void test_url(void) {
     cc_url_t u;

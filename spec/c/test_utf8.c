@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "check.h"
-#include "utf8.h"
+#include "json/utf8.h"
 
 /* The length of the well-formed sequence at s[0..n), computed another way: decode the bits a
  * lead byte announces, then reject what RFC 3629 forbids. */

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "yaml_tree.h"
+#include "config/config.h"
+#include "config/yaml_tree.h"
 
 static void check_route(const cc_config_t *cfg, int rc, const cc_route_t *r) {
     if (rc != 0) return;

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "anthropic_check.h"
-#include "api_error.h"
-#include "providers.h"
+#include "http/api_error.h"
+#include "providers/providers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

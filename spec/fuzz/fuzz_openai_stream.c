@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "anthropic_check.h"
-#include "anthropic_stream.h"
-#include "api_error.h"
-#include "providers.h"
+#include "providers/anthropic_stream.h"
+#include "http/api_error.h"
+#include "providers/providers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64.h"
+#include "json/b64.h"
 #include "buf.h"
-#include "json_body.h"
-#include "utf8.h"
+#include "json/json_body.h"
+#include "json/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

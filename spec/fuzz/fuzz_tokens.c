@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "json_body.h"
+#include "json/json_body.h"
 #include "tokens.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

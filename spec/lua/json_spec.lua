@@ -1,4 +1,4 @@
--- spec/lua/json_spec.lua: core.json (src/lua_json.c): decoding with null, array and object
+-- spec/lua/json_spec.lua: core.json (src/lua/lua_json.c): decoding with null, array and object
 -- markers, encoding, and the errors a script can cause.
 local core = require("ccproxy.core")
 local json = core.json

@@ -1,4 +1,4 @@
--- spec/lua/request_view_spec.lua: the request view `req` (src/lua_req.c over src/preq.c) as
+-- spec/lua/request_view_spec.lua: the request view `req` (src/lua/lua_req.c over src/preq.c) as
 -- rules and hooks see it: every field and method, header edits, body edits and what goes
 -- upstream when the stage ends.
 local fx = require("fixtures")
