@@ -130,9 +130,9 @@ static void finish(exchange_t *ex, const char *outcome) {
 
 /* An answer of ccproxy's own before any head went out: an Anthropic error, and the end. */
 static void fail(exchange_t *ex, int status, const char *type, const char *msg,
-                 const char *outcome, bool final) {
+                 const char *outcome, bool no_retry) {
     ex->ans.status = status;
-    if (final) {
+    if (no_retry) {
         /* Retrying cannot fix it (a certificate problem): tell the client not to. */
         cc_buf_t body = CC_BUF_INIT;
         cc_api_error_json(&body, type, msg);
@@ -159,28 +159,32 @@ static unsigned ping_interval_ms(void) {
     return interval_ms;
 }
 
-static void link_sink(exchange_t *ex, cc_sink_t ***tail, cc_sink_t *s) {
-    if (!s) return;
+/* Appends `s` to the chain. Returns -1 when it could not be made (out of memory): a chain
+ * missing one of its sinks would send the wrong bytes, so the exchange fails instead. */
+static int link_sink(exchange_t *ex, cc_sink_t ***tail, cc_sink_t *s) {
+    if (!s) return -1;
     **tail = s;
     *tail = &s->next;
     ex->client = s;
+    return 0;
 }
 
-/* Composes the chain for the answer of `a` (NULL: a local answer, already Anthropic's). */
+/* Composes the chain for the answer of `a` (NULL: a local answer, already Anthropic's).
+ * Returns 0, or -1 when out of memory. */
 static int compose_chain(exchange_t *ex, const cc_attempt_t *a) {
     cc_pipeline_t *p = ex->wg->pipeline;
     const cc_provider_t *prov = a ? cc_attempt_provider(a) : NULL;
     cc_sink_t **tail = &ex->chain;
-    if (prov)
-        link_sink(ex, &tail, cc_sink_translate_new(prov, cc_attempt_xlate(a), &ex->w->loop,
-                                                   ping_interval_ms()));
-    link_sink(ex, &tail, cc_sink_response_new(p, &ex->r, &ex->ans));
-    if (cc_pipeline_stages(p)->event) link_sink(ex, &tail, cc_sink_events_new(p, &ex->r, &ex->ans));
-    if (prov && !cc_attempt_xlate(a)->stream) link_sink(ex, &tail, cc_sink_hold_new());
-    cc_sink_t *client = cc_sink_client_new(ex->conn, &ex->ans);
-    if (!client) return -1;
-    link_sink(ex, &tail, client);
-    return 0;
+    if (prov && link_sink(ex, &tail, cc_sink_translate_new(prov, cc_attempt_xlate(a),
+                                                           &ex->w->loop, ping_interval_ms())) < 0)
+        return -1;
+    if (link_sink(ex, &tail, cc_sink_response_new(p, &ex->r, &ex->ans)) < 0) return -1;
+    if (cc_pipeline_stages(p)->event &&
+        link_sink(ex, &tail, cc_sink_events_new(p, &ex->r, &ex->ans)) < 0)
+        return -1;
+    if (prov && !cc_attempt_xlate(a)->stream && link_sink(ex, &tail, cc_sink_hold_new()) < 0)
+        return -1;
+    return link_sink(ex, &tail, cc_sink_client_new(ex->conn, &ex->ans));
 }
 
 /* The answer is complete: the chain's end ends the client's response. */
