@@ -46,6 +46,7 @@ local function config_yaml(mock, silent, stall)
   end
   return "model_list:\n"
     .. entry("via-localhost", "anthropic/claude-sonnet-5-5", mock:base("localhost"))
+    .. entry("slow-dns", "anthropic/claude-sonnet-5-5", mock:base("upstream.slow-dns.test"))
     .. entry("stall-connect", "anthropic/claude-sonnet-5-5", stall:base())
     .. entry("silent-tls", "anthropic/claude-sonnet-5-5", silent:base("https"))
     .. entry("silent-http", "anthropic/claude-sonnet-5-5", silent:base())
@@ -185,7 +186,31 @@ describe("a client that leaves", function()
     assert.is_false(rec.completed)
   end
 
-  it("while the upstream's name resolves (best effort: localhost resolves fast)", function()
+  -- The proxy with spec/support/c/slow_resolver.c preloaded: names under .slow-dns.test take
+  -- `ms` to resolve (to 127.0.0.1), every other name resolves as usual.
+  local function slow_dns_env(ms)
+    local resolver = assert(os.getenv("CCPROXY_SLOW_RESOLVER"),
+      "CCPROXY_SLOW_RESOLVER names the test resolver library (spec/CMakeLists.txt sets it)")
+    local asan = os.getenv("ASAN_OPTIONS")
+    return { LD_PRELOAD = resolver, CCPROXY_TEST_DNS_DELAY_MS = tostring(ms),
+             -- the preloaded library comes before the sanitizers' runtime
+             ASAN_OPTIONS = (asan and asan ~= "" and asan .. ":" or "") .. "verify_asan_link_order=0" }
+  end
+
+  it("while the upstream's name resolves", function()
+    start({ env = slow_dns_env(1000) })
+    local conn = send_request(proxy, H.messages_body({ model = "slow-dns" }))
+    socket.sleep(0.3) -- the resolver is still busy: it answers after 1 s
+    conn:close()
+    -- Past the moment the name resolves: a forgotten connection would connect then, and send
+    -- the request.
+    socket.sleep(1.2)
+    proxy:check_clean()
+    assert.equal(0, #mock:requests(), "the request reached the upstream after its client left")
+    expect_recovered({ status = 499 })
+  end)
+
+  it("right after sending, while localhost resolves (leaving 0-4 ms after the request)", function()
     start()
     -- The resolver runs on libuv's threadpool right after the request is dispatched; leaving
     -- 0-4 ms after sending lands in it, or just before or after, varying from run to run.
