@@ -149,14 +149,12 @@ static void fail(exchange_t *ex, int status, const char *type, const char *msg,
 
 /* --- the answer's chain ------------------------------------------------------------------- */
 
+/* How long a translated stream may be silent before a ping (CCPROXY_PING_INTERVAL_MS for
+ * specs; read per stream, so no state is shared between the workers' threads). */
 static unsigned ping_interval_ms(void) {
-    static unsigned interval_ms;
-    if (!interval_ms) {
-        const char *env = getenv("CCPROXY_PING_INTERVAL_MS");
-        long v = env ? strtol(env, NULL, 10) : 0;
-        interval_ms = v > 0 ? (unsigned)v : 15000;
-    }
-    return interval_ms;
+    const char *env = getenv("CCPROXY_PING_INTERVAL_MS");
+    long v = env ? strtol(env, NULL, 10) : 0;
+    return v > 0 && v < 3600000 ? (unsigned)v : 15000;
 }
 
 /* Appends `s` to the chain. Returns -1 when it could not be made (out of memory): a chain
