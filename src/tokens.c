@@ -119,63 +119,9 @@ static __attribute__((noinline)) uptr next_char(uptr p, uptr e, uint32_t *cp) {
     return p + n;
 }
 
-static long hex4(uptr p) {
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned ch = p[i], d;
-        if (ch - '0' < 10)
-            d = ch - '0';
-        else if ((ch | 0x20) - 'a' < 6)
-            d = (ch | 0x20) - 'a' + 10;
-        else
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* Decodes the escape at p (a backslash) into *cp and returns the byte after it, or NULL
- * when it is not a valid JSON escape. */
+/* The escape at p (a backslash): its code point in *cp and the byte after it, or NULL. */
 static uptr decode_escape(uptr p, uptr e, uint32_t *cp) {
-    long u, lo;
-    if (e - p < 2) return NULL;
-    switch (p[1]) {
-    case 'n':
-        *cp = '\n';
-        return p + 2;
-    case 'r':
-        *cp = '\r';
-        return p + 2;
-    case 't':
-        *cp = '\t';
-        return p + 2;
-    case 'b':
-        *cp = '\b';
-        return p + 2;
-    case 'f':
-        *cp = '\f';
-        return p + 2;
-    case '"':
-    case '\\':
-    case '/':
-        *cp = p[1];
-        return p + 2;
-    case 'u':
-        break;
-    default:
-        return NULL;
-    }
-    if (e - p < 6 || (u = hex4(p + 2)) < 0) return NULL;
-    p += 6;
-    if (u >= 0xD800 && u <= 0xDBFF && e - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
-        (lo = hex4(p + 2)) >= 0xDC00 && lo <= 0xDFFF) {
-        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        p += 6;
-    } else if (u >= 0xD800 && u <= 0xDFFF) {
-        u = 0xFFFD;
-    }
-    *cp = (uint32_t)u;
-    return p;
+    return (uptr)cc__json_unescape((const char *)p, (const char *)e, cp);
 }
 
 /* One character of a run: a new key starts a run at position i; a token is charged when the

@@ -225,56 +225,43 @@ fail:
     return NULL;
 }
 
-/* Decodes the escape sequence at *pp (a backslash, before end) into out[0..return) as UTF-8
- * and advances *pp. Surrogate pairs combine; a lone surrogate becomes U+FFFD. Returns 0 on a
- * malformed escape. */
-static size_t decode_escape(uptr *pp, uptr end, unsigned char out[4]) {
-    uptr p = *pp;
-    long cp;
-    if (end - p < 2) return 0;
+const char *cc__json_unescape(const char *cp_p, const char *cp_end, uint32_t *cp) {
+    uptr p = (uptr)cp_p, end = (uptr)cp_end;
+    long u, lo;
+    if (end - p < 2) return NULL;
     switch (p[1]) {
     case '"':
     case '\\':
-    case '/':
-        out[0] = p[1];
-        break;
-    case 'b':
-        out[0] = '\b';
-        break;
-    case 'f':
-        out[0] = '\f';
-        break;
-    case 'n':
-        out[0] = '\n';
-        break;
-    case 'r':
-        out[0] = '\r';
-        break;
-    case 't':
-        out[0] = '\t';
-        break;
-    case 'u':
-        if (end - p < 6 || (cp = hex4(p + 2)) < 0) return 0;
-        p += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            long lo;
-            if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' && (lo = hex4(p + 2)) >= 0xDC00 &&
-                lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else {
-                cp = 0xFFFD;
-            }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            cp = 0xFFFD;
-        }
-        *pp = p;
-        return cc_utf8_encode((uint32_t)cp, (char *)out);
-    default:
-        return 0;
+    case '/': *cp = p[1]; return (const char *)p + 2;
+    case 'b': *cp = '\b'; return (const char *)p + 2;
+    case 'f': *cp = '\f'; return (const char *)p + 2;
+    case 'n': *cp = '\n'; return (const char *)p + 2;
+    case 'r': *cp = '\r'; return (const char *)p + 2;
+    case 't': *cp = '\t'; return (const char *)p + 2;
+    case 'u': break;
+    default: return NULL;
     }
-    *pp = p + 2;
-    return 1;
+    if (end - p < 6 || (u = hex4(p + 2)) < 0) return NULL;
+    p += 6;
+    if (u >= 0xD800 && u <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+        (lo = hex4(p + 2)) >= 0xDC00 && lo <= 0xDFFF) {
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+    } else if (u >= 0xD800 && u <= 0xDFFF) {
+        u = 0xFFFD;
+    }
+    *cp = (uint32_t)u;
+    return (const char *)p;
+}
+
+/* Decodes the escape sequence at *pp (a backslash, before end) into out[0..return) as UTF-8
+ * and advances *pp. Returns 0 on a malformed escape. */
+static size_t decode_escape(uptr *pp, uptr end, unsigned char out[4]) {
+    uint32_t cp;
+    const char *next = cc__json_unescape((const char *)*pp, (const char *)end, &cp);
+    if (!next) return 0;
+    *pp = (uptr)next;
+    return cc_utf8_encode(cp, (char *)out);
 }
 
 /* Internal helpers shared with tokens.c (declared in json_body.h). */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -73,6 +74,9 @@ const char *cc__json_skip_ws(const char *p, const char *end);
 const char *cc__json_skip_string(const char *p, const char *end, bool *escaped);
 /* One value (leading white space allowed) inside `depth` containers; nesting stays <= 512. */
 const char *cc__json_skip_value(const char *p, const char *end, int depth);
+/* The escape sequence at p (a backslash, before end) as a code point in *cp: surrogate pairs
+ * combine, a lone surrogate is U+FFFD. Returns the byte after it, or NULL when malformed. */
+const char *cc__json_unescape(const char *p, const char *end, uint32_t *cp);
 /* Whether the key literal lit[0..len) (with quotes) decodes to key[0..key_len). */
 bool cc__json_key_equals(const char *lit, size_t len, bool escaped, const char *key,
                          size_t key_len);
