@@ -25,6 +25,7 @@
 #include "providers/anthropic_stream.h"
 #include "buf.h"
 #include "check.h"
+#include "json/json_body.h"
 #include "providers/providers.h"
 #include "http/sse.h"
 #include "providers/translate.h"
@@ -915,6 +916,43 @@ static void test_response_details(void) {
     }
 }
 
+/* A non-JSON error body or stream event with bytes that are not UTF-8 is quoted cleaned, so the
+ * client's error stays valid JSON. */
+static void test_error_quotes_are_utf8(void) {
+    cc_xlate_ctx_t ctx = {.upstream_model = "gemini-2.5-pro",
+                          .client_model = "claude-x",
+                          .endpoint = "messages",
+                          .stream = false};
+    cc_headers_t ch = CC_HEADERS_INIT;
+    int st = 0;
+    cc_buf_t out = CC_BUF_INIT;
+    cc_xlate_resp_t *t = cc_provider_gemini.response_new(&ctx, 502, NULL, &st, &ch);
+    const char bad[] = "<html>Bad \xff\xfe Gateway \xe2\x82</html>";
+    cc_provider_gemini.response_feed(t, bad, sizeof bad - 1, &out);
+    cc_provider_gemini.response_end(t, &out);
+    CHECK(cc_json_validate(out.data, out.len, NULL) == 0);
+    CHECK(strstr(out.data, "Bad ") != NULL);
+    cc_provider_gemini.response_free(t);
+    cc_headers_free(&ch);
+    cc_buf_free(&out);
+
+    ctx.stream = true;
+    t = cc_provider_gemini.response_new(&ctx, 200, NULL, &st, &ch);
+    const char ev[] = "data: not json \xc3\n\n";
+    cc_provider_gemini.response_feed(t, ev, sizeof ev - 1, &out);
+    cc_provider_gemini.response_end(t, &out);
+    const char *data = strstr(out.data ? out.data : "", "event: error\ndata: ");
+    CHECK(data != NULL);
+    if (data) {
+        data += strlen("event: error\ndata: ");
+        const char *nl = strchr(data, '\n');
+        CHECK(nl && cc_json_validate(data, (size_t)(nl - data), NULL) == 0);
+    }
+    cc_provider_gemini.response_free(t);
+    cc_headers_free(&ch);
+    cc_buf_free(&out);
+}
+
 /* Retry-After survives, and a ping is sent only once the message started. */
 static void test_headers_and_idle(void) {
     cc_xlate_ctx_t ctx = {.upstream_model = "gemini-2.5-pro",
@@ -1097,6 +1135,7 @@ int main(void) {
     CC_RUN(test_count_tokens_shared);
     CC_RUN(test_response_goldens);
     CC_RUN(test_response_details);
+    CC_RUN(test_error_quotes_are_utf8);
     CC_RUN(test_headers_and_idle);
     CC_RUN(test_signature_round_trip);
     CC_RUN(test_timings);

@@ -10,6 +10,7 @@
 #include "providers/anthropic_stream.h"
 #include "http/api_error.h"
 #include "http/sse.h"
+#include "json/utf8.h"
 
 /* ---- response: Gemini -> Anthropic -------------------------------------------------------- */
 
@@ -302,8 +303,9 @@ static int on_event(void *arg, const cc_sse_event_t *ev) {
     cJSON *r = cJSON_ParseWithLength(ev->data, ev->data_len);
     if (!r) {
         cc_buf_t msg = CC_BUF_INIT;
-        int n = ev->data_len > 100 ? 100 : (int)ev->data_len;
-        cc_buf_printf(&msg, "Gemini sent a stream event that is not JSON: %.*s", n, ev->data);
+        cc_buf_puts(&msg, "Gemini sent a stream event that is not JSON: ");
+        /* quoted between characters, and clean: the message goes into JSON */
+        cc_utf8_clean(&msg, ev->data, cc_utf8_cut(ev->data, ev->data_len, 100));
         resp_fail(t, "api_error", msg.data ? msg.data : "", t->out);
         cc_buf_free(&msg);
         return 1;
@@ -391,11 +393,12 @@ static void error_answer(cc_xlate_resp_t *t, cc_buf_t *out) {
         describe_error(e, t->status, &type, &msg);
         if (t->status == 503) type = "overloaded_error";
     } else {
-        size_t n = t->body.len > MAX_ERROR_QUOTE ? MAX_ERROR_QUOTE : t->body.len;
+        const char *body = t->body.data ? t->body.data : "";
+        size_t n = cc_utf8_cut(body, t->body.len, MAX_ERROR_QUOTE);
         cc_buf_printf(&msg, "Gemini answered HTTP %d", t->status);
         if (n) {
             cc_buf_puts(&msg, ": ");
-            cc_buf_append(&msg, t->body.data, n);
+            cc_utf8_clean(&msg, body, n); /* the message goes into JSON */
         }
     }
     cc_api_error_json(out, type, msg.data ? msg.data : "Gemini error");
