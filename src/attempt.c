@@ -224,3 +224,8 @@ const char *cc_attempt_host(const cc_attempt_t *a) {
 cc_headers_t *cc_attempt_headers(cc_attempt_t *a) {
     return &a->headers;
 }
+
+void cc_attempt_wire(const cc_attempt_t *a, cc_attempt_wire_t *out) {
+    *out = (cc_attempt_wire_t){a->ur.method, a->ur.origin.tls, a->host, a->ur.origin.port,
+                               a->target, a->ur.body, a->ur.body_len};
+}

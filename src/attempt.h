@@ -68,7 +68,21 @@ const cc_provider_t *cc_attempt_provider(const cc_attempt_t *a);
 const cc_xlate_ctx_t *cc_attempt_xlate(const cc_attempt_t *a);
 /** The upstream's host name, for messages. */
 const char *cc_attempt_host(const cc_attempt_t *a);
-/** The request's upstream fields (tests of the credentials precedence, refresh). */
+/** The request's upstream fields (without Host, Content-Length and Connection, which the
+ *  upstream exchange adds). */
 cc_headers_t *cc_attempt_headers(cc_attempt_t *a);
+
+/** The request as it goes on the wire, for `ccproxy explain` and specs. Borrowed from `a`. */
+typedef struct {
+    const char *method;
+    bool tls;
+    const char *host; /* without brackets for IPv6 */
+    int port;
+    const char *target; /* path and query */
+    const char *body;
+    size_t body_len;
+} cc_attempt_wire_t;
+
+void cc_attempt_wire(const cc_attempt_t *a, cc_attempt_wire_t *out);
 
 #endif

@@ -424,47 +424,41 @@ end
 
 -- --- the upstream request ---------------------------------------------------------------
 
--- api_base + path + query as the server joins them (a base ending in /v1 takes the path
--- without its own /v1), and the Host field.
-function M.upstream_url(api_base, path, query)
-  local scheme, rest = api_base:match("^(%a[%w+.-]*)://(.*)$")
-  if not scheme then return api_base .. path .. (query and "?" .. query or ""), nil end
-  local authority = rest:match("^[^/?#]*")
-  local base_path = rest:sub(#authority + 1):gsub("/+$", "")
-  local p = path
-  if base_path:sub(-3) == "/v1" and path:sub(1, 4) == "/v1/" then p = path:sub(4) end
-  local host = authority
-  local lscheme = scheme:lower()
-  if (lscheme == "https" and host:match(":443$")) or (lscheme == "http" and host:match(":80$")) then
-    host = host:gsub(":%d+$", "")
-  end
-  return scheme .. "://" .. authority .. base_path .. p .. (query and "?" .. query or ""), host
-end
-
 local SERVER_SET = { host = true, ["content-length"] = true, ["transfer-encoding"] = true,
                      connection = true }
 
+-- The request as the upstream exchange would send it (core.finish builds it with the server's
+-- own code: URL, credentials, and the translation for another provider).
 local function upstream_of(req_info, finished, body_text)
-  local d = finished.deployment
-  local url, host = M.upstream_url(d.api_base or "", req_info.path,
-    req_info.query ~= json.null and req_info.query or nil)
-  local headers = {}
-  if host then headers[#headers + 1] = list({ "Host", host }) end
-  for _, pair in ipairs(finished.upstream_headers or finished.headers) do
+  local headers = { list({ "Host", finished.upstream_host }) }
+  for _, pair in ipairs(finished.upstream_headers) do
     if not SERVER_SET[pair[1]:lower()] then
       headers[#headers + 1] = list({ pair[1], shown_value(pair[1], pair[2]) })
     end
   end
-  headers[#headers + 1] = list({ "Content-Length", tostring(#finished.body) })
+  local sent = finished.upstream_body
+  headers[#headers + 1] = list({ "Content-Length", tostring(#sent) })
   headers[#headers + 1] = list({ "Connection", "keep-alive" })
-  local body = { changed = finished.body_changed, bytes = #finished.body,
-                 original_bytes = #body_text, members = list() }
-  if finished.body_changed then
+  local d = finished.deployment
+  local translated = d.provider ~= nil and d.provider ~= "anthropic"
+  local body = { changed = finished.body_changed or translated, bytes = #sent,
+                 original_bytes = #body_text, translated = translated, members = list() }
+  if translated then
+    -- another API's body: the names of its top-level members are what there is to compare
+    local ok, decoded = pcall(json.decode, sent)
+    local names = {}
+    if ok and type(decoded) == "table" then
+      for k in pairs(decoded) do names[#names + 1] = tostring(k) end
+      table.sort(names)
+    end
+    body.keys = list(names)
+  elseif finished.body_changed then
     local before = members_text(json.decode(body_text))
-    local after = members_text(json.decode(finished.body))
+    local after = members_text(json.decode(sent))
     body.members = list(member_changes(before, after, nil))
   end
-  return { method = req_info.method, url = url, headers = list(headers), body = body }
+  return { method = req_info.method, url = finished.upstream_url, headers = list(headers),
+           body = body }
 end
 
 -- --- text output ------------------------------------------------------------------------
@@ -611,7 +605,10 @@ local function print_text(o)
       w(string.format("  %s: %s\n", pair[1], pair[2]))
     end
     local b = u.body
-    if not b.changed then
+    if b.translated then
+      w(string.format("  body translated for the provider's API (%d -> %d bytes): %s\n",
+        b.original_bytes, b.bytes, table.concat(b.keys, ", ")))
+    elseif not b.changed then
       w(string.format("  body unchanged (%d bytes)\n", b.bytes))
     else
       w(string.format("  body changed (%d -> %d bytes):\n", b.original_bytes, b.bytes))
@@ -770,11 +767,16 @@ function M.run(opts)
       o.label, o.rule = orjnull(finished.label), orjnull(finished.rule)
       o.session_id = orjnull(finished.session_id)
       o.tags = finished.tags
-      o.upstream = upstream_of(o.request, finished, opts.body)
-      if d.provider and d.provider ~= "anthropic" then
-        o.notes[#o.notes + 1] = string.format("deployment %s uses provider '%s': the "
-          .. "request is translated for that provider's API on its way out; the upstream "
-          .. "request above is the Anthropic form before translation", d.model_name, d.provider)
+      if finished.upstream_error then
+        o.routed = false
+        o.error = finished.upstream_error .. " (the server answers 400 and sends nothing)"
+        code = 1
+      elseif finished.upstream_url then
+        o.upstream = upstream_of(o.request, finished, opts.body)
+      else
+        o.notes[#o.notes + 1] = string.format("deployment %s uses provider '%s', for which "
+          .. "ccproxy answers this request itself (nothing goes upstream)", d.model_name,
+          tostring(d.provider))
       end
     end
   end

@@ -351,6 +351,35 @@ describe("ccproxy explain", function()
     assert_lacks(r.stdout, "sk-ant-oat01-dummy")
   end)
 
+  it("shows a request bound for another provider as that provider gets it", function()
+    local gpt_secret = "sk-openai-SECRETvalue0123456789abcd"
+    local dir = config_dir({ config = CONFIG_YAML:format("https://api.anthropic.com",
+      "https://api.anthropic.com"):gsub("model: claude%-haiku%-5%-5\n  %- model_name: search",
+      "model: openai/gpt-5-mini\n      api_base: https://api.openai.com/v1\n      api_key: "
+      .. gpt_secret .. "\n  - model_name: search", 1) })
+    local r = ccproxy(dir, { "explain", "--json", "--headers", fixture("c_oauth", 1, nil, "headers"),
+                             fixture("e_model_haiku", 1, nil, "body") })
+    assert.equals(0, r.code, r.stdout .. r.stderr)
+    local o = decode(r.stdout)
+    assert.equals("background", o.label)
+    assert.equals("openai", o.deployment.provider)
+    assert.equals("https://api.openai.com/v1/chat/completions", o.upstream.url)
+    local seen = {}
+    for _, pair in ipairs(o.upstream.headers) do seen[pair[1]:lower()] = pair[2] end
+    assert.equals("api.openai.com", seen.host)
+    -- the deployment's key in OpenAI's field, shortened; none of Anthropic's own fields
+    assert.matches("^Bearer sk%-", seen.authorization)
+    assert.is_nil(seen["x-api-key"])
+    assert.is_nil(seen["anthropic-version"])
+    assert.is_true(o.upstream.body.translated)
+    assert.equals(tostring(o.upstream.body.bytes), seen["content-length"])
+    local keys = table.concat(o.upstream.body.keys, ",")
+    assert.matches("messages", keys)
+    assert.matches("model", keys)
+    assert_lacks(r.stdout, gpt_secret)
+    assert_lacks(r.stdout, "sk-ant-oat01-dummy")
+  end)
+
   it("reads the body from stdin, curl-style headers, and --path count_tokens", function()
     local dir = config_dir()
     local headers = sh.write_file(sh.tmpdir() .. "/h.txt",

@@ -14,6 +14,7 @@
 #include "lua/lua_bindings.h"
 #include "lua/lua_req_internal.h"
 #include "attempt.h"
+#include "buf.h"
 #include "oauth.h"
 
 static void push_opt_string(lua_State *L, const char *s) {
@@ -151,11 +152,32 @@ static int l_request(lua_State *L) {
     return 1;
 }
 
+/* upstream_url, upstream_host (the Host field) and upstream_body of the attempt, as the
+ * upstream exchange writes them (upstream.c): the default port is left out, IPv6 in brackets. */
+static void push_wire(lua_State *L, const cc_attempt_t *a) {
+    cc_attempt_wire_t w;
+    cc_attempt_wire(a, &w);
+    bool default_port = w.port == (w.tls ? 443 : 80);
+    bool v6 = strchr(w.host, ':') != NULL;
+    cc_buf_t host = CC_BUF_INIT, url = CC_BUF_INIT;
+    cc_buf_printf(&host, v6 ? "[%s]" : "%s", w.host);
+    if (!default_port) cc_buf_printf(&host, ":%d", w.port);
+    cc_buf_printf(&url, "%s://%s%s", w.tls ? "https" : "http", host.data, w.target);
+    lua_pushlstring(L, url.data, url.len);        /* result url */
+    lua_setfield(L, -2, "upstream_url");
+    lua_pushlstring(L, host.data, host.len);      /* result host */
+    lua_setfield(L, -2, "upstream_host");
+    lua_pushlstring(L, w.body ? w.body : "", w.body_len);
+    lua_setfield(L, -2, "upstream_body");
+    cc_buf_free(&host);
+    cc_buf_free(&url);
+}
+
 /* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
  * go upstream: {body=, headers={{name,value},...} (as the hooks left them),
- * upstream_headers={...} (as the upstream request carries them, credentials chosen; or
- * upstream_error= when it cannot be built), model=, label=, rule=, session_id=,
- * deployment=...}. */
+ * upstream_headers={...}, upstream_url=, upstream_host=, upstream_body= (the request as the
+ * upstream exchange would send it, translated for another provider; or upstream_error= when
+ * it cannot be built), model=, label=, rule=, session_id=, deployment=...}. */
 static int l_finish(lua_State *L) {
     cc_preq_t *view_r = cc__lua_req_of(L, 1);
     if (!view_r) return luaL_error(L, "request already finished");
@@ -199,6 +221,7 @@ static int l_finish(lua_State *L) {
         if (a && !cc_attempt_local_answer(a)) {
             cc__lua_push_pairs(L, cc_attempt_headers(a));
             lua_setfield(L, -2, "upstream_headers");
+            push_wire(L, a);
         } else if (!a) {
             lua_pushstring(L, aerr.data ? aerr.data : "cannot build the upstream request");
             lua_setfield(L, -2, "upstream_error");
