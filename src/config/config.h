@@ -84,10 +84,36 @@ typedef struct {
     bool ssl_verify;      /* litellm_params.ssl_verify (default true) */
     char *ca_file;        /* ssl_verify given as a path: the CA bundle to trust */
     double timeout;       /* litellm_params.timeout seconds (0 = the global default) */
+    double weight;        /* litellm_params.weight: share of picks in its group (default 1) */
+    int order;            /* litellm_params.order: priority in its group, lower first
+                             (0 = not given: after every ordered member) */
     cJSON *litellm_params; /* the whole map as written (os.environ/ not resolved), for scripts */
     cJSON *model_info;     /* model_info map or NULL; kept for later use */
     cc_srcpos_t pos;
 } cc_model_t;
+
+/** One `fallbacks` entry: when every try at group `from` failed, try these groups in turn. */
+typedef struct {
+    char *from;
+    char **to;
+    size_t n_to;
+    cc_srcpos_t pos;
+} cc_fallback_t;
+
+/** config.yaml router_settings (also read from litellm_settings, as LiteLLM does; a key in
+ *  both is an error). Several model_list deployments with the same model_name form a group;
+ *  a request routed to a group picks one member per attempt. */
+typedef struct {
+    int num_retries;          /* more tries in a group after its first (default 0) */
+    unsigned retry_after_ms;  /* retry_after: the least wait before a retry (default 0) */
+    int allowed_fails;        /* failures in a minute before a deployment cools down
+                                 (default 3) */
+    unsigned cooldown_ms;     /* cooldown_time (default 5 s) */
+    cc_fallback_t *fallbacks; /* fallbacks: [{group: [group, ...]}, ...] */
+    size_t n_fallbacks;
+    char **default_fallbacks; /* default_fallbacks: groups tried when a group has none */
+    size_t n_default_fallbacks;
+} cc_router_settings_t;
 
 /** Limits and timeouts of the listener and upstream side (ccproxy.server / ccproxy.upstream).
  *  Timeouts are in milliseconds. */
@@ -138,6 +164,7 @@ typedef struct {
     /* config.yaml */
     cc_model_t *models;
     size_t n_models;
+    cc_router_settings_t router;
 } cc_config_t;
 
 /** Loads and validates <dir>/ccproxy.yaml and <dir>/config.yaml.
