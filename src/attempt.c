@@ -13,6 +13,7 @@
 
 #include "providers/anthropic_thinking.h"
 #include "credentials.h"
+#include "json/json_body.h"
 #include "http/url.h"
 
 #define HELD_BODY_MAX 65536
@@ -23,6 +24,8 @@ struct cc_attempt_s {
     const cc_provider_t *prov;
     cc_xlate_ctx_t xctx;
     cc_xlate_request_t xreq;
+    char *upstream_model;    /* the model this deployment gets */
+    cc_buf_t model_body;     /* the body with that model, when it differs from the request's */
     cc_buf_t anthropic_body; /* the body without other providers' thinking blocks */
     char *target;
     char host[256];
@@ -43,7 +46,7 @@ static int translate(cc_attempt_t *a, int *status, cc_buf_t *err) {
     const cc_buf_t *body = cc_preq_body(r);
     a->xctx = (cc_xlate_ctx_t){
         .deployment = a->d,
-        .upstream_model = r->upstream_model,
+        .upstream_model = a->upstream_model,
         .client_model = r->model ? r->model : r->upstream_model,
         .endpoint = r->endpoint,
         .stream = r->stream,
@@ -70,6 +73,16 @@ cc_attempt_t *cc_attempt_new(const cc_preq_t *r, int deployment, bool read_answe
     a->r = r;
     a->d = &r->cfg->models[deployment];
     a->prov = cc_provider_for(a->d->provider);
+    /* Another member of the routed group serves its own model (a wildcard one the request's). */
+    const char *model = r->upstream_model ? r->upstream_model : "";
+    if (deployment != r->deployment && a->d->upstream_model && strcmp(a->d->upstream_model, "*"))
+        model = a->d->upstream_model;
+    a->upstream_model = strdup(model);
+    if (!a->upstream_model) {
+        *status = 500;
+        cc_buf_puts(err, "out of memory");
+        goto fail;
+    }
     if (a->prov && translate(a, status, err) < 0) goto fail;
     if (a->xreq.local_answer) return a;
     cc_url_t url;
@@ -93,6 +106,18 @@ cc_attempt_t *cc_attempt_new(const cc_preq_t *r, int deployment, bool read_answe
             cc_url_target(&url, path, query, t, room);
             cc_buf_puts(&target, t);
             free(t);
+        }
+        const char *cur = cc_preq_model(r);
+        if (!cur || strcmp(cur, a->upstream_model) != 0) {
+            cc_buf_t v = CC_BUF_INIT;
+            cc_buf_puts(&v, "\"");
+            cc_buf_json_escape(&v, a->upstream_model, strlen(a->upstream_model));
+            cc_buf_puts(&v, "\"");
+            cc_json_edit_t ed = {"model", v.data, v.len};
+            if (cc_json_apply_edits(body->data ? body->data : "", body->len, &ed, 1,
+                                    &a->model_body) == 0)
+                body = &a->model_body;
+            cc_buf_free(&v);
         }
         /* Reasoning another provider produced never reaches Anthropic with a made-up
          * signature. */
@@ -194,6 +219,8 @@ void cc_attempt_free(cc_attempt_t *a) {
     if (!a) return;
     cc_attempt_abandon(a);
     cc_xlate_request_free(&a->xreq);
+    free(a->upstream_model);
+    cc_buf_free(&a->model_body);
     cc_buf_free(&a->anthropic_body);
     free(a->target);
     cc_headers_free(&a->headers);
@@ -215,6 +242,19 @@ const cc_provider_t *cc_attempt_provider(const cc_attempt_t *a) {
 
 const cc_xlate_ctx_t *cc_attempt_xlate(const cc_attempt_t *a) {
     return &a->xctx;
+}
+
+int cc_attempt_deployment(const cc_attempt_t *a) {
+    return (int)(a->d - a->r->cfg->models);
+}
+
+const char *cc_attempt_upstream_model(const cc_attempt_t *a) {
+    return a->upstream_model;
+}
+
+void cc_attempt_limit_first_byte(cc_attempt_t *a, unsigned ms) {
+    if (ms && (!a->ur.first_byte_timeout_ms || ms < a->ur.first_byte_timeout_ms))
+        a->ur.first_byte_timeout_ms = ms;
 }
 
 const char *cc_attempt_host(const cc_attempt_t *a) {

@@ -32,7 +32,8 @@ typedef struct {
 } cc_attempt_cb_t;
 
 /** Builds an attempt at deployment `deployment` (an index into r->cfg->models) for `r` as
- *  the hooks left it. `read_answer`: ccproxy will parse the answer (event hooks), so it asks
+ *  the hooks left it; another deployment than the routed one (a member of its group, a
+ *  fallback) gets its own model in the body. `read_answer`: ccproxy will parse the answer (event hooks), so it asks
  *  for no content encoding. Returns NULL with a message for the client in `err` and the
  *  client's status in *status: 400 when the request cannot be translated, 500 when the
  *  deployment cannot be reached as configured or memory ran out. */
@@ -66,6 +67,12 @@ bool cc_attempt_held(const cc_attempt_t *a, cc_attempt_answer_t *out);
 /** The adapter translating this attempt's answer (NULL for Anthropic) and its context. */
 const cc_provider_t *cc_attempt_provider(const cc_attempt_t *a);
 const cc_xlate_ctx_t *cc_attempt_xlate(const cc_attempt_t *a);
+/** The deployment (an index into cfg->models) and the model it is asked for. */
+int cc_attempt_deployment(const cc_attempt_t *a);
+const char *cc_attempt_upstream_model(const cc_attempt_t *a);
+/** Lowers the first-byte timeout to `ms` when that is shorter (the request's deadline).
+ *  Before cc_attempt_send. */
+void cc_attempt_limit_first_byte(cc_attempt_t *a, unsigned ms);
 /** The upstream's host name, for messages. */
 const char *cc_attempt_host(const cc_attempt_t *a);
 /** The request's upstream fields (without Host, Content-Length and Connection, which the

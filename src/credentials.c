@@ -48,6 +48,10 @@ void cc_credentials_headers(const cc_credentials_in_t *in, cc_headers_t *out) {
             continue;
         cc_headers_add(out, f->name, strlen(f->name), f->value, strlen(f->value));
     }
+    /* The deployment's extra headers, over the client's values but not over a hook's. */
+    for (size_t i = 0; d && i < d->n_headers; i++)
+        if (!hook_set(in, d->headers[i].name))
+            cc_headers_set(out, d->headers[i].name, d->headers[i].value);
     if (!in->adapter) {
         if (key && !hooks_chose) cc_headers_set(out, "x-api-key", d->api_key);
         return;

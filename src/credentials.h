@@ -9,7 +9,9 @@
  *   3. the client's own credentials travel only to Anthropic, and only when the deployment
  *      has no key (a deployment's key replaces them).
  *
- * Other providers never get Anthropic's own fields (x-api-key, anthropic-*, x-stainless-*). */
+ * Other providers never get Anthropic's own fields (x-api-key, anthropic-*, x-stainless-*).
+ * The deployment's extra headers (litellm_params.headers / extra_headers) replace the
+ * client's values of those fields, but not what a hook set. */
 #ifndef CC_CREDENTIALS_H
 #define CC_CREDENTIALS_H
 

@@ -8,6 +8,11 @@ cc_gen_t *cc_gen_new(cc_config_t *cfg, int id) {
     if (!g) return NULL;
     g->id = id;
     g->cfg = cfg;
+    g->router = cc_router_new(cfg);
+    if (!g->router) {
+        free(g);
+        return NULL;
+    }
     atomic_init(&g->refs, 1);
     return g;
 }
@@ -19,6 +24,7 @@ void cc_gen_ref(cc_gen_t *g) {
 void cc_gen_unref(cc_gen_t *g) {
     if (!g || atomic_fetch_sub(&g->refs, 1) != 1) return;
     cc_scripts_free(&g->scripts);
+    cc_router_free(g->router);
     cc_config_free(g->cfg);
     free(g);
 }

@@ -14,16 +14,19 @@
 #include "buf.h"
 #include "config/config.h"
 #include "lua/pipeline.h"
+#include "router.h"
 
 typedef struct {
     int id;
     cc_config_t *cfg;
     cc_scripts_t scripts; /* written by the first cc_wgen_new (before any other worker sees
                            * the generation), read-only afterwards */
+    cc_router_t *router;  /* groups and cooldowns, shared by every worker (router.h) */
     atomic_int refs;
 } cc_gen_t;
 
-/** A generation owning `cfg`, with one reference. */
+/** A generation owning `cfg`, with one reference; NULL when out of memory (cfg is then
+ *  still the caller's). */
 cc_gen_t *cc_gen_new(cc_config_t *cfg, int id);
 void cc_gen_ref(cc_gen_t *g);
 /** Drops a reference; the last one frees the config. Any thread. */

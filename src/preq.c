@@ -1,5 +1,6 @@
 /* preq.c: building the upstream request from the client's (see preq.h): which client header
- * fields travel, routing to a deployment and applying its extra headers. */
+ * fields travel, and routing to a deployment (whose credentials and extra headers are applied
+ * when the request leaves: credentials.c). */
 #include "preq.h"
 
 #include <stdlib.h>
@@ -121,27 +122,8 @@ const cc_buf_t *cc_preq_body(const cc_preq_t *r) {
     return r->body_changed ? &r->body_out : &r->client->body;
 }
 
-/* The chosen deployment's extra headers. Its credentials are not set here: they are chosen
- * when the upstream request is built (credentials.c), so scripts never see a key. */
-static void apply_deployment(cc_preq_t *r, const cc_model_t *d) {
-    for (size_t i = 0; i < d->n_headers; i++)
-        cc_headers_set(&r->headers, d->headers[i].name, d->headers[i].value);
-}
-
-/* Routing again: the headers of the deployment chosen before must not travel to the next
- * one. The client's value of each comes back (or none). */
-static void undo_deployment(cc_preq_t *r, const cc_model_t *d) {
-    for (size_t i = 0; i < d->n_headers; i++) {
-        const char *name = d->headers[i].name;
-        cc_headers_remove(&r->headers, name);
-        const char *v = cc_headers_get(&r->client->headers, name);
-        if (v) cc_headers_set(&r->headers, name, v);
-    }
-}
-
 static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, bool passthrough) {
     const cc_model_t *d = &r->cfg->models[rt->deployment];
-    if (r->routed) undo_deployment(r, &r->cfg->models[r->deployment]);
     free(r->upstream_model);
     free(r->route_via);
     r->upstream_model = strdup(model);
@@ -149,7 +131,6 @@ static int take_route(cc_preq_t *r, const cc_route_t *rt, const char *model, boo
     r->deployment = rt->deployment;
     r->routed = true;
     r->passthrough = passthrough;
-    apply_deployment(r, d);
     const char *cur = cc_preq_model(r);
     if (r->upstream_model && (!cur || strcmp(cur, r->upstream_model) != 0))
         cc_preq_set_model(r, r->upstream_model);

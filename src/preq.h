@@ -58,7 +58,7 @@ int cc_preq_init(cc_preq_t *r, const cc_request_t *client, const cc_config_t *cf
 void cc_preq_free(cc_preq_t *r);
 
 /** Routes to `name` (a label or model_name; falls back to "default") and applies the
- *  deployment's extra headers (its credentials are chosen when the request leaves:
+ *  deployment (its credentials and extra headers are applied when the request leaves:
  *  credentials.h). Returns 0 or -1 with a message in `err`. */
 int cc_preq_route(cc_preq_t *r, const char *name, cc_buf_t *err);
 /** Routes `model` as given: its exact or glob entry, else where "default" goes with the

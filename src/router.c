@@ -1,0 +1,213 @@
+/* router.c: groups, plans and cooldowns (see router.h). */
+#include "router.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t window_start_ms; /* the minute allowed_fails counts in */
+    int fails;
+    uint64_t cooling_until_ms;
+} health_t;
+
+struct cc_router_s {
+    const cc_config_t *cfg;
+    int *group_of;   /* per entry: the first deployment of its model_name, -1 for aliases */
+    int *group_size; /* per entry: how many deployments its group has */
+    pthread_mutex_t lock;
+    health_t *health;
+    uint64_t rng;    /* xorshift state, under the lock */
+};
+
+cc_router_t *cc_router_new(const cc_config_t *cfg) {
+    cc_router_t *rt = calloc(1, sizeof *rt);
+    size_t n = cfg->n_models ? cfg->n_models : 1;
+    if (!rt) return NULL;
+    rt->cfg = cfg;
+    rt->group_of = calloc(n, sizeof *rt->group_of);
+    rt->group_size = calloc(n, sizeof *rt->group_size);
+    rt->health = calloc(n, sizeof *rt->health);
+    if (!rt->group_of || !rt->group_size || !rt->health) {
+        cc_router_free(rt);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        rt->group_of[i] = -1;
+        if (cfg->models[i].alias_of >= 0) continue;
+        for (size_t j = 0; j <= i; j++) {
+            if (cfg->models[j].alias_of < 0 &&
+                strcmp(cfg->models[j].model_name, cfg->models[i].model_name) == 0) {
+                rt->group_of[i] = (int)j;
+                rt->group_size[j]++;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (rt->group_of[i] >= 0) rt->group_size[i] = rt->group_size[rt->group_of[i]];
+    pthread_mutex_init(&rt->lock, NULL);
+    rt->rng = (uint64_t)(uintptr_t)rt ^ 0x9E3779B97F4A7C15ull;
+    return rt;
+}
+
+void cc_router_free(cc_router_t *rt) {
+    if (!rt) return;
+    if (rt->health) pthread_mutex_destroy(&rt->lock);
+    free(rt->group_of);
+    free(rt->group_size);
+    free(rt->health);
+    free(rt);
+}
+
+/* --- plans ------------------------------------------------------------------------------ */
+
+static int group_named(const cc_router_t *rt, const char *name) {
+    cc_route_t r;
+    if (!name || cc_config_resolve(rt->cfg, name, &r) < 0) return -1;
+    return rt->group_of[r.deployment];
+}
+
+static void add_group(cc_route_plan_t *p, int g) {
+    if (g < 0 || p->n_groups >= CC_ROUTER_MAX_GROUPS) return;
+    for (size_t i = 0; i < p->n_groups; i++)
+        if (p->groups[i] == g) return;
+    p->groups[p->n_groups++] = g;
+}
+
+/* The fallbacks written for the group named `name`, or 0 when none are. */
+static size_t add_fallbacks(const cc_router_t *rt, const char *name, cc_route_plan_t *p) {
+    const cc_router_settings_t *s = &rt->cfg->router;
+    size_t added = 0;
+    for (size_t i = 0; name && i < s->n_fallbacks; i++) {
+        if (strcmp(s->fallbacks[i].from, name) != 0) continue;
+        for (size_t j = 0; j < s->fallbacks[i].n_to; j++, added++)
+            add_group(p, group_named(rt, s->fallbacks[i].to[j]));
+    }
+    return added;
+}
+
+int cc_router_plan(const cc_router_t *rt, int deployment, const char *via, cc_route_plan_t *p) {
+    memset(p, 0, sizeof *p);
+    p->tried = calloc(rt->cfg->n_models ? rt->cfg->n_models : 1, 1);
+    if (!p->tried) return -1;
+    int g = rt->group_of[deployment];
+    add_group(p, g);
+    const char *name = rt->cfg->models[deployment].model_name;
+    if (!add_fallbacks(rt, name, p) && !(via && strcmp(via, name) != 0 && add_fallbacks(rt, via, p)))
+        for (size_t i = 0; i < rt->cfg->router.n_default_fallbacks; i++)
+            add_group(p, group_named(rt, rt->cfg->router.default_fallbacks[i]));
+    return 0;
+}
+
+void cc_route_plan_free(cc_route_plan_t *p) {
+    free(p->tried);
+    p->tried = NULL;
+}
+
+/* --- picking ---------------------------------------------------------------------------- */
+
+static uint64_t next_random(cc_router_t *rt) {
+    uint64_t x = rt->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rt->rng = x;
+    return x;
+}
+
+/* Sorts as the pick does: order 1, 2, ... first, members without an order last. */
+static int order_rank(const cc_model_t *m) {
+    return m->order > 0 ? m->order : 1 << 30;
+}
+
+/* A member of group g (under the lock): the lowest order among those allowed, then by weight.
+ * `tried_ok`: members this request tried count too. Returns -1 when none is allowed. */
+static int pick_in_group(cc_router_t *rt, const cc_route_plan_t *p, int g, uint64_t now,
+                         bool tried_ok) {
+    const cc_config_t *cfg = rt->cfg;
+    int best_rank = -1;
+    double total = 0;
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        if (rt->group_of[i] != g || (!tried_ok && p->tried[i])) continue;
+        if (rt->health[i].cooling_until_ms > now) continue;
+        int rank = order_rank(&cfg->models[i]);
+        if (best_rank < 0 || rank < best_rank) {
+            best_rank = rank;
+            total = 0;
+        }
+        if (rank == best_rank) total += cfg->models[i].weight > 0 ? cfg->models[i].weight : 1;
+    }
+    if (best_rank < 0) return -1;
+    double at = (double)(next_random(rt) >> 11) / (double)(1ull << 53) * total;
+    int last = -1;
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        if (rt->group_of[i] != g || (!tried_ok && p->tried[i])) continue;
+        if (rt->health[i].cooling_until_ms > now || order_rank(&cfg->models[i]) != best_rank)
+            continue;
+        last = (int)i;
+        at -= cfg->models[i].weight > 0 ? cfg->models[i].weight : 1;
+        if (at < 0) return (int)i;
+    }
+    return last;
+}
+
+int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *again) {
+    int d = -1;
+    *again = false;
+    pthread_mutex_lock(&rt->lock);
+    while (p->g < p->n_groups) {
+        if (p->tries <= rt->cfg->router.num_retries) {
+            int g = p->groups[p->g];
+            d = pick_in_group(rt, p, g, now_ms, false);
+            if (d < 0 && p->tries > 0) { /* every member tried: one of them again */
+                d = pick_in_group(rt, p, g, now_ms, true);
+                *again = d >= 0;
+            }
+            if (d >= 0) break;
+        }
+        p->g++;
+        p->tries = 0;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (d < 0) return -1;
+    p->tries++;
+    p->attempts++;
+    p->tried[d] = 1;
+    return d;
+}
+
+/* --- health ----------------------------------------------------------------------------- */
+
+void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retry_after_ms,
+                      uint64_t now_ms) {
+    const cc_router_settings_t *s = &rt->cfg->router;
+    if (rt->group_size[deployment] <= 1) return; /* nothing else to pick: never cooled down */
+    pthread_mutex_lock(&rt->lock);
+    health_t *h = &rt->health[deployment];
+    if (now_ms - h->window_start_ms >= 60000) {
+        h->window_start_ms = now_ms;
+        h->fails = 0;
+    }
+    h->fails++;
+    bool cool = status == 429 || status == 401 || h->fails > s->allowed_fails;
+    if (cool) {
+        unsigned ms = s->cooldown_ms > retry_after_ms ? s->cooldown_ms : retry_after_ms;
+        if (now_ms + ms > h->cooling_until_ms) h->cooling_until_ms = now_ms + ms;
+        h->fails = 0;
+        h->window_start_ms = now_ms;
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms) {
+    pthread_mutex_lock(&rt->lock);
+    uint64_t until = rt->health[deployment].cooling_until_ms;
+    pthread_mutex_unlock(&rt->lock);
+    if (until_ms) *until_ms = until;
+    return until > now_ms;
+}
+
+bool cc_router_retryable(int status) {
+    return status == 429 || status == 408 || status == 529 || (status >= 500 && status <= 599);
+}

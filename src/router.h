@@ -1,0 +1,60 @@
+/* router.h: which deployment each attempt of a request goes to. A group is the model_list
+ * deployments that share a model_name; a request's plan is the group it was routed to, then
+ * that group's fallbacks (router_settings.fallbacks, else default_fallbacks). In a group, an
+ * attempt takes the lowest `order` among the members that are neither cooling down nor
+ * already tried by this request, and among those one at random in proportion to `weight`
+ * (simple-shuffle); a group gets 1 + num_retries attempts, then the next group of the plan.
+ *
+ * A deployment cools down (is left out of every pick, for every request) for cooldown_time,
+ * or the upstream's retry-after when longer: at once after a 429 or a 401, or when it failed
+ * more than allowed_fails times within a minute. The only member of a group never cools
+ * down: there would be nothing left to pick.
+ *
+ * Ownership: a generation owns its router (generation.c), shared by every worker; its
+ * cooldown state is guarded by a mutex and starts empty with each reload. A plan belongs to
+ * one request. */
+#ifndef CC_ROUTER_H
+#define CC_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+#define CC_ROUTER_MAX_GROUPS 8 /* a request's group and up to 7 fallbacks */
+
+typedef struct cc_router_s cc_router_t;
+
+cc_router_t *cc_router_new(const cc_config_t *cfg);
+void cc_router_free(cc_router_t *rt);
+
+/** One request's way through the groups. */
+typedef struct {
+    int groups[CC_ROUTER_MAX_GROUPS]; /* a deployment of each group, in the order tried */
+    size_t n_groups;
+    size_t g;          /* the group being tried */
+    int tries;         /* attempts made in it */
+    unsigned char *tried; /* per deployment: this request tried it (malloc'd) */
+    unsigned attempts; /* attempts made in all */
+} cc_route_plan_t;
+
+/** The plan of a request routed to `deployment` (whose route went through the entry named
+ *  `via`, a label or alias, or NULL). Returns 0, or -1 when out of memory. */
+int cc_router_plan(const cc_router_t *rt, int deployment, const char *via, cc_route_plan_t *p);
+void cc_route_plan_free(cc_route_plan_t *p);
+/** The deployment of the next attempt, or -1 when the plan is used up. `again` is set when it
+ *  is one this request tried before (the only member left of its group). */
+int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *again);
+
+/** An attempt at `deployment` failed with `status` (an HTTP status, or 0 when the upstream
+ *  could not be reached or broke before answering); `retry_after_ms` is what the upstream
+ *  asked for (0: nothing). */
+void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retry_after_ms,
+                      uint64_t now_ms);
+/** Whether `deployment` cools down now; *until_ms tells until when. */
+bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms);
+
+/** Whether an answer with this status is worth another attempt (429, 408, 5xx, 529). */
+bool cc_router_retryable(int status);
+
+#endif
