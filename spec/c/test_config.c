@@ -800,15 +800,12 @@ static void test_warnings_and_deprecations(void) {
                    "num_workers, debug, detailed_debug); check the spelling or remove it",
                    c));
     CHECK(has_line(&warn,
-                   "%s:5:5: model_name 'default' is already used at line 2; the first "
-                   "entry is used, remove or rename this one",
-                   m));
-    CHECK(has_line(&warn,
                    "%s:13:1: unknown key 'extra_section' in config.yaml (known keys: "
                    "model_list, litellm_settings, general_settings, router_settings, "
                    "environment_variables); check the spelling or remove it",
                    m));
-    CHECK_EQ_INT(count_lines(&warn), 6);
+    /* The two 'default' deployments are a group: no warning. */
+    CHECK_EQ_INT(count_lines(&warn), 5);
     if (cfg) {
         CHECK_EQ_STR(cfg->host, "0.0.0.0");
         CHECK_EQ_INT(cfg->n_oat_sources, 2);
@@ -830,6 +827,454 @@ static void test_warnings_and_deprecations(void) {
     CHECK(cfg && cfg->n_oat_sources == 1 && strcmp(cfg->oat_sources[0].command, "cat a") == 0);
     CHECK(has_line(&warn, "/cfgtest/ccproxy.yaml:3:16: ccproxy.credentials is deprecated and "
                           "ignored because oat_sources.anthropic is set; remove credentials"));
+    cc_config_free(cfg);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+/* ---- groups, retries and fallbacks ----------------------------------------------------------- */
+
+/* Two 'big' deployments (a group), a 'small' and the 'default' one. */
+static const char group_models[] = "model_list:\n"
+                                   "  - model_name: default\n"
+                                   "    litellm_params:\n"
+                                   "      model: anthropic/claude-sonnet-5-5\n"
+                                   "  - model_name: big\n"
+                                   "    litellm_params:\n"
+                                   "      model: anthropic/claude-opus-5-5\n"
+                                   "      weight: 2.5\n"
+                                   "      order: 1\n"
+                                   "  - model_name: big\n"
+                                   "    litellm_params:\n"
+                                   "      model: openrouter/anthropic/claude-opus-5-5\n"
+                                   "      order: 2\n"
+                                   "  - model_name: small\n"
+                                   "    litellm_params:\n"
+                                   "      model: anthropic/claude-haiku-5-5\n";
+
+/* group_models followed by `tail` (lines counted from 17). */
+static cc_config_t *load_groups(const char *tail, cc_buf_t *err, cc_buf_t *warn) {
+    cc_buf_t text = CC_BUF_INIT;
+    cc_buf_puts(&text, group_models);
+    cc_buf_puts(&text, tail);
+    cc_config_t *cfg = load_mem("", text.data, err, warn);
+    cc_buf_free(&text);
+    return cfg;
+}
+
+static void test_router_defaults(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    cc_config_t *cfg = load_mem("", one_model, &err, &warn);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        CHECK_EQ_INT(cfg->router.num_retries, 0);
+        CHECK_EQ_INT(cfg->router.retry_after_ms, 0);
+        CHECK_EQ_INT(cfg->router.allowed_fails, 3);
+        CHECK_EQ_INT(cfg->router.cooldown_ms, 5000);
+        CHECK_EQ_INT(cfg->router.n_fallbacks, 0);
+        CHECK(cfg->router.fallbacks == NULL);
+        CHECK_EQ_INT(cfg->router.n_default_fallbacks, 0);
+        CHECK(cfg->router.default_fallbacks == NULL);
+        CHECK(cfg->models[0].weight == 1.0);
+        CHECK_EQ_INT(cfg->models[0].order, 0);
+    }
+    cc_config_free(cfg);
+    /* Empty sections are the defaults too. */
+    cfg = load_groups("router_settings:\nlitellm_settings:\n", &err, &warn);
+    CHECK(cfg && cfg->router.allowed_fails == 3 && cfg->router.cooldown_ms == 5000);
+    cc_config_free(cfg);
+    CHECK_EQ_INT(err.len, 0);
+    CHECK_EQ_INT(warn.len, 0);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+/* Every key, as router_settings and as litellm_settings has it. */
+static void test_router_settings_read(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    for (int i = 0; i < 2; i++) {
+        const char *section = i ? "litellm_settings" : "router_settings";
+        char tail[1024];
+        snprintf(tail, sizeof tail,
+                 "%s:\n"
+                 "  num_retries: 2\n"
+                 "  retry_after: 0.25\n"
+                 "  allowed_fails: 0\n"
+                 "  cooldown_time: 30\n"
+                 "  routing_strategy: simple-shuffle\n"
+                 "  fallbacks:\n"
+                 "    - big: [default, small]\n"
+                 "    - small: default\n"
+                 "    - {default: [big], \"*\": []}\n"
+                 "  default_fallbacks: [small, default]\n",
+                 section);
+        /* A catch-all entry makes "*" a group that fallbacks may name. */
+        char models[2048];
+        snprintf(models, sizeof models,
+                 "%s"
+                 "  - model_name: \"*\"\n"
+                 "    litellm_params:\n"
+                 "      model: anthropic/*\n"
+                 "%s",
+                 group_models, tail);
+        cc_config_t *cfg = load_mem("", models, &err, &warn);
+        CHECK(cfg != NULL);
+        CHECK_EQ_INT(err.len, 0);
+        CHECK_EQ_INT(warn.len, 0); /* the group 'big' of two entries is fine */
+        if (err.len || warn.len) fprintf(stderr, "%s: %s%s\n", section, err.data, warn.data);
+        if (!cfg) continue;
+        const cc_router_settings_t *r = &cfg->router;
+        CHECK_EQ_INT(r->num_retries, 2);
+        CHECK_EQ_INT(r->retry_after_ms, 250);
+        CHECK_EQ_INT(r->allowed_fails, 0);
+        CHECK_EQ_INT(r->cooldown_ms, 30000);
+        CHECK_EQ_INT(r->n_fallbacks, 4);
+        if (r->n_fallbacks == 4) {
+            CHECK_EQ_STR(r->fallbacks[0].from, "big");
+            CHECK_EQ_INT(r->fallbacks[0].n_to, 2);
+            CHECK_EQ_STR(r->fallbacks[0].to[0], "default");
+            CHECK_EQ_STR(r->fallbacks[0].to[1], "small");
+            CHECK_EQ_STR(r->fallbacks[0].pos.file, "/cfgtest/config.yaml");
+            CHECK_EQ_INT(r->fallbacks[0].pos.line, 27);
+            CHECK_EQ_INT(r->fallbacks[0].pos.col, 7);
+            CHECK_EQ_STR(r->fallbacks[1].from, "small");
+            CHECK_EQ_INT(r->fallbacks[1].n_to, 1);
+            CHECK_EQ_STR(r->fallbacks[1].to[0], "default");
+            CHECK_EQ_STR(r->fallbacks[2].from, "default");
+            CHECK_EQ_INT(r->fallbacks[2].n_to, 1);
+            CHECK_EQ_STR(r->fallbacks[2].to[0], "big");
+            CHECK_EQ_STR(r->fallbacks[3].from, "*");
+            CHECK_EQ_INT(r->fallbacks[3].n_to, 0);
+            CHECK_EQ_INT(r->fallbacks[3].pos.line, 29);
+        }
+        CHECK_EQ_INT(r->n_default_fallbacks, 2);
+        if (r->n_default_fallbacks == 2) {
+            CHECK_EQ_STR(r->default_fallbacks[0], "small");
+            CHECK_EQ_STR(r->default_fallbacks[1], "default");
+        }
+        /* A group: both 'big' entries are kept; a lookup gives the first. */
+        CHECK_EQ_INT(cc_config_find_model(cfg, "big"), 1);
+        cc_route_t rt;
+        CHECK(cc_config_resolve(cfg, "big", &rt) == 0 && rt.deployment == 1);
+        CHECK(cfg->models[1].weight == 2.5);
+        CHECK_EQ_INT(cfg->models[1].order, 1);
+        CHECK(cfg->models[2].weight == 1.0);
+        CHECK_EQ_INT(cfg->models[2].order, 2);
+        CHECK_EQ_INT(cfg->models[3].order, 0);
+        cc_config_free(cfg);
+    }
+
+    /* Split between the two sections; litellm_settings keeps its other LiteLLM keys silent. */
+    cc_config_t *cfg = load_groups("router_settings:\n"
+                                   "  num_retries: 1\n"
+                                   "litellm_settings:\n"
+                                   "  drop_params: true\n"
+                                   "  callbacks: [ccproxy.handler]\n"
+                                   "  cooldown_time: 0.5\n"
+                                   "  default_fallbacks: big\n",
+                                   &err, &warn);
+    CHECK(cfg != NULL);
+    CHECK_EQ_INT(err.len, 0);
+    CHECK_EQ_INT(warn.len, 0);
+    if (cfg) {
+        CHECK_EQ_INT(cfg->router.num_retries, 1);
+        CHECK_EQ_INT(cfg->router.cooldown_ms, 500);
+        CHECK_EQ_INT(cfg->router.allowed_fails, 3);
+        CHECK(cfg->router.n_default_fallbacks == 1 &&
+              strcmp(cfg->router.default_fallbacks[0], "big") == 0);
+    }
+    cc_config_free(cfg);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_router_settings_errors(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+
+    /* A key in both sections names both lines. */
+    cc_config_t *cfg = load_groups("router_settings:\n"
+                                   "  num_retries: 1\n"
+                                   "  fallbacks: [{big: [small]}]\n"
+                                   "litellm_settings:\n"
+                                   "  fallbacks: [{small: [big]}]\n"
+                                   "  num_retries: 2\n",
+                                   &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:22:3: num_retries is set both in router_settings "
+                         "(line 18) and in litellm_settings (line 22); keep one of them"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:21:3: fallbacks is set both in router_settings "
+                         "(line 19) and in litellm_settings (line 21); keep one of them"));
+    CHECK_EQ_INT(count_lines(&err), 2);
+    cc_buf_reset(&err);
+
+    /* A bad value for each key, at its line and column. */
+    cfg = load_groups("router_settings:\n"
+                      "  num_retries: 11\n"
+                      "  retry_after: -1\n"
+                      "  allowed_fails: 1.5\n"
+                      "  cooldown_time: 0\n"
+                      "  fallbacks: {big: [small]}\n"
+                      "  default_fallbacks: {big: small}\n"
+                      "  routing_strategy: [simple-shuffle]\n",
+                      &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:16: router_settings.num_retries must be a "
+                         "whole number from 0 to 10, got \"11\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:19:16: router_settings.retry_after must be a "
+                         "number of seconds from 0 to 1000000, got \"-1\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:20:18: router_settings.allowed_fails must be a "
+                         "whole number from 0 to 1000000, got \"1.5\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:21:18: router_settings.cooldown_time must be a "
+                         "number of seconds above 0 and at most 1000000, got \"0\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:22:14: router_settings.fallbacks must be a list "
+                         "of {group: [fallback groups]} maps, got a map; write e.g. fallbacks: "
+                         "[{claude-opus: [claude-sonnet]}]"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:23:22: router_settings.default_fallbacks must be "
+                         "a list of model_list model_names, got a map; write e.g. "
+                         "[claude-sonnet, gpt-5]"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:24:21: router_settings.routing_strategy must be "
+                         "a string, got a list; write a single value"));
+    CHECK_EQ_INT(count_lines(&err), 7);
+    cc_buf_reset(&err);
+
+    /* The same from litellm_settings, and the shapes inside fallbacks. */
+    cfg = load_groups("litellm_settings:\n"
+                      "  num_retries: lots\n"
+                      "  retry_after: [1]\n"
+                      "  allowed_fails: -1\n"
+                      "  cooldown_time: soon\n"
+                      "  fallbacks:\n"
+                      "    - big\n"
+                      "    - small: [yes]\n"
+                      "    - default:\n"
+                      "    - big: {small: 1}\n"
+                      "  default_fallbacks: [\"\"]\n",
+                      &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:16: litellm_settings.num_retries must be a "
+                         "number, got \"lots\"; write a number"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:19:16: litellm_settings.retry_after must be a "
+                         "number, got a list; write a number"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:20:18: litellm_settings.allowed_fails must be a "
+                         "whole number from 0 to 1000000, got \"-1\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:21:18: litellm_settings.cooldown_time must be a "
+                         "number, got \"soon\"; write a number"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:23:7: litellm_settings.fallbacks[0] must be a map "
+                         "{group: [fallback groups]}, got \"big\"; write e.g. \"- claude-opus: "
+                         "[claude-sonnet]\""));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:24:15: litellm_settings.fallbacks[1].small[0] "
+                         "must be a string, got \"yes\" (a YAML bool); quote it if you mean the "
+                         "text: \"yes\""));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:25:7: litellm_settings.fallbacks[2].default has "
+                         "no fallback groups; list them, e.g. {default: [another-group]}, or "
+                         "remove the entry"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:26:12: litellm_settings.fallbacks[3].big must be "
+                         "a list of model_list model_names, got a map; write e.g. "
+                         "[claude-sonnet, gpt-5]"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:27:23: litellm_settings.default_fallbacks[0] has "
+                         "an empty group name; write a model_list model_name"));
+    CHECK_EQ_INT(count_lines(&err), 9);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_fallback_groups_must_exist(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    cc_config_t *cfg = load_groups("router_settings:\n"
+                                   "  fallbacks:\n"
+                                   "    - big: [small, nope]\n"
+                                   "    - ghost: [big]\n"
+                                   "    - \"*\": [small]\n"
+                                   "    - small: [big]\n"
+                                   "    - small: [default]\n"
+                                   "  default_fallbacks: [claude-opus-5-5]\n",
+                                   &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:19:20: router_settings.fallbacks[0].big[1] names "
+                         "the group 'nope', but no model_list entry has model_name 'nope'; add a "
+                         "model_list entry with that model_name or correct the name"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:20:7: router_settings.fallbacks[1] names the "
+                         "group 'ghost', but no model_list entry has model_name 'ghost'; add a "
+                         "model_list entry with that model_name or correct the name"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:21:7: router_settings.fallbacks[2] names the "
+                         "group '*', but no model_list entry has model_name '*'; ccproxy has no "
+                         "catch-all fallbacks key: list the groups to try after any group under "
+                         "default_fallbacks"));
+    /* A group is a model_name: the upstream model of a deployment is not one. */
+    CHECK(has_line(&err, "/cfgtest/config.yaml:24:23: router_settings.default_fallbacks[0] names "
+                         "the group 'claude-opus-5-5', but no model_list entry has model_name "
+                         "'claude-opus-5-5'; add a model_list entry with that model_name or "
+                         "correct the name"));
+    CHECK_EQ_INT(count_lines(&err), 4);
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:23:7: router_settings.fallbacks[4] gives the "
+                          "fallbacks of group 'small' again (first at line 22); this one is not "
+                          "used, merge the two"));
+    CHECK_EQ_INT(count_lines(&warn), 1);
+    cc_buf_reset(&err);
+    cc_buf_reset(&warn);
+
+    /* A model_list that did not load is not checked against (its own errors come first). */
+    cfg = load_mem("", "model_list: []\nrouter_settings:\n  default_fallbacks: [x]\n", &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK_EQ_INT(count_lines(&err), 1);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_routing_strategy(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    cc_config_t *cfg =
+        load_groups("router_settings:\n  routing_strategy: least-busy\n", &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:21: router_settings.routing_strategy "
+                         "'least-busy' is not supported yet: ccproxy picks a group's deployments "
+                         "by weight and order only; write routing_strategy: simple-shuffle or "
+                         "remove it"));
+    cc_buf_reset(&err);
+    const char *others[] = {"latency-based-routing", "usage-based-routing",
+                            "usage-based-routing-v2", "cost-based-routing"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        char tail[128];
+        snprintf(tail, sizeof tail, "litellm_settings:\n  routing_strategy: %s\n", others[i]);
+        cfg = load_groups(tail, &err, &warn);
+        CHECK(cfg == NULL);
+        CHECK(has_text(&err, "is not supported yet"));
+        cc_buf_reset(&err);
+    }
+    cfg = load_groups("router_settings:\n  routing_strategy: round-robin\n", &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:21: router_settings.routing_strategy "
+                         "'round-robin' is not a routing strategy (known: simple-shuffle, "
+                         "least-busy, latency-based-routing, usage-based-routing, "
+                         "usage-based-routing-v2, cost-based-routing); write simple-shuffle, the "
+                         "one ccproxy supports"));
+    CHECK_EQ_INT(warn.len, 0);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_router_settings_warnings(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    cc_config_t *cfg = load_groups("router_settings:\n"
+                                   "  timeout: 30\n"
+                                   "  redis_host: localhost\n"
+                                   "  num_retires: 2\n"
+                                   "  enable_pre_call_checks: true\n"
+                                   "litellm_settings:\n"
+                                   "  context_window_fallbacks: [{big: [small]}]\n"
+                                   "  set_verbose: true\n",
+                                   &err, &warn);
+    CHECK(cfg != NULL);
+    CHECK_EQ_INT(err.len, 0);
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:18:3: router_settings.timeout is accepted but "
+                          "not used yet: ccproxy does not implement it, so it has no effect; "
+                          "ccproxy's timeouts are litellm_params.timeout per deployment and "
+                          "ccproxy.upstream in ccproxy.yaml; remove it, or keep it for when "
+                          "ccproxy does"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.redis_host is accepted but "
+                          "not used yet: ccproxy does not implement it, so it has no effect; "
+                          "remove it, or keep it for when ccproxy does"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:20:3: unknown key 'num_retires' in "
+                          "router_settings (known keys: num_retries, retry_after, allowed_fails, "
+                          "cooldown_time, fallbacks, default_fallbacks, routing_strategy); check "
+                          "the spelling or remove it"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:21:3: router_settings.enable_pre_call_checks is "
+                          "accepted but not used yet: ccproxy does not implement it, so it has no "
+                          "effect; remove it, or keep it for when ccproxy does"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:23:3: litellm_settings.context_window_fallbacks "
+                          "is accepted but not used yet: ccproxy does not implement it, so it has "
+                          "no effect; remove it, or keep it for when ccproxy does"));
+    CHECK_EQ_INT(count_lines(&warn), 5);
+    if (cfg) CHECK_EQ_INT(cfg->router.num_retries, 0);
+    cc_config_free(cfg);
+    cc_buf_reset(&warn);
+
+    cfg = load_groups("router_settings: [num_retries]\nlitellm_settings: 1\n", &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:17:18: router_settings must be a map (key: value "
+                         "lines), got a list; indent its keys under it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:19: litellm_settings must be a map (key: value "
+                         "lines), got \"1\"; indent its keys under it"));
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_weight_and_order(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    const char *bad = "model_list:\n"
+                      "  - model_name: default\n"
+                      "    litellm_params:\n"
+                      "      model: anthropic/claude-sonnet-5-5\n"
+                      "      weight: 0\n"
+                      "      order: 0\n"
+                      "  - model_name: default\n"
+                      "    litellm_params:\n"
+                      "      model: anthropic/claude-opus-5-5\n"
+                      "      weight: heavy\n"
+                      "      order: 1.5\n"
+                      "  - model_name: default\n"
+                      "    litellm_params:\n"
+                      "      model: anthropic/claude-haiku-5-5\n"
+                      "      weight: -2\n"
+                      "      order: \"3\"\n";
+    cc_config_t *cfg = load_mem("", bad, &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:5:15: model_list[0].litellm_params.weight must be "
+                         "a number above 0 and at most 1000000 (the deployment's share of its "
+                         "group's picks; default 1), got \"0\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:6:14: model_list[0].litellm_params.order must be "
+                         "a whole number from 1 to 1000000, got \"0\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:10:15: model_list[1].litellm_params.weight must "
+                         "be a number, got \"heavy\"; write a number"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:11:14: model_list[1].litellm_params.order must "
+                         "be a whole number from 1 to 1000000, got \"1.5\"; change it"));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:15:15: model_list[2].litellm_params.weight must "
+                         "be a number above 0 and at most 1000000 (the deployment's share of its "
+                         "group's picks; default 1), got \"-2\"; change it"));
+    CHECK_EQ_INT(count_lines(&err), 5);
+    CHECK_EQ_INT(warn.len, 0);
+    cc_buf_reset(&err);
+
+    /* On an alias they are ignored, with the warning other deployment keys get; an alias that
+     * shares its model_name with a deployment makes the name ambiguous. */
+    const char *alias = "model_list:\n"
+                        "  - model_name: default\n"
+                        "    litellm_params:\n"
+                        "      model: big\n"
+                        "      weight: 3\n"
+                        "      order: 1\n"
+                        "  - model_name: big\n"
+                        "    litellm_params:\n"
+                        "      model: anthropic/claude-opus-5-5\n"
+                        "  - model_name: big\n"
+                        "    litellm_params:\n"
+                        "      model: anthropic/claude-opus-4-1\n"
+                        "      weight: 1e-3\n"
+                        "  - model_name: big\n"
+                        "    litellm_params:\n"
+                        "      model: default\n";
+    cfg = load_mem("", alias, &err, &warn);
+    CHECK(cfg != NULL);
+    CHECK_EQ_INT(err.len, 0);
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:5:15: model_list[0] (default) is an alias of "
+                          "'big' (model_list[1]), so its weight is not used; remove it, or write "
+                          "model as provider/model to make this entry a deployment"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:6:14: model_list[0] (default) is an alias of "
+                          "'big' (model_list[1]), so its order is not used; remove it, or write "
+                          "model as provider/model to make this entry a deployment"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:14:5: model_list[3] (big) is an alias, and "
+                          "model_list[1] (line 7) has the same model_name; entries sharing a "
+                          "model_name form a group of deployments, so 'big' is ambiguous and "
+                          "requests for it use model_list[1] only; give the alias another "
+                          "model_name, or make it a deployment (provider/model)"));
+    CHECK_EQ_INT(count_lines(&warn), 3);
+    if (cfg) {
+        CHECK(cfg->models[0].weight == 0.0); /* an alias has none */
+        CHECK_EQ_INT(cfg->models[0].order, 0);
+        CHECK(cfg->models[2].weight == 1e-3);
+        cc_route_t r;
+        CHECK(cc_config_resolve(cfg, "default", &r) == 0 && r.deployment == 1);
+    }
     cc_config_free(cfg);
     cc_buf_free(&err);
     cc_buf_free(&warn);
@@ -1074,6 +1519,13 @@ int main(void) {
     CC_RUN(test_limits);
     CC_RUN(test_host_port_env);
     CC_RUN(test_warnings_and_deprecations);
+    CC_RUN(test_router_defaults);
+    CC_RUN(test_router_settings_read);
+    CC_RUN(test_router_settings_errors);
+    CC_RUN(test_fallback_groups_must_exist);
+    CC_RUN(test_routing_strategy);
+    CC_RUN(test_router_settings_warnings);
+    CC_RUN(test_weight_and_order);
     CC_RUN(test_missing_files_and_syntax);
     CC_RUN(test_type_errors);
     CC_RUN(test_yaml_scalar_typing);

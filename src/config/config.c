@@ -1,7 +1,8 @@
 /* config.c: loading the config dir. Reads and validates ccproxy.yaml (ccproxy: settings, hooks,
- * rules, oat_sources, limits; litellm: listener), hands config.yaml to config_models.c, checks
- * what spans both files (rules that route nowhere, model_router without a default), and owns
- * cc_config_free and cc_config_dir_resolve. */
+ * rules, oat_sources, limits; litellm: listener), hands config.yaml to config_models.c
+ * (model_list) and config_router.c (router_settings), checks what spans both files (rules that
+ * route nowhere, model_router without a default), and owns cc_config_free and
+ * cc_config_dir_resolve. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -87,6 +88,11 @@ static bool in_list(const char *s, const char *const *list) {
 
 void cc__cfg_check_keys(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *path,
                         const char *const *known) {
+    cc__cfg_check_keys_ex(x, map, path, known, NULL);
+}
+
+void cc__cfg_check_keys_ex(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *path,
+                           const char *const *known, const char *const *accepted) {
     if (!map || map->kind != CC_YAML_MAP) return;
     for (size_t i = 0; i < map->n_pairs; i++) {
         const cc_yaml_node_t *k = map->pairs[i].key;
@@ -107,7 +113,7 @@ void cc__cfg_check_keys(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *
                 break;
             }
         }
-        if (!known || in_list(k->text, known)) continue;
+        if (!known || in_list(k->text, known) || (accepted && in_list(k->text, accepted))) continue;
         cc_buf_t list = CC_BUF_INIT;
         for (const char *const *kn = known; *kn; kn++)
             cc_buf_printf(&list, "%s%s", kn == known ? "" : ", ", *kn);
@@ -181,9 +187,8 @@ const char *cc__cfg_getenv(const cc__cfgctx_t *x, const char *var) {
     return e && *e ? e : NULL;
 }
 
-/* Reads an integer within [lo, hi]. Returns 0 when set, 1 when absent, -1 on error. */
-static int read_int(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path, long lo, long hi,
-                    long *out) {
+int cc__cfg_int(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path, long lo, long hi,
+                long *out) {
     double d;
     int rc = cc__cfg_number(x, n, path, &d);
     if (rc != 0) return rc;
@@ -197,23 +202,24 @@ static int read_int(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path, 
     return 0;
 }
 
-/* Seconds (fractions allowed) as milliseconds. */
-static void read_seconds(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *key,
-                         const char *section, bool allow_zero, unsigned *ms) {
+int cc__cfg_seconds(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *key,
+                    const char *section, bool allow_zero, unsigned *ms) {
     char path[96];
     snprintf(path, sizeof path, "%s.%s", section, key);
     const cc_yaml_node_t *n = cc_yaml_map_get(map, key);
     double s;
-    if (cc__cfg_number(x, n, path, &s) != 0) return;
+    int rc = cc__cfg_number(x, n, path, &s);
+    if (rc != 0) return rc;
     if (s < 0 || (s == 0 && !allow_zero) || s > 1e6) {
         char d[96];
         cc__cfg_error(x, n, "%s must be a number of seconds %s 1000000, got %s; change it", path,
                       allow_zero ? "from 0 to" : "above 0 and at most",
                       cc_yaml_describe(n, d, sizeof d));
-        return;
+        return -1;
     }
     double v = s * 1000.0;
     *ms = v > 0 && v < 1 ? 1u : (unsigned)llround(v);
+    return 0;
 }
 
 /* A size in bytes: a number, or text such as "32MiB", "64 KiB", "1MB", "512k". */
@@ -659,9 +665,9 @@ static void read_server(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     cc__cfg_check_keys(x, n, s, keys);
     read_size(x, n, "max_body_bytes", s, &l->max_body_bytes);
     read_size(x, n, "max_header_bytes", s, &l->max_header_bytes);
-    read_seconds(x, n, "header_timeout", s, false, &l->header_timeout_ms);
-    read_seconds(x, n, "idle_timeout", s, false, &l->idle_timeout_ms);
-    read_seconds(x, n, "shutdown_grace", s, true, &l->shutdown_grace_ms);
+    cc__cfg_seconds(x, n, "header_timeout", s, false, &l->header_timeout_ms);
+    cc__cfg_seconds(x, n, "idle_timeout", s, false, &l->idle_timeout_ms);
+    cc__cfg_seconds(x, n, "shutdown_grace", s, true, &l->shutdown_grace_ms);
 }
 
 static void read_upstream(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
@@ -672,12 +678,12 @@ static void read_upstream(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     long v;
     if (cc__cfg_want_map(x, n, s) != 0) return;
     cc__cfg_check_keys(x, n, s, keys);
-    read_seconds(x, n, "connect_timeout", s, false, &l->connect_timeout_ms);
-    read_seconds(x, n, "first_byte_timeout", s, false, &l->first_byte_timeout_ms);
-    read_seconds(x, n, "idle_timeout", s, false, &l->upstream_idle_timeout_ms);
-    read_seconds(x, n, "pool_idle_ttl", s, false, &l->pool_idle_ttl_ms);
-    if (read_int(x, cc_yaml_map_get(n, "pool_max_idle"), "ccproxy.upstream.pool_max_idle", 0,
-                 100000, &v) == 0)
+    cc__cfg_seconds(x, n, "connect_timeout", s, false, &l->connect_timeout_ms);
+    cc__cfg_seconds(x, n, "first_byte_timeout", s, false, &l->first_byte_timeout_ms);
+    cc__cfg_seconds(x, n, "idle_timeout", s, false, &l->upstream_idle_timeout_ms);
+    cc__cfg_seconds(x, n, "pool_idle_ttl", s, false, &l->pool_idle_ttl_ms);
+    if (cc__cfg_int(x, cc_yaml_map_get(n, "pool_max_idle"), "ccproxy.upstream.pool_max_idle", 0,
+                    100000, &v) == 0)
         l->pool_max_idle = (unsigned)v;
 }
 
@@ -687,7 +693,7 @@ static void read_scripts(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     cc_limits_t *l = &x->cfg->limits;
     if (cc__cfg_want_map(x, n, s) != 0) return;
     cc__cfg_check_keys(x, n, s, keys);
-    read_seconds(x, n, "budget", s, false, &l->script_budget_ms);
+    cc__cfg_seconds(x, n, "budget", s, false, &l->script_budget_ms);
     cc__cfg_bool(x, cc_yaml_map_get(n, "trusted"), "ccproxy.scripts.trusted", &l->script_trusted);
     read_size(x, n, "memory", s, &l->script_memory_bytes);
     if (l->script_memory_bytes < (4u << 20)) {
@@ -721,7 +727,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     read_server(x, cc_yaml_map_get(n, "server"));
     read_upstream(x, cc_yaml_map_get(n, "upstream"));
     read_scripts(x, cc_yaml_map_get(n, "scripts"));
-    read_seconds(x, n, "oat_timeout", "ccproxy", false, &cfg->limits.oat_timeout_ms);
+    cc__cfg_seconds(x, n, "oat_timeout", "ccproxy", false, &cfg->limits.oat_timeout_ms);
 }
 
 static void read_litellm(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
@@ -743,9 +749,9 @@ static void read_litellm(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
             cfg->host = host;
         }
     }
-    if (read_int(x, cc_yaml_map_get(n, "port"), "litellm.port", 1, 65535, &v) == 0)
+    if (cc__cfg_int(x, cc_yaml_map_get(n, "port"), "litellm.port", 1, 65535, &v) == 0)
         cfg->port = (int)v;
-    if (read_int(x, cc_yaml_map_get(n, "num_workers"), "litellm.num_workers", 1, 1024, &v) == 0)
+    if (cc__cfg_int(x, cc_yaml_map_get(n, "num_workers"), "litellm.num_workers", 1, 1024, &v) == 0)
         cfg->num_workers = (int)v;
     cc__cfg_bool(x, cc_yaml_map_get(n, "debug"), "litellm.debug", &cfg->litellm_debug);
     if (cc__cfg_bool(x, cc_yaml_map_get(n, "detailed_debug"), "litellm.detailed_debug",
@@ -857,6 +863,7 @@ static void set_defaults(cc_config_t *cfg) {
     cfg->port = 4000;
     cfg->num_workers = 1;
     cc_config_default_limits(&cfg->limits);
+    cc__cfg_router_defaults(&cfg->router);
 }
 
 static char *absolute(const char *dir) {
@@ -918,6 +925,7 @@ static cc_config_t *load_texts(cc__cfgctx_t *x, const char *t1, size_t l1, const
         int before = x->n_errors;
         cc__cfg_load_models(x, r2);
         models_ok = x->n_errors == before;
+        cc__cfg_load_router(x, r2, models_ok);
     }
     read_env_overrides(x);
     if (models_ok) check_routes(x);
@@ -1048,6 +1056,7 @@ void cc_config_free(cc_config_t *cfg) {
     for (size_t i = 0; i < cfg->n_models; i++)
         cc__cfg_free_model(&cfg->models[i]);
     free(cfg->models);
+    cc__cfg_free_router(&cfg->router);
     free(cfg);
 }
 

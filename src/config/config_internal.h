@@ -1,6 +1,7 @@
-/* config_internal.h: what config.c (ccproxy.yaml, loading, freeing) and config_models.c
- * (config.yaml model_list) share: the load context, the message helpers that write
- * "<file>:<line>:<col>: <what>; <what to do>" lines, and typed readers of YAML nodes. */
+/* config_internal.h: what config.c (ccproxy.yaml, loading, freeing), config_models.c
+ * (config.yaml model_list) and config_router.c (router_settings) share: the load context, the
+ * message helpers that write "<file>:<line>:<col>: <what>; <what to do>" lines, and typed
+ * readers of YAML nodes. */
 #ifndef CC_CONFIG_INTERNAL_H
 #define CC_CONFIG_INTERNAL_H
 
@@ -32,6 +33,11 @@ cc_srcpos_t cc__cfg_pos(const cc__cfgctx_t *x, const cc_yaml_node_t *n);
 void cc__cfg_check_keys(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *path,
                         const char *const *known);
 
+/** cc__cfg_check_keys that also lets the keys of `accepted` (NULL-terminated, or NULL) pass
+ *  without a warning and without naming them among the known keys. */
+void cc__cfg_check_keys_ex(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *path,
+                           const char *const *known, const char *const *accepted);
+
 /** Requires `n` to be a map (a null value counts as an empty one). Returns 0, or -1 after an
  *  error naming `path`. */
 int cc__cfg_want_map(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path);
@@ -50,6 +56,17 @@ int cc__cfg_number(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path, d
 /** The value of environment variable `var` as ccproxy sees it: config.yaml's
  *  environment_variables first (as LiteLLM sets them), then the process environment.
  *  NULL when unset or empty. Points into the tree or the environment. */
+/** Reads a whole number within [lo, hi]. Null or absent: 1, untouched. Wrong type or out of
+ *  range: -1 after an error naming `path` and the range. */
+int cc__cfg_int(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path, long lo, long hi,
+                long *out);
+
+/** Reads `map`'s `key` as seconds (fractions allowed, at most 1000000; 0 only with
+ *  `allow_zero`) into *ms. Null or absent: 1, untouched. Wrong: -1 after an error naming
+ *  "<section>.<key>". */
+int cc__cfg_seconds(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *key,
+                    const char *section, bool allow_zero, unsigned *ms);
+
 const char *cc__cfg_getenv(const cc__cfgctx_t *x, const char *var);
 
 /** Reads config.yaml's model_list into x->cfg->models and validates it (providers, aliases,
@@ -58,5 +75,16 @@ void cc__cfg_load_models(cc__cfgctx_t *x, const cc_yaml_node_t *root);
 
 /** Frees what one model entry owns (not the entry itself). */
 void cc__cfg_free_model(cc_model_t *m);
+
+/** Fills `r` with the router defaults (config_router.c holds the only copy of them). */
+void cc__cfg_router_defaults(cc_router_settings_t *r);
+
+/** Reads config.yaml's router_settings, and the same keys under litellm_settings, into
+ *  x->cfg->router. `check_groups`: the model_list loaded cleanly, so every group a fallback
+ *  names can be checked against it. */
+void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check_groups);
+
+/** Frees what the router settings own and resets them to zero. */
+void cc__cfg_free_router(cc_router_settings_t *r);
 
 #endif

@@ -16,6 +16,10 @@
 /* Longest alias chain followed from a name to its deployment. */
 #define CC_MAX_ALIAS_HOPS 8
 
+/* Largest litellm_params.weight and order (docs/configuration.md gives them). */
+#define CC_MAX_WEIGHT 1e6
+#define CC_MAX_ORDER 1000000
+
 /* ---- providers ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -308,6 +312,29 @@ static void read_ssl_verify(entry_ctx_t *e, cc_model_t *m, const cc_yaml_node_t 
     m->ca_file = path;
 }
 
+/* litellm_params.weight (the deployment's share of its group's picks) and order (its
+ * priority in the group, lower first). */
+static void read_weight_order(entry_ctx_t *e, cc_model_t *m, const cc_yaml_node_t *lp) {
+    char path[128], d[96];
+    double w;
+    long o;
+    m->weight = 1;
+    snprintf(path, sizeof path, "%s.weight", e->path);
+    const cc_yaml_node_t *wn = cc_yaml_map_get(lp, "weight");
+    if (cc__cfg_number(e->x, wn, path, &w) == 0) {
+        if (!(w > 0) || w > CC_MAX_WEIGHT)
+            cc__cfg_error(e->x, wn,
+                          "%s must be a number above 0 and at most 1000000 (the deployment's "
+                          "share of its group's picks; default 1), got %s; change it",
+                          path, cc_yaml_describe(wn, d, sizeof d));
+        else
+            m->weight = w;
+    }
+    snprintf(path, sizeof path, "%s.order", e->path);
+    if (cc__cfg_int(e->x, cc_yaml_map_get(lp, "order"), path, 1, CC_MAX_ORDER, &o) == 0)
+        m->order = (int)o;
+}
+
 /* The fields of a deployment. `custom` is litellm_params.custom_llm_provider (taken over). */
 static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *src, char *custom,
                             const provider_t *prefix) {
@@ -415,6 +442,7 @@ static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *sr
         else
             m->timeout = t;
     }
+    read_weight_order(e, m, lp);
     snprintf(path, sizeof path, "%s.max_tokens", e->path);
     const cc_yaml_node_t *mt = cc_yaml_map_get(lp, "max_tokens");
     double v;
@@ -425,8 +453,9 @@ static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *sr
 /* An alias only names another entry: settings that only a deployment uses are ignored. */
 static void warn_alias_settings(entry_ctx_t *e, const cc_model_t *m, const entry_src_t *srcs,
                                 const entry_src_t *src) {
-    static const char *const deployment_keys[] = {
-        "api_base", "api_key", "extra_headers", "headers", "ssl_verify", "timeout", NULL};
+    static const char *const deployment_keys[] = {"api_base", "api_key",    "extra_headers",
+                                                  "headers",  "ssl_verify", "timeout",
+                                                  "weight",   "order",      NULL};
     const cc_model_t *target = &e->x->cfg->models[m->alias_of];
     for (const char *const *k = deployment_keys; *k; k++) {
         const cc_yaml_node_t *n = cc_yaml_map_get(src->lp, *k);
@@ -544,17 +573,28 @@ fail:
     cJSON_Delete(info);
 }
 
-static void warn_duplicates(cc__cfgctx_t *x, const entry_src_t *srcs) {
+/* Entries that share a model_name form a group, which is fine for deployments. An alias in a
+ * group makes the name ambiguous: a lookup takes the first entry of the name. */
+static void warn_alias_in_group(cc__cfgctx_t *x, const entry_src_t *srcs) {
     cc_config_t *cfg = x->cfg;
-    for (size_t i = 1; i < cfg->n_models; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->models[i].model_name, cfg->models[j].model_name) == 0) {
-                cc__cfg_warn(x, srcs[i].node,
-                             "model_name '%s' is already used at line %d; the "
-                             "first entry is used, remove or rename this one",
-                             cfg->models[i].model_name, cfg->models[j].pos.line);
-                break;
-            }
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const cc_model_t *m = &cfg->models[i];
+        if (m->alias_of < 0) continue;
+        size_t first = i, other = i;
+        for (size_t j = 0; j < cfg->n_models; j++) {
+            if (j == i || strcmp(cfg->models[j].model_name, m->model_name) != 0) continue;
+            if (other == i) other = j;
+            if (j < first) first = j;
+        }
+        if (other == i) continue;
+        cc__cfg_warn(x, srcs[i].node,
+                     "model_list[%zu] (%s) is an alias, and model_list[%zu] (line %d) has the "
+                     "same model_name; entries sharing a model_name form a group of deployments, "
+                     "so '%s' is ambiguous and requests for it use model_list[%zu] only; give "
+                     "the alias another model_name, or make it a deployment (provider/model)",
+                     srcs[i].index, m->model_name, srcs[other].index, cfg->models[other].pos.line,
+                     m->model_name, srcs[first].index);
+    }
 }
 
 /* Rejects alias cycles and chains longer than CC_MAX_ALIAS_HOPS. */
@@ -664,9 +704,9 @@ void cc__cfg_load_models(cc__cfgctx_t *x, const cc_yaml_node_t *root) {
     }
     for (size_t i = 0; i < ml->n_items; i++)
         read_entry(x, ml->items[i], i, &srcs[cfg->n_models]);
-    warn_duplicates(x, srcs);
     for (size_t i = 0; i < cfg->n_models; i++)
         classify(x, i, srcs);
+    warn_alias_in_group(x, srcs);
     check_chains(x, srcs);
     free(srcs);
 }
