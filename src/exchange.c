@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/api_error.h"
 #include "attempt.h"
@@ -28,6 +29,7 @@
 #include "oauth.h"
 #include "lua/pipeline.h"
 #include "preq.h"
+#include "router.h"
 #include "sinks.h"
 #include "worker.h"
 
@@ -45,6 +47,14 @@ typedef struct {
     cc_preq_t r;
     bool piped;             /* the request stage ran: the done stage runs too */
     cc_attempt_t *attempt;  /* the current attempt */
+    int dep;                /* its deployment */
+    cc_route_plan_t plan;   /* the groups and deployments the attempts may go to (router.h) */
+    bool no_retry;          /* the upstream said x-should-retry: false */
+    unsigned retry_after_ms; /* what the last failed attempt's upstream asked for */
+    uv_timer_t *retry_timer; /* waits before the next attempt; closed (and freed) at finish */
+    uint64_t deadline_ns;   /* no attempt waits for a first byte, nor a retry waits, past it */
+    uint64_t attempt_ns;    /* when the current attempt started */
+    cc_buf_t tried;         /* " name:status:ms" of each failed attempt, for the log line */
     bool refreshed;         /* the token was refreshed once already */
     bool token_pending;     /* a token command will call back with this exchange */
     cc_answer_t ans;
@@ -59,6 +69,8 @@ typedef struct {
 
 static void maybe_free(exchange_t *ex) {
     if (ex->state != EX_FINISHED || ex->token_pending) return;
+    cc_route_plan_free(&ex->plan);
+    cc_buf_free(&ex->tried);
     cc_preq_free(&ex->r);
     cc_request_clear(&ex->req);
     cc_wgen_unref(ex->wg);
@@ -86,6 +98,9 @@ static double ms_since(uint64_t from_ns, uint64_t to_ns) {
 static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
     const cc_preq_t *r = &ex->r;
     cc_buf_t tags = CC_BUF_INIT;
+    if (ex->plan.attempts > 1)
+        cc_buf_printf(&tags, " attempts=%u failed=%s", ex->plan.attempts,
+                      ex->tried.data ? ex->tried.data + 1 : "-");
     format_tags(&r->tags, &tags);
     const char *dep = r->routed ? ex->cfg->models[r->deployment].model_name : "-";
     double ttfb = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1;
@@ -99,6 +114,10 @@ static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
     cc_buf_free(&tags);
 }
 
+static void on_timer_closed(uv_handle_t *h) {
+    free(h);
+}
+
 /* Every way out of an exchange ends here, once: the client's side is already answered (or
  * gone). `outcome` is NULL for a complete answer, else what happened ("client-closed",
  * "upstream-failed", ...), as the log line and the done stage report it. */
@@ -107,6 +126,10 @@ static void finish(exchange_t *ex, const char *outcome) {
     ex->state = EX_FINISHED;
     ex->conn = NULL;
     cc_attempt_abandon(ex->attempt);
+    if (ex->retry_timer) {
+        uv_close((uv_handle_t *)ex->retry_timer, on_timer_closed);
+        ex->retry_timer = NULL;
+    }
     uint64_t now = cc_now_ns();
     log_line(ex, outcome, now);
     cc_pipeline_t *p = ex->wg->pipeline;
@@ -191,11 +214,27 @@ static void end_answer(exchange_t *ex, const char *outcome) {
     finish(ex, outcome);
 }
 
+/* The answering attempt's deployment and model become the request's (log line, headers). */
+static void adopt_attempt(exchange_t *ex) {
+    cc_preq_t *r = &ex->r;
+    r->deployment = ex->dep;
+    const char *m = cc_attempt_upstream_model(ex->attempt);
+    if (m && (!r->upstream_model || strcmp(m, r->upstream_model) != 0)) {
+        char *copy = strdup(m);
+        if (copy) {
+            free(r->upstream_model);
+            r->upstream_model = copy;
+        }
+    }
+    ex->ans.attempts = ex->plan.attempts;
+}
+
 static void relay_held(exchange_t *ex, const char *outcome) {
     cc_attempt_answer_t held;
     cc_attempt_held(ex->attempt, &held);
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
+    adopt_attempt(ex);
     if (compose_chain(ex, ex->attempt) < 0) {
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
         return;
@@ -209,17 +248,88 @@ static void relay_held(exchange_t *ex, const char *outcome) {
     end_answer(ex, outcome);
 }
 
-/* --- the attempt's events ----------------------------------------------------------------- */
+/* --- retries ------------------------------------------------------------------------------ */
 
 static void start_attempt(exchange_t *ex);
 static void refresh_token(exchange_t *ex);
 
+static cc_router_t *router(const exchange_t *ex) {
+    return ex->wg->gen->router;
+}
+
+/* What the upstream asked to wait: retry-after-ms, else retry-after in seconds (0: nothing). */
+static unsigned retry_after_of(const cc_headers_t *h) {
+    const char *v = cc_headers_get(h, "retry-after-ms");
+    double ms = v ? strtod(v, NULL) : 0;
+    if (!v && (v = cc_headers_get(h, "retry-after"))) ms = strtod(v, NULL) * 1000;
+    return ms > 0 && ms < 3600000 ? (unsigned)ms : 0;
+}
+
+/* Whether the plan still has an attempt to offer (the pick itself may still find none). */
+static bool may_retry(const exchange_t *ex) {
+    const cc_route_plan_t *p = &ex->plan;
+    if (ex->no_retry || p->g >= p->n_groups || cc_now_ns() >= ex->deadline_ns) return false;
+    return p->tries <= ex->cfg->router.num_retries || p->g + 1 < p->n_groups;
+}
+
+static void on_retry_timer(uv_timer_t *t) {
+    start_attempt(t->data);
+}
+
+/* The attempt failed before anything reached the client (`status` 0: no answer). Picks the
+ * next deployment of the plan and starts it after the wait; returns false when there is none
+ * (or no time left for it), and the failure goes to the client. */
+static bool retry(exchange_t *ex, int status, const char *reason) {
+    uint64_t now = cc_now_ns();
+    cc_buf_printf(&ex->tried, ",%s:%s:%.0fms", ex->cfg->models[ex->dep].model_name, reason,
+                  ms_since(ex->attempt_ns, now));
+    if (!may_retry(ex)) return false;
+    bool again;
+    int d = cc_router_next(router(ex), &ex->plan, now / 1000000, &again);
+    if (d < 0) return false;
+    /* retry_after always; the upstream's retry-after only for itself (another deployment
+     * need not wait for this one to recover). */
+    unsigned wait = ex->cfg->router.retry_after_ms;
+    if (again && ex->retry_after_ms > wait) wait = ex->retry_after_ms;
+    if (again && !wait) { /* the same deployment again: back off, 250 ms doubling to 8 s */
+        int n = ex->plan.tries - 2 < 5 ? ex->plan.tries - 2 : 5;
+        wait = 250u << (n > 0 ? n : 0);
+    }
+    if (wait) wait += (unsigned)(now % (wait / 4 + 1)); /* jitter */
+    if (now + (uint64_t)wait * 1000000 >= ex->deadline_ns) return false;
+    if (!ex->retry_timer) {
+        ex->retry_timer = malloc(sizeof *ex->retry_timer);
+        if (!ex->retry_timer) return false;
+        uv_timer_init(&ex->w->loop, ex->retry_timer);
+        ex->retry_timer->data = ex;
+    }
+    cc_info("%s %s answered %s: attempt %u goes to %s%s%s", ex->id,
+            ex->cfg->models[ex->dep].model_name, reason, ex->plan.attempts,
+            ex->cfg->models[d].model_name, wait ? " after " : "", wait ? "a wait" : "");
+    cc_attempt_free(ex->attempt); /* the attempt calling back does not touch itself after */
+    ex->attempt = NULL;
+    ex->dep = d;
+    ex->state = EX_UPSTREAM;
+    uv_timer_start(ex->retry_timer, on_retry_timer, wait, 0);
+    return true;
+}
+
+/* --- the attempt's events ----------------------------------------------------------------- */
+
 static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long long cl) {
     exchange_t *ex = arg;
     if (status == 401 && ex->r.oauth_provider && !ex->refreshed) return false; /* held */
+    if (cc_router_retryable(status) || status == 401) {
+        const char *sr = cc_headers_get(h, "x-should-retry");
+        if (sr && strcasecmp(sr, "false") == 0) ex->no_retry = true;
+        ex->retry_after_ms = retry_after_of(h);
+        cc_router_failed(router(ex), ex->dep, status, ex->retry_after_ms, cc_now_ns() / 1000000);
+        if (may_retry(ex)) return false; /* held: another attempt may do better */
+    }
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
     ex->ans.status = status;
+    adopt_attempt(ex);
     if (compose_chain(ex, ex->attempt) < 0) {
         cc_attempt_abandon(ex->attempt);
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
@@ -251,7 +361,14 @@ static void on_attempt_done(void *arg) {
     exchange_t *ex = arg;
     cc_attempt_answer_t held;
     if (cc_attempt_held(ex->attempt, &held)) {
-        refresh_token(ex);
+        if (held.status == 401 && ex->r.oauth_provider && !ex->refreshed) {
+            refresh_token(ex);
+            return;
+        }
+        char reason[16];
+        snprintf(reason, sizeof reason, "%d", held.status);
+        if (retry(ex, held.status, reason)) return;
+        relay_held(ex, NULL);
         return;
     }
     if (ex->state == EX_ANSWERING) end_answer(ex, NULL);
@@ -261,16 +378,20 @@ static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool 
     exchange_t *ex = arg;
     const cc_preq_t *r = &ex->r;
     char text[1024];
-    snprintf(text, sizeof text, "upstream %s (%s): %s",
-             r->routed ? ex->cfg->models[r->deployment].model_name : "?",
+    snprintf(text, sizeof text, "upstream %s (%s): %s", ex->cfg->models[ex->dep].model_name,
              cc_attempt_host(ex->attempt), msg);
     cc_warn("%s %s", ex->id, text);
+    (void)r;
     if (after_head && ex->ans.head_sent) {
         cc_sink_client_break(ex->client, text);
         finish(ex, "upstream-broke");
         return;
     }
-    /* Nothing reached the client yet (a held answer is dropped). */
+    /* Nothing reached the client yet (a held answer is dropped): another attempt may do. */
+    static const char *const reasons[] = {"unreachable", "tls", "timeout", "broken"};
+    ex->retry_after_ms = 0;
+    cc_router_failed(router(ex), ex->dep, 0, 0, cc_now_ns() / 1000000);
+    if (retry(ex, 0, reasons[kind])) return;
     switch (kind) {
     case CC_UP_UNREACHABLE: fail(ex, 529, "overloaded_error", text, "upstream-failed", false); break;
     case CC_UP_TIMEOUT: fail(ex, 504, "api_error", text, "upstream-failed", false); break;
@@ -348,8 +469,8 @@ static void start_attempt(exchange_t *ex) {
     ex->state = EX_UPSTREAM;
     int status = 500;
     cc_buf_t err = CC_BUF_INIT;
-    ex->attempt = cc_attempt_new(&ex->r, ex->r.deployment,
-                                 cc_pipeline_stages(ex->wg->pipeline)->event, &status, &err);
+    ex->attempt = cc_attempt_new(&ex->r, ex->dep, cc_pipeline_stages(ex->wg->pipeline)->event,
+                                 &status, &err);
     if (!ex->attempt) {
         fail(ex, status, NULL, err.data ? err.data : "cannot build the upstream request",
              "rejected", false);
@@ -360,6 +481,7 @@ static void start_attempt(exchange_t *ex) {
     const cc_buf_t *local = cc_attempt_local_answer(ex->attempt);
     if (local) {
         ex->state = EX_ANSWERING;
+        adopt_attempt(ex);
         if (compose_chain(ex, NULL) < 0) {
             fail(ex, 500, "api_error", "out of memory", "rejected", false);
             return;
@@ -372,6 +494,10 @@ static void start_attempt(exchange_t *ex) {
         end_answer(ex, "answered-locally");
         return;
     }
+    ex->attempt_ns = cc_now_ns();
+    if (ex->deadline_ns > ex->attempt_ns)
+        cc_attempt_limit_first_byte(ex->attempt,
+                                    (unsigned)((ex->deadline_ns - ex->attempt_ns) / 1000000));
     if (cc_attempt_send(ex->attempt, ex->w->pool, &cb, ex) < 0)
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
 }
@@ -410,6 +536,21 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     cc_buf_free(&err);
+    /* The attempts' plan: the routed group, then its fallbacks; the first pick. */
+    bool again;
+    if (cc_router_plan(router(ex), ex->r.deployment, ex->r.route_via, &ex->plan) < 0) {
+        fail(ex, 500, "api_error", "out of memory", "rejected", false);
+        return;
+    }
+    ex->dep = cc_router_next(router(ex), &ex->plan, cc_now_ns() / 1000000, &again);
+    if (ex->dep < 0) { /* everything cools down: the routed deployment all the same */
+        ex->dep = ex->r.deployment;
+        ex->plan.attempts = 1;
+    }
+    const cc_model_t *d0 = &ex->cfg->models[ex->r.deployment];
+    unsigned budget_ms = d0->timeout > 0 ? (unsigned)(d0->timeout * 1000)
+                                         : ex->cfg->limits.first_byte_timeout_ms;
+    ex->deadline_ns = ex->start_ns + (uint64_t)budget_ms * 1000000;
     cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
     cc_conn_set_observer(c, &obs);
     start_attempt(ex);

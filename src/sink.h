@@ -26,6 +26,7 @@ typedef struct {
     int status;     /* the client's status (after translation and response hooks) */
     bool sse;       /* the answer is an event stream */
     bool head_sent; /* the client has the head: a failure now breaks the answer */
+    unsigned attempts; /* upstream attempts it took (x-ccproxy-attempts when more than 1) */
 } cc_answer_t;
 
 typedef struct cc_sink_s cc_sink_t;

@@ -1,5 +1,6 @@
 /* sink_response.c: the response stage of the chain (see sinks.h): ccproxy's own head fields,
  * then the response hooks, which may change the status and the fields the client gets. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,11 @@ static void response_head(cc_sink_t *s, int status, cc_headers_t *h, long long c
         if (r->upstream_model) cc_headers_set(h, "x-ccproxy-model", r->upstream_model);
     }
     cc_headers_set(h, "x-ccproxy-label", r->label ? r->label : "default");
+    if (k->ans->attempts > 1) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", k->ans->attempts);
+        cc_headers_set(h, "x-ccproxy-attempts", n);
+    }
     if (cc_pipeline_stages(k->pipeline)->response)
         cc_pipeline_response(k->pipeline, k->r, &status, h);
     k->ans->status = status;
