@@ -85,7 +85,8 @@ export function translateEnv() {
 
 /**
  * The ccproxy.yaml and config.yaml of the e2e deployment, as text. opts.translate adds the
- * rules and deployments of TRANSLATE (before the background rule).
+ * rules and deployments of TRANSLATE (before the background rule); opts.fallback makes
+ * "claude-*" fall back to mock-haiku (router_settings.fallbacks).
  */
 export function configFiles(proxyPort, mockUrl, opts = {}) {
     const o = TRANSLATE.openai;
@@ -144,7 +145,7 @@ ${translateModels}  - model_name: background
   - model_name: default
     litellm_params:
       model: claude-sonnet-5-5
-`;
+${opts.fallback ? 'router_settings:\n  fallbacks: [{"claude-*": [mock-haiku]}]\n' : ''}`;
     return { 'ccproxy.yaml': ccproxyYaml, 'config.yaml': configYaml };
 }
 
@@ -358,7 +359,7 @@ class Harness {
 /**
  * Starts the mock (and the proxy unless E2E_DIRECT=1); call stop() on the result when done.
  * opts: translate (also route TRANSLATE's labels to OpenAI and Gemini deployments on the
- * mock), proxyEnv (more environment for the proxy).
+ * mock), fallback (see configFiles), proxyEnv (more environment for the proxy).
  */
 export async function startHarness(opts = {}) {
     const h = new Harness(opts);
