@@ -12,6 +12,7 @@
 #include "http/conn.h"
 #include "endpoints.h"
 #include "exchange.h"
+#include "router.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -21,6 +22,28 @@ static void respond_json(cc_conn_t *c, int status, cJSON *obj) {
                     NULL);
     free(text);
     cJSON_Delete(obj);
+}
+
+/* "cooldowns": the deployments left out of every pick now, until when and why. */
+static void add_cooldowns(cJSON *o, cc_worker_t *w) {
+    cc_cooldown_t cd[64];
+    uint64_t now = cc_now_ns() / 1000000;
+    const cc_config_t *cfg = w->current->gen->cfg;
+    size_t n = cc_router_cooldowns(w->current->gen->router, now, cd, 64);
+    cJSON *list = cJSON_AddArrayToObject(o, "cooldowns");
+    for (size_t i = 0; i < n && i < 64; i++) {
+        const cc_model_t *m = &cfg->models[cd[i].deployment];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "model_name", m->model_name);
+        cJSON_AddStringToObject(e, "model", m->model ? m->model : "");
+        cJSON_AddNumberToObject(e, "index", cd[i].deployment);
+        cJSON_AddNumberToObject(e, "seconds_left", (double)(cd[i].until_ms - now) / 1000.0);
+        if (cd[i].status)
+            cJSON_AddNumberToObject(e, "status", cd[i].status);
+        else
+            cJSON_AddStringToObject(e, "status", "no answer");
+        cJSON_AddItemToArray(list, e);
+    }
 }
 
 static void serve_health(cc_conn_t *c) {
@@ -53,6 +76,7 @@ static void serve_health(cc_conn_t *c) {
         cJSON_AddNullToObject(o, "last_reload");
     }
     pthread_mutex_unlock(&srv->lock);
+    add_cooldowns(o, w);
     cc_stats_add_json(o);
     respond_json(c, 200, o);
 }

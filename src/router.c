@@ -9,6 +9,7 @@ typedef struct {
     uint64_t window_start_ms; /* the minute allowed_fails counts in */
     int fails;
     uint64_t cooling_until_ms;
+    int cooling_status; /* the failure that made it cool down */
 } health_t;
 
 struct cc_router_s {
@@ -194,6 +195,7 @@ void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retr
     if (cool) {
         unsigned ms = s->cooldown_ms > retry_after_ms ? s->cooldown_ms : retry_after_ms;
         if (now_ms + ms > h->cooling_until_ms) h->cooling_until_ms = now_ms + ms;
+        h->cooling_status = status;
         h->fails = 0;
         h->window_start_ms = now_ms;
     }
@@ -206,6 +208,19 @@ bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_
     pthread_mutex_unlock(&rt->lock);
     if (until_ms) *until_ms = until;
     return until > now_ms;
+}
+
+size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < rt->cfg->n_models; i++) {
+        const health_t *h = &rt->health[i];
+        if (h->cooling_until_ms <= now_ms) continue;
+        if (n < max) out[n] = (cc_cooldown_t){(int)i, h->cooling_until_ms, h->cooling_status};
+        n++;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return n;
 }
 
 bool cc_router_retryable(int status) {

@@ -54,6 +54,16 @@ void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retr
 /** Whether `deployment` cools down now; *until_ms tells until when. */
 bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms);
 
+/** A deployment cooling down, for /health and `ccproxy status`. */
+typedef struct {
+    int deployment;
+    uint64_t until_ms;
+    int status; /* what made it cool down: an HTTP status, 0 for no answer */
+} cc_cooldown_t;
+
+/** Fills out[0..max) with the deployments cooling down now; returns how many there are. */
+size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out, size_t max);
+
 /** Whether an answer with this status is worth another attempt (429, 408, 5xx, 529). */
 bool cc_router_retryable(int status);
 

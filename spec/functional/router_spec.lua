@@ -3,6 +3,7 @@
 -- cooldown after a 429 and its end, fallback groups (across providers too), retry-after and
 -- x-should-retry honoured, the request's deadline, and no retry once the answer has begun.
 local H = require("proxy_harness")
+local sh = require("sh")
 local socket = require("socket")
 
 local CCPROXY_YAML = [[
@@ -116,6 +117,15 @@ router_settings:
     a:script({ rate_limited() })
     assert.equal(200, ask("ordered").status)
     assert.equal(1, #a:requests())
+    -- /health and `ccproxy status` show it, and why
+    local health = H.decode(proxy:request({ path = "/health" }).body)
+    assert.equal(1, #health.cooldowns, H.encode(health.cooldowns))
+    local cd = health.cooldowns[1]
+    assert.same({ "ordered", "anthropic/claude-a", 429 }, { cd.model_name, cd.model, cd.status })
+    assert.is_true(cd.seconds_left > 0 and cd.seconds_left <= 1)
+    local st = sh.run({ H.bin, "--config-dir", proxy.dir, "status" },
+      { env = { PORT = tostring(proxy.port), HOST = false, CCPROXY_CONFIG_DIR = false } })
+    assert.matches("cooldown  ordered %(anthropic/claude%-a%): answered 429, [%d.]+ s left", st.stdout)
     -- A cools down: the next requests go straight to B
     assert.equal(200, ask("ordered").status)
     assert.equal(200, ask("ordered").status)
@@ -124,6 +134,7 @@ router_settings:
     socket.sleep(1.1)
     assert.equal(200, ask("ordered").status)
     assert.equal(2, #a:requests(), "A was not picked again after its cooldown")
+    assert.equal(0, #H.decode(proxy:request({ path = "/health" }).body).cooldowns)
   end)
 
   it("falls back to another group when the first is used up", function()

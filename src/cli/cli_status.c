@@ -134,6 +134,22 @@ static void print_report(const char *config_dir, const cc_config_t *cfg, const c
             if (cJSON_IsString(restart))
                 printf("          restart to apply: %s\n", restart->valuestring);
         }
+        const cJSON *cd, *cds = cJSON_GetObjectItemCaseSensitive(health, "cooldowns");
+        cJSON_ArrayForEach(cd, cds) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(cd, "model_name");
+            const cJSON *model = cJSON_GetObjectItemCaseSensitive(cd, "model");
+            const cJSON *left = cJSON_GetObjectItemCaseSensitive(cd, "seconds_left");
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(cd, "status");
+            char reason[32];
+            if (cJSON_IsNumber(why))
+                snprintf(reason, sizeof reason, "answered %d", why->valueint);
+            else
+                snprintf(reason, sizeof reason, "did not answer");
+            printf("cooldown  %s (%s): %s, %.1f s left\n",
+                   cJSON_IsString(name) ? name->valuestring : "?",
+                   cJSON_IsString(model) ? model->valuestring : "?", reason,
+                   cJSON_IsNumber(left) ? left->valuedouble : 0);
+        }
     }
     printf("url       %s\n", cJSON_IsString(url) ? url->valuestring : "(config does not load)");
     printf("config    %s\n", config_dir);
