@@ -210,6 +210,26 @@ bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_
     return until > now_ms;
 }
 
+size_t cc_router_members(const cc_router_t *rt, int group, int *out, size_t max) {
+    size_t n = 0;
+    for (size_t i = 0; i < rt->cfg->n_models; i++) {
+        if (rt->group_of[i] != group) continue;
+        if (n < max) out[n] = (int)i;
+        n++;
+    }
+    size_t kept = n < max ? n : max;
+    for (size_t i = 1; i < kept; i++) { /* a stable insertion sort by order */
+        int v = out[i];
+        size_t k = i;
+        while (k > 0 && order_rank(&rt->cfg->models[out[k - 1]]) > order_rank(&rt->cfg->models[v])) {
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = v;
+    }
+    return n;
+}
+
 size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out, size_t max) {
     size_t n = 0;
     pthread_mutex_lock(&rt->lock);

@@ -54,6 +54,11 @@ void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retr
 /** Whether `deployment` cools down now; *until_ms tells until when. */
 bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms);
 
+/** The members of the group of deployment `group` (a plan's groups[i]), lowest order first
+ *  (members without an order last), in config order otherwise: out[0..max); returns how many
+ *  there are. For `ccproxy explain`. */
+size_t cc_router_members(const cc_router_t *rt, int group, int *out, size_t max);
+
 /** A deployment cooling down, for /health and `ccproxy status`. */
 typedef struct {
     int deployment;

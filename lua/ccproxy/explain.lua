@@ -593,6 +593,21 @@ local function print_text(o)
       str(d.api_base), str(d.model), str(d.via), d.passthrough and "yes" or "no",
       d.has_api_key and "the deployment's api_key" or "the client's own"))
   end
+  if o.plan ~= json.null and #o.plan > 0 then
+    local single = #o.plan == 1 and #o.plan[1].members == 1 and o.plan[1].tries == 1
+    if not single then
+      w("\nattempts (each picks a member by order, then weight; the upstream request below is\n"
+        .. "  shown for the routed entry)\n")
+      for i, g in ipairs(o.plan) do
+        w(string.format("  %d. group %s, up to %d attempt%s%s\n", i, g.group, g.tries,
+          g.tries == 1 and "" or "s", i > 1 and " (fallback)" or ""))
+        for _, m in ipairs(g.members) do
+          w(string.format("       %s  %s  %s  order %s  weight %s\n", m.model_name, m.model,
+            m.api_base, m.order > 0 and tostring(m.order) or "-", tostring(m.weight)))
+        end
+      end
+    end
+  end
 
   if o.error ~= json.null then
     w("\nnot sent: " .. o.error .. "\n")
@@ -718,7 +733,8 @@ function M.run(opts)
   end
 
   local o = { request = summary(req, #opts.body), notes = list(), error = json.null,
-              deployment = json.null, upstream = json.null, tags = json.object() }
+              deployment = json.null, upstream = json.null, plan = json.null,
+              tags = json.object() }
   local trace = { classify_calls = 0, hooks = {}, oauth = {} }
   run_hooks(req, trace, opts.body)
   for _, t in ipairs(trace.oauth) do
@@ -773,6 +789,7 @@ function M.run(opts)
         code = 1
       elseif finished.upstream_url then
         o.upstream = upstream_of(o.request, finished, opts.body)
+        o.plan = list(finished.upstream_plan or {})
       else
         o.notes[#o.notes + 1] = string.format("deployment %s uses provider '%s', for which "
           .. "ccproxy answers this request itself (nothing goes upstream)", d.model_name,

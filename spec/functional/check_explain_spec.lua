@@ -380,6 +380,41 @@ describe("ccproxy explain", function()
     assert_lacks(r.stdout, "sk-ant-oat01-dummy")
   end)
 
+  it("shows the attempts a group and its fallbacks would get", function()
+    local dir = config_dir({ config = [[
+model_list:
+  - model_name: background
+    litellm_params: {model: anthropic/claude-haiku-5-5, api_key: sk-ant-first-0123456789, order: 2}
+  - model_name: background
+    litellm_params: {model: anthropic/claude-haiku-4-5, api_key: sk-ant-second-0123456789, order: 1, weight: 3}
+  - model_name: cheap
+    litellm_params: {model: openai/gpt-5-mini, api_base: "https://api.openai.com/v1", api_key: sk-x-0123456789}
+  - model_name: "claude-*"
+    litellm_params: {model: "anthropic/*"}
+  - model_name: default
+    litellm_params: {model: claude-sonnet-5-5}
+router_settings:
+  num_retries: 1
+  fallbacks: [{background: [cheap]}]
+]] })
+    local r = ccproxy(dir, { "explain", "--json", "--headers", fixture("c_oauth", 1, nil, "headers"),
+                             fixture("e_model_haiku", 1, nil, "body") })
+    assert.equals(0, r.code, r.stdout .. r.stderr)
+    local o = decode(r.stdout)
+    assert.equals(2, #o.plan)
+    assert.same({ "background", 2 }, { o.plan[1].group, o.plan[1].tries })
+    -- lowest order first
+    assert.same({ "anthropic/claude-haiku-4-5", 1, 3 },
+      { o.plan[1].members[1].model, o.plan[1].members[1].order, o.plan[1].members[1].weight })
+    assert.same({ "anthropic/claude-haiku-5-5", 2 },
+      { o.plan[1].members[2].model, o.plan[1].members[2].order })
+    assert.same({ "cheap", "openai/gpt-5-mini" }, { o.plan[2].group, o.plan[2].members[1].model })
+    local text = ccproxy(dir, { "explain", "--headers", fixture("c_oauth", 1, nil, "headers"),
+                                fixture("e_model_haiku", 1, nil, "body") }).stdout
+    assert.matches("2%. group cheap, up to 2 attempts %(fallback%)", text)
+    assert_lacks(text, "0123456789")
+  end)
+
   it("reads the body from stdin, curl-style headers, and --path count_tokens", function()
     local dir = config_dir()
     local headers = sh.write_file(sh.tmpdir() .. "/h.txt",

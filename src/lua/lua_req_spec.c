@@ -14,6 +14,7 @@
 #include "lua/lua_bindings.h"
 #include "lua/lua_req_internal.h"
 #include "attempt.h"
+#include "router.h"
 #include "buf.h"
 #include "oauth.h"
 
@@ -173,11 +174,54 @@ static void push_wire(lua_State *L, const cc_attempt_t *a) {
     cc_buf_free(&url);
 }
 
+/* upstream_plan: the groups the attempts would go through, each {group=, tries=, members=
+ * {{model_name, model, api_base, order, weight}, ...}} (router.h), as `ccproxy explain` shows them. */
+static void push_plan(lua_State *L, const cc_preq_t *r) {
+    cc_router_t *rt = cc_router_new(r->cfg);
+    cc_route_plan_t plan;
+    if (!rt || cc_router_plan(rt, r->deployment, r->route_via, &plan) < 0) {
+        cc_router_free(rt);
+        return;
+    }
+    lua_createtable(L, (int)plan.n_groups, 0);               /* result plan */
+    for (size_t g = 0; g < plan.n_groups; g++) {
+        int members[64];
+        size_t n = cc_router_members(rt, plan.groups[g], members, 64);
+        lua_createtable(L, 0, 3);                            /* result plan group */
+        lua_pushstring(L, r->cfg->models[plan.groups[g]].model_name);
+        lua_setfield(L, -2, "group");
+        lua_pushinteger(L, 1 + r->cfg->router.num_retries);
+        lua_setfield(L, -2, "tries");
+        lua_createtable(L, (int)n, 0);                       /* result plan group members */
+        for (size_t i = 0; i < n && i < 64; i++) {
+            const cc_model_t *m = &r->cfg->models[members[i]];
+            lua_createtable(L, 0, 4);
+            lua_pushstring(L, m->model_name);
+            lua_setfield(L, -2, "model_name");
+            lua_pushstring(L, m->model ? m->model : "");
+            lua_setfield(L, -2, "model");
+            lua_pushinteger(L, m->order);
+            lua_setfield(L, -2, "order");
+            lua_pushnumber(L, m->weight > 0 ? m->weight : 1);
+            lua_setfield(L, -2, "weight");
+            lua_pushstring(L, m->api_base ? m->api_base : "");
+            lua_setfield(L, -2, "api_base");
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        lua_setfield(L, -2, "members");                      /* result plan group */
+        lua_rawseti(L, -2, (int)g + 1);                      /* result plan */
+    }
+    lua_setfield(L, -2, "upstream_plan");                    /* result */
+    cc_route_plan_free(&plan);
+    cc_router_free(rt);
+}
+
 /* ccproxy.core.finish(req): ends the request stage as the server does and returns what would
  * go upstream: {body=, headers={{name,value},...} (as the hooks left them),
  * upstream_headers={...}, upstream_url=, upstream_host=, upstream_body= (the request as the
  * upstream exchange would send it, translated for another provider; or upstream_error= when
- * it cannot be built), model=, label=, rule=, session_id=, deployment=...}. */
+ * it cannot be built), upstream_plan= (the groups and members the attempts would go through),
+ * model=, label=, rule=, session_id=, deployment=...}. */
 static int l_finish(lua_State *L) {
     cc_preq_t *view_r = cc__lua_req_of(L, 1);
     if (!view_r) return luaL_error(L, "request already finished");
@@ -222,6 +266,7 @@ static int l_finish(lua_State *L) {
             cc__lua_push_pairs(L, cc_attempt_headers(a));
             lua_setfield(L, -2, "upstream_headers");
             push_wire(L, a);
+            push_plan(L, r);
         } else if (!a) {
             lua_pushstring(L, aerr.data ? aerr.data : "cannot build the upstream request");
             lua_setfield(L, -2, "upstream_error");
