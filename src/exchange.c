@@ -215,7 +215,7 @@ static void end_answer(exchange_t *ex, const char *outcome) {
 }
 
 /* The answering attempt's deployment and model become the request's (log line, headers). */
-static void adopt_attempt(exchange_t *ex) {
+static void adopt_attempt(exchange_t *ex, int status) {
     cc_preq_t *r = &ex->r;
     r->deployment = ex->dep;
     const char *m = cc_attempt_upstream_model(ex->attempt);
@@ -227,6 +227,8 @@ static void adopt_attempt(exchange_t *ex) {
         }
     }
     ex->ans.attempts = ex->plan.attempts;
+    cc_attempt_rec_t rec = {ex->dep, status, NULL, ms_since(ex->attempt_ns, cc_now_ns())};
+    if (!cc_attempt_local_answer(ex->attempt)) cc_preq_add_attempt(&ex->r, &rec);
 }
 
 static void relay_held(exchange_t *ex, const char *outcome) {
@@ -234,7 +236,7 @@ static void relay_held(exchange_t *ex, const char *outcome) {
     cc_attempt_held(ex->attempt, &held);
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
-    adopt_attempt(ex);
+    adopt_attempt(ex, held.status);
     if (compose_chain(ex, ex->attempt) < 0) {
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
         return;
@@ -283,6 +285,9 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
     uint64_t now = cc_now_ns();
     cc_buf_printf(&ex->tried, ",%s:%s:%.0fms", ex->cfg->models[ex->dep].model_name, reason,
                   ms_since(ex->attempt_ns, now));
+    cc_attempt_rec_t rec = {ex->dep, status, status ? NULL : reason,
+                            ms_since(ex->attempt_ns, now)};
+    cc_preq_add_attempt(&ex->r, &rec);
     if (!may_retry(ex)) return false;
     bool again;
     int d = cc_router_next(router(ex), &ex->plan, now / 1000000, &again);
@@ -329,7 +334,7 @@ static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long l
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
     ex->ans.status = status;
-    adopt_attempt(ex);
+    adopt_attempt(ex, status);
     if (compose_chain(ex, ex->attempt) < 0) {
         cc_attempt_abandon(ex->attempt);
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
@@ -481,7 +486,7 @@ static void start_attempt(exchange_t *ex) {
     const cc_buf_t *local = cc_attempt_local_answer(ex->attempt);
     if (local) {
         ex->state = EX_ANSWERING;
-        adopt_attempt(ex);
+        adopt_attempt(ex, 200);
         if (compose_chain(ex, NULL) < 0) {
             fail(ex, 500, "api_error", "out of memory", "rejected", false);
             return;

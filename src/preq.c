@@ -103,6 +103,7 @@ void cc_preq_free(cc_preq_t *r) {
     free(r->upstream_model);
     free(r->route_via);
     cc_buf_free(&r->body_out);
+    free(r->attempts);
     memset(r, 0, sizeof *r);
 }
 
@@ -116,6 +117,14 @@ int cc_preq_set_model(cc_preq_t *r, const char *model) {
 
 const char *cc_preq_model(const cc_preq_t *r) {
     return r->model_set ? r->model_set : r->model;
+}
+
+int cc_preq_add_attempt(cc_preq_t *r, const cc_attempt_rec_t *a) {
+    cc_attempt_rec_t *p = realloc(r->attempts, (r->n_attempts + 1) * sizeof *p);
+    if (!p) return -1;
+    r->attempts = p;
+    r->attempts[r->n_attempts++] = *a;
+    return 0;
 }
 
 const cc_buf_t *cc_preq_body(const cc_preq_t *r) {

@@ -15,6 +15,14 @@
 #include "http/headers.h"
 #include "json/json_body.h"
 
+/** One upstream attempt, as req.attempts shows it. */
+typedef struct {
+    int deployment;     /* index into cfg->models */
+    int status;         /* the upstream's status, 0 when it gave none */
+    const char *reason; /* NULL when it answered, else "unreachable", "timeout", "tls", "broken" */
+    double ms;          /* how long it took */
+} cc_attempt_rec_t;
+
 typedef struct {
     const cc_request_t *client;
     const cc_config_t *cfg;
@@ -43,6 +51,9 @@ typedef struct {
     cc_headers_t written; /* the req.headers fields scripts wrote: "set" or "removed" */
     char *oauth_provider; /* a hook sent this provider's oat_sources token (401 -> refresh) */
     char *oauth_token;    /* ... this token */
+
+    cc_attempt_rec_t *attempts; /* the upstream attempts made so far, oldest first */
+    size_t n_attempts;
 
     bool body_changed;    /* body_out holds the body to send */
     cc_buf_t body_out;
@@ -79,6 +90,9 @@ int cc_preq_member(const cc_preq_t *r, const char *key, cc_json_member_t *out);
 int cc_preq_set_model(cc_preq_t *r, const char *model);
 /** The model currently destined upstream. */
 const char *cc_preq_model(const cc_preq_t *r);
+/** Records an attempt (req.attempts). Returns 0 or -1 when out of memory. */
+int cc_preq_add_attempt(cc_preq_t *r, const cc_attempt_rec_t *a);
+
 /** The body to send: body_out when edited, else the client's bytes. */
 const cc_buf_t *cc_preq_body(const cc_preq_t *r);
 

@@ -11,9 +11,23 @@ ccproxy:
   hooks:
     - ccproxy.hooks.rule_evaluator
     - ccproxy.hooks.model_router
+    - attempts_log
 litellm:
   host: 127.0.0.1
   port: 4000
+]]
+
+-- Logs what a done hook sees of the attempts: "seen: name status reason, ...".
+local ATTEMPTS_LOG = [[
+return {
+  done = function(req)
+    local parts = {}
+    for _, a in ipairs(req.attempts) do
+      parts[#parts + 1] = string.format("%s %s %s", a.model, tostring(a.status), tostring(a.reason))
+    end
+    req:log("info", "seen: " .. table.concat(parts, ", "))
+  end,
+}
 ]]
 
 describe("routing across deployments", function()
@@ -50,7 +64,11 @@ router_settings:
   fallbacks: [{main: [backup]}, {to-gpt: [gpt]}]
 ]]):gsub("B/v1", b:base() .. "/v1"):gsub("api_base: A", "api_base: " .. a:base())
       :gsub("api_base: B", "api_base: " .. b:base())
-    proxy = H.start_proxy({ ccproxy_yaml = CCPROXY_YAML, config_yaml = config })
+    local dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/attempts_log.lua", ATTEMPTS_LOG)
+    proxy = H.start_proxy({ dir = H.config_dir({ dir = dir, ccproxy_yaml = CCPROXY_YAML,
+                                                 config_yaml = config }) })
   end)
 
   teardown(function()
@@ -111,6 +129,8 @@ router_settings:
     assert.equal(1, #b:requests())
     assert.equal("claude-b", H.decode(b:last_request().body).model)
     assert.matches("attempts=2 failed=ordered:529:", proxy:log())
+    -- hooks read the history: the failed attempt, then the one that answered
+    assert.matches("seen: anthropic/claude%-a 529 nil, anthropic/claude%-b 200 nil", proxy:log())
   end)
 
   it("cools a member down after a 429, until cooldown_time has passed", function()
@@ -147,6 +167,8 @@ router_settings:
     assert.equal("backup", res.headers["x-ccproxy-deployment"])
     assert.equal(2, #a:requests())
     assert.equal("claude-backup", H.decode(b:last_request().body).model)
+    assert.matches("seen: anthropic/claude%-main 500 nil, anthropic/claude%-main 500 nil, "
+      .. "anthropic/claude%-backup 200 nil", proxy:log())
   end)
 
   it("falls back across providers, translating as a first attempt would", function()

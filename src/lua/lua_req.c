@@ -477,7 +477,7 @@ static const luaL_Reg req_methods[] = {
 static const char *const req_fields[] = {
     "id",    "method", "path",  "query",      "endpoint", "headers", "client_headers",
     "body",  "model",  "requested_model", "stream", "label", "rule", "session_id",
-    "ctx",   "deployment", NULL};
+    "ctx",   "deployment", "attempts", NULL};
 
 static int l_request_api(lua_State *L) {
     lua_newtable(L);
@@ -496,6 +496,29 @@ static int l_request_api(lua_State *L) {
     }
     lua_setfield(L, -2, "methods");
     return 1;
+}
+
+/* req.attempts: {{model_name, model, status, reason, ms}, ...}, a new table each time. */
+static void push_attempts(lua_State *L, const cc_preq_t *r) {
+    lua_createtable(L, (int)r->n_attempts, 0);    /* list */
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        const cc_attempt_rec_t *a = &r->attempts[i];
+        const cc_model_t *m = &r->cfg->models[a->deployment];
+        lua_createtable(L, 0, 5);                 /* list item */
+        lua_pushstring(L, m->model_name);
+        lua_setfield(L, -2, "model_name");
+        push_opt_string(L, m->model);
+        lua_setfield(L, -2, "model");
+        if (a->status) {
+            lua_pushinteger(L, a->status);
+            lua_setfield(L, -2, "status");
+        }
+        push_opt_string(L, a->reason);
+        lua_setfield(L, -2, "reason");
+        lua_pushnumber(L, a->ms);
+        lua_setfield(L, -2, "ms");
+        lua_rawseti(L, -2, (int)i + 1);           /* list */
+    }
 }
 
 static int req_index(lua_State *L) {
@@ -535,6 +558,7 @@ static int req_index(lua_State *L) {
     else if (strcmp(k, "rule") == 0) push_opt_string(L, r->rule);
     else if (strcmp(k, "session_id") == 0) push_opt_string(L, r->session_id);
     else if (strcmp(k, "deployment") == 0) cc__lua_push_deployment(L, r);
+    else if (strcmp(k, "attempts") == 0) push_attempts(L, r);
     else if (strcmp(k, "ctx") == 0) {
         if (r->ref_ctx == LUA_NOREF) {
             lua_newtable(L);
