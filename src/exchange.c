@@ -292,6 +292,23 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
     bool again;
     int d = cc_router_next(router(ex), &ex->plan, now / 1000000, &again);
     if (d < 0) return false;
+    /* The retry stage may stop the retries or send them elsewhere. */
+    cc_pipeline_t *pl = ex->wg->pipeline;
+    if (cc_pipeline_stages(pl)->retry) {
+        const cc_model_t *failed = &ex->cfg->models[ex->dep], *next = &ex->cfg->models[d];
+        cc_retry_info_t info = {failed->model_name, failed->model, status,
+                                status ? NULL : reason, next->model_name, next->model};
+        cc_buf_t group = CC_BUF_INIT;
+        int verdict = cc_pipeline_retry(pl, &ex->r, &info, &group);
+        if (verdict == 1 && cc_router_redirect(router(ex), &ex->plan, group.data) < 0) {
+            cc_warn("%s a retry hook named '%s', which config.yaml has no model_name for; "
+                    "keeping the plan", ex->id, group.data);
+        } else if (verdict == 1) {
+            d = cc_router_next(router(ex), &ex->plan, now / 1000000, &again);
+        }
+        cc_buf_free(&group);
+        if (verdict < 0 || d < 0) return false;
+    }
     /* retry_after always; the upstream's retry-after only for itself (another deployment
      * need not wait for this one to recover). */
     unsigned wait = ex->cfg->router.retry_after_ms;

@@ -101,6 +101,16 @@ int cc_router_plan(const cc_router_t *rt, int deployment, const char *via, cc_ro
     return 0;
 }
 
+int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *name) {
+    int g = group_named(rt, name);
+    if (g < 0) return -1;
+    p->groups[0] = g;
+    p->n_groups = 1;
+    p->g = 0;
+    p->tries = 0;
+    return 0;
+}
+
 void cc_route_plan_free(cc_route_plan_t *p) {
     free(p->tried);
     p->tried = NULL;

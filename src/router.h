@@ -46,6 +46,11 @@ void cc_route_plan_free(cc_route_plan_t *p);
  *  is one this request tried before (the only member left of its group). */
 int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *again);
 
+/** Sends the rest of the plan to the group named `name` (a model_list name, through aliases):
+ *  its members get 1 + num_retries attempts, and nothing after. Returns 0, or -1 when no
+ *  group has that name. */
+int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *name);
+
 /** An attempt at `deployment` failed with `status` (an HTTP status, or 0 when the upstream
  *  could not be reached or broke before answering); `retry_after_ms` is what the upstream
  *  asked for (0: nothing). */

@@ -368,7 +368,7 @@ local function run_hooks(req, trace, body_text)
     hook = function(h, r)
       current = { module = h.module, path = h.path, failed = false, error = json.null,
                   kind = json.null, response_stages = list() }
-      for _, stage in ipairs({ "response", "event", "done" }) do
+      for _, stage in ipairs({ "response", "event", "done", "retry" }) do
         if h.mod[stage] then current.response_stages[#current.response_stages + 1] = stage end
       end
       trace.hooks[#trace.hooks + 1] = current

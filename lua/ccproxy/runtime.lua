@@ -89,7 +89,7 @@ local function full_path(msg, path)
   return msg
 end
 
-local STAGES = { "response", "event", "done" }
+local STAGES = { "response", "event", "done", "retry" }
 
 -- Compiles a module's text (never bytecode) in its environment, runs its top level under the
 -- load budget and checks its shape. Returns the entry's functions {match | request,
@@ -123,7 +123,8 @@ local function load_module(path, text, fn_name, kind_word, trusted)
     end
   end
   local has_stage = fn_name == "request" and (type(fns.response) == "function"
-    or type(fns.event) == "function" or type(fns.done) == "function")
+    or type(fns.event) == "function" or type(fns.done) == "function"
+    or type(fns.retry) == "function")
   if has_stage and fns.request == nil then
     fns.request = function() end
   end
@@ -220,7 +221,7 @@ function M.load(spec)
   end
   if #errors > 0 then return false, table.concat(errors, "\n") end
   state.rules, state.hooks, state.spec, state.sources = rules, hooks, spec, sources
-  state.stage_hooks = { response = {}, event = {}, done = {} }
+  state.stage_hooks = { response = {}, event = {}, done = {}, retry = {} }
   for _, h in ipairs(hooks) do
     for stage, list in pairs(state.stage_hooks) do
       if h.mod[stage] then list[#list + 1] = h end
@@ -346,8 +347,8 @@ end
 
 -- Which response stages any hook takes part in.
 function M.stages()
-  local sh = state.stage_hooks or { response = {}, event = {}, done = {} }
-  return #sh.response > 0, #sh.event > 0, #sh.done > 0
+  local sh = state.stage_hooks or { response = {}, event = {}, done = {}, retry = {} }
+  return #sh.response > 0, #sh.event > 0, #sh.done > 0, #sh.retry > 0
 end
 
 -- response(res, req, params): res.status and res.headers may be changed.
@@ -373,6 +374,17 @@ function M.done(req, res)
   for _, h in ipairs(state.stage_hooks.done) do
     run_stage("done", req, h, req, res, h.params)
   end
+end
+
+-- retry(req, failure, params) before another attempt: returning false gives the client this
+-- failure instead, a string names the model_list group the next attempt goes to, nil keeps
+-- the plan. The first hook that returns false or a string decides.
+function M.retry(req, failure)
+  for _, h in ipairs(state.stage_hooks.retry) do
+    local _, res = run_stage("retry", req, h, req, failure, h.params)
+    if res == false or type(res) == "string" then return res end
+  end
+  return nil
 end
 
 -- The request is over: forget its per-request state.

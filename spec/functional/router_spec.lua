@@ -218,3 +218,74 @@ router_settings:
     assert.equal(0, #b:requests())
   end)
 end)
+
+describe("the retry stage", function()
+  local a, b, proxy
+
+  -- Says no to retrying a 500, and sends main's retries to the group elsewhere.
+  local HOOK = [[
+return {
+  retry = function(req, failure)
+    if failure.status == 500 then return false end
+    if failure.model_name == "main" and failure.status == 529 then
+      req:log("info", "retry hook: next would be " .. failure.next.model_name)
+      return "elsewhere"
+    end
+  end,
+}
+]]
+
+  setup(function()
+    a = H.start_mock()
+    b = H.start_mock()
+    local dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/steer.lua", HOOK)
+    local config = ([[
+model_list:
+  - model_name: ordered
+    litellm_params: {model: anthropic/claude-a, api_base: A, order: 1}
+  - model_name: ordered
+    litellm_params: {model: anthropic/claude-b, api_base: B, order: 2}
+  - model_name: main
+    litellm_params: {model: anthropic/claude-main, api_base: A}
+  - model_name: elsewhere
+    litellm_params: {model: anthropic/claude-elsewhere, api_base: B}
+router_settings:
+  num_retries: 1
+]]):gsub("api_base: A", "api_base: " .. a:base()):gsub("api_base: B", "api_base: " .. b:base())
+    proxy = H.start_proxy({ dir = H.config_dir({ dir = dir, config_yaml = config,
+      ccproxy_yaml = CCPROXY_YAML:gsub("    %- attempts_log\n", "    - steer\n") }) })
+  end)
+
+  teardown(function()
+    H.cleanup()
+  end)
+
+  before_each(function()
+    a:reset(true)
+    b:reset(true)
+  end)
+
+  local function ask(model)
+    local body = H.messages_body()
+    body.model = model
+    return proxy:messages(body)
+  end
+
+  it("lets a hook say no retry: the client gets that answer", function()
+    a:script({ { status = 500, error = { type = "api_error", message = "oops" } } })
+    assert.equal(500, ask("ordered").status)
+    assert.equal(0, #b:requests())
+  end)
+
+  it("lets a hook send the next attempt to another group", function()
+    a:script({ { status = 529, error = { type = "overloaded_error", message = "busy" } } })
+    local res = ask("main")
+    assert.equal(200, res.status, res.body)
+    assert.equal("elsewhere", res.headers["x-ccproxy-deployment"])
+    assert.equal(1, #a:requests(), "main was retried although the hook sent it elsewhere")
+    assert.equal("claude-elsewhere", H.decode(b:last_request().body).model)
+    assert.matches("retry hook: next would be main", proxy:log())
+  end)
+end)

@@ -199,11 +199,12 @@ cc_pipeline_t *cc_pipeline_new_scripts(const cc_config_t *cfg, cc_scripts_t *scr
     lua_getfield(L, -1, "run");                   /* runtime run */
     p->ref_run = luaL_ref(L, LUA_REGISTRYINDEX);  /* runtime */
     lua_getfield(L, -1, "stages");                /* runtime stages */
-    if (cc_lua_pcall(L, 0, 3, err) != 0) goto fail; /* runtime resp event done */
-    p->stages.response = lua_toboolean(L, -3);
-    p->stages.event = lua_toboolean(L, -2);
-    p->stages.done = lua_toboolean(L, -1);
-    lua_pop(L, 3);                                /* runtime */
+    if (cc_lua_pcall(L, 0, 4, err) != 0) goto fail; /* runtime resp event done retry */
+    p->stages.response = lua_toboolean(L, -4);
+    p->stages.event = lua_toboolean(L, -3);
+    p->stages.done = lua_toboolean(L, -2);
+    p->stages.retry = lua_toboolean(L, -1);
+    lua_pop(L, 4);                                /* runtime */
     p->ref_runtime = luaL_ref(L, LUA_REGISTRYINDEX); /* */
     return p;
 fail:
@@ -393,10 +394,50 @@ void cc_pipeline_done(cc_pipeline_t *p, cc_preq_t *r, const cc_done_info_t *info
     lua_settop(L, top);
 }
 
+static void set_opt_string(lua_State *L, const char *field, const char *v) {
+    if (!v) return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, field);
+}
+
+int cc_pipeline_retry(cc_pipeline_t *p, cc_preq_t *r, const cc_retry_info_t *info,
+                      cc_buf_t *group) {
+    if (!p->stages.retry) return 0;
+    lua_State *L = p->L;
+    int top = push_stage_fn(p, "retry");          /* fn */
+    cc_lua_req_push(L, r);                        /* fn req */
+    lua_createtable(L, 0, 5);                     /* fn req failure */
+    set_opt_string(L, "model_name", info->model_name);
+    set_opt_string(L, "model", info->model);
+    if (info->status) {
+        lua_pushinteger(L, info->status);
+        lua_setfield(L, -2, "status");
+    }
+    set_opt_string(L, "reason", info->reason);
+    lua_createtable(L, 0, 2);                     /* fn req failure next */
+    set_opt_string(L, "model_name", info->next_model_name);
+    set_opt_string(L, "model", info->next_model);
+    lua_setfield(L, -2, "next");                  /* fn req failure */
+    int rc = 0;
+    cc_buf_t err = CC_BUF_INIT;
+    if (cc_lua_pcall(L, 2, 1, &err) != 0) {
+        cc_error("%s retry stage failed: %s", r->id, err.data ? err.data : "?");
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        cc_buf_puts(group, lua_tostring(L, -1));
+        rc = 1;
+    } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+        rc = -1;
+    }
+    cc_buf_free(&err);
+    cc_lua_req_end_stage(L, r);
+    lua_settop(L, top);
+    return rc;
+}
+
 void cc_pipeline_release(cc_pipeline_t *p, cc_preq_t *r) {
     lua_State *L = p->L;
     int top = lua_gettop(L);
-    if (p->stages.response || p->stages.event || p->stages.done) {
+    if (p->stages.response || p->stages.event || p->stages.done || p->stages.retry) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_runtime);
         lua_getfield(L, -1, "forget");
         lua_pushstring(L, r->id ? r->id : "");

@@ -60,9 +60,23 @@ typedef struct {
     bool response; /* status and headers */
     bool event;    /* each server-sent event (the body is parsed, and sent re-framed) */
     bool done;     /* after completion */
+    bool retry;    /* before another upstream attempt */
 } cc_stages_t;
 
 const cc_stages_t *cc_pipeline_stages(const cc_pipeline_t *p);
+
+/** What the retry stage learns about the attempt that failed, and the plan's next one. */
+typedef struct {
+    const char *model_name, *model; /* the deployment that failed */
+    int status;                     /* its answer, 0 when it gave none */
+    const char *reason;             /* "unreachable", "timeout", ... when it gave none */
+    const char *next_model_name, *next_model; /* where the plan goes next */
+} cc_retry_info_t;
+
+/** The retry stage: 0 keeps the plan; -1 when a hook said no retry; 1 when a hook named the
+ *  group the next attempt goes to (in `group`). */
+int cc_pipeline_retry(cc_pipeline_t *p, cc_preq_t *r, const cc_retry_info_t *info,
+                      cc_buf_t *group);
 
 /** The response stage: hooks may change *status and `headers` (the client's). */
 void cc_pipeline_response(cc_pipeline_t *p, cc_preq_t *r, int *status, cc_headers_t *headers);
