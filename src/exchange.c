@@ -325,9 +325,9 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
         uv_timer_init(&ex->w->loop, ex->retry_timer);
         ex->retry_timer->data = ex;
     }
-    cc_info("%s %s answered %s: attempt %u goes to %s%s%s", ex->id,
+    cc_info("%s the attempt at %s failed (%s): attempt %u goes to %s in %u ms", ex->id,
             ex->cfg->models[ex->dep].model_name, reason, ex->plan.attempts,
-            ex->cfg->models[d].model_name, wait ? " after " : "", wait ? "a wait" : "");
+            ex->cfg->models[d].model_name, wait);
     cc_attempt_free(ex->attempt); /* the attempt calling back does not touch itself after */
     ex->attempt = NULL;
     ex->dep = d;
@@ -398,12 +398,10 @@ static void on_attempt_done(void *arg) {
 
 static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool after_head) {
     exchange_t *ex = arg;
-    const cc_preq_t *r = &ex->r;
     char text[1024];
     snprintf(text, sizeof text, "upstream %s (%s): %s", ex->cfg->models[ex->dep].model_name,
              cc_attempt_host(ex->attempt), msg);
     cc_warn("%s %s", ex->id, text);
-    (void)r;
     if (after_head && ex->ans.head_sent) {
         cc_sink_client_break(ex->client, text);
         finish(ex, "upstream-broke");

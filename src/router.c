@@ -25,6 +25,7 @@ cc_router_t *cc_router_new(const cc_config_t *cfg) {
     cc_router_t *rt = calloc(1, sizeof *rt);
     size_t n = cfg->n_models ? cfg->n_models : 1;
     if (!rt) return NULL;
+    pthread_mutex_init(&rt->lock, NULL);
     rt->cfg = cfg;
     rt->group_of = calloc(n, sizeof *rt->group_of);
     rt->group_size = calloc(n, sizeof *rt->group_size);
@@ -47,14 +48,13 @@ cc_router_t *cc_router_new(const cc_config_t *cfg) {
     }
     for (size_t i = 0; i < cfg->n_models; i++)
         if (rt->group_of[i] >= 0) rt->group_size[i] = rt->group_size[rt->group_of[i]];
-    pthread_mutex_init(&rt->lock, NULL);
     rt->rng = (uint64_t)(uintptr_t)rt ^ 0x9E3779B97F4A7C15ull;
     return rt;
 }
 
 void cc_router_free(cc_router_t *rt) {
     if (!rt) return;
-    if (rt->health) pthread_mutex_destroy(&rt->lock);
+    pthread_mutex_destroy(&rt->lock);
     free(rt->group_of);
     free(rt->group_size);
     free(rt->health);
