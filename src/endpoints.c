@@ -12,7 +12,7 @@
 #include "http/conn.h"
 #include "endpoints.h"
 #include "exchange.h"
-#include "router.h"
+#include "routing/router.h"
 #include "stats.h"
 #include "worker.h"
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http/api_error.h"
 #include "attempt.h"
@@ -29,8 +30,9 @@
 #include "oauth.h"
 #include "lua/pipeline.h"
 #include "preq.h"
-#include "router.h"
+#include "routing/router.h"
 #include "sinks.h"
+#include "tokens.h"
 #include "worker.h"
 
 typedef enum { EX_PIPELINE, EX_UPSTREAM, EX_REFRESHING, EX_ANSWERING, EX_FINISHED } ex_state_t;
@@ -48,6 +50,7 @@ typedef struct {
     bool piped;             /* the request stage ran: the done stage runs too */
     cc_attempt_t *attempt;  /* the current attempt */
     int dep;                /* its deployment */
+    bool busy;              /* the router counts the attempt as in progress at dep */
     cc_route_plan_t plan;   /* the groups and deployments the attempts may go to (router.h) */
     bool no_retry;          /* the upstream said x-should-retry: false */
     unsigned retry_after_ms; /* what the last failed attempt's upstream asked for */
@@ -66,6 +69,18 @@ typedef struct {
 } exchange_t;
 
 /* --- the end ------------------------------------------------------------------------------ */
+
+static cc_router_t *router(const exchange_t *ex) {
+    return ex->wg->gen->router;
+}
+
+/* The current attempt is over: the router's count of attempts in progress drops. */
+static void attempt_over(exchange_t *ex) {
+    if (!ex->busy) return;
+    ex->busy = false;
+    cc_router_end(router(ex), ex->dep, 0);
+}
+
 
 static void maybe_free(exchange_t *ex) {
     if (ex->state != EX_FINISHED || ex->token_pending) return;
@@ -126,6 +141,7 @@ static void finish(exchange_t *ex, const char *outcome) {
     ex->state = EX_FINISHED;
     ex->conn = NULL;
     cc_attempt_abandon(ex->attempt);
+    attempt_over(ex);
     if (ex->retry_timer) {
         uv_close((uv_handle_t *)ex->retry_timer, on_timer_closed);
         ex->retry_timer = NULL;
@@ -255,10 +271,6 @@ static void relay_held(exchange_t *ex, const char *outcome) {
 static void start_attempt(exchange_t *ex);
 static void refresh_token(exchange_t *ex);
 
-static cc_router_t *router(const exchange_t *ex) {
-    return ex->wg->gen->router;
-}
-
 /* What the upstream asked to wait: retry-after-ms, else retry-after in seconds (0: nothing). */
 static unsigned retry_after_of(const cc_headers_t *h) {
     const char *v = cc_headers_get(h, "retry-after-ms");
@@ -328,6 +340,7 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
     cc_info("%s the attempt at %s failed (%s): attempt %u goes to %s in %u ms", ex->id,
             ex->cfg->models[ex->dep].model_name, reason, ex->plan.attempts,
             ex->cfg->models[d].model_name, wait);
+    attempt_over(ex);
     cc_attempt_free(ex->attempt); /* the attempt calling back does not touch itself after */
     ex->attempt = NULL;
     ex->dep = d;
@@ -350,6 +363,9 @@ static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long l
     }
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
+    if (status < 400)
+        cc_router_latency(router(ex), ex->dep, ms_since(ex->attempt_ns, ex->head_ns),
+                          ex->head_ns / 1000000);
     ex->ans.status = status;
     adopt_attempt(ex, status);
     if (compose_chain(ex, ex->attempt) < 0) {
@@ -410,7 +426,10 @@ static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool 
     /* Nothing reached the client yet (a held answer is dropped): another attempt may do. */
     static const char *const reasons[] = {"unreachable", "tls", "timeout", "broken"};
     ex->retry_after_ms = 0;
-    cc_router_failed(router(ex), ex->dep, 0, 0, cc_now_ns() / 1000000);
+    uint64_t now = cc_now_ns();
+    cc_router_failed(router(ex), ex->dep, 0, 0, now / 1000000);
+    if (kind == CC_UP_TIMEOUT) /* a deployment that times out is slow: so it counts */
+        cc_router_latency(router(ex), ex->dep, ms_since(ex->attempt_ns, now), now / 1000000);
     if (retry(ex, 0, reasons[kind])) return;
     switch (kind) {
     case CC_UP_UNREACHABLE: fail(ex, 529, "overloaded_error", text, "upstream-failed", false); break;
@@ -444,6 +463,7 @@ static void on_token_refreshed(void *arg, int ok) {
     ex->r.oauth_token = token;
     cc_info("%s upstream answered 401: refreshed the %s token, retrying once", ex->id,
             ex->r.oauth_provider);
+    attempt_over(ex);
     cc_attempt_free(ex->attempt);
     ex->attempt = NULL;
     start_attempt(ex);
@@ -515,11 +535,51 @@ static void start_attempt(exchange_t *ex) {
         return;
     }
     ex->attempt_ns = cc_now_ns();
+    cc_router_begin(router(ex), ex->dep);
+    ex->busy = true;
     if (ex->deadline_ns > ex->attempt_ns)
         cc_attempt_limit_first_byte(ex->attempt,
                                     (unsigned)((ex->deadline_ns - ex->attempt_ns) / 1000000));
     if (cc_attempt_send(ex->attempt, ex->w->pool, &cb, ex) < 0)
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
+}
+
+/* What the request may take of a deployment's tpm: the estimate of its input tokens (the one
+ * req:tokens() gives scripts), when a strategy needs it. */
+static unsigned long long estimate_tokens(exchange_t *ex) {
+    if (ex->cfg->router.strategy != CC_STRATEGY_USAGE) return 0;
+    cc_preq_t *r = &ex->r;
+    if (r->tokens < 0) {
+        const cc_buf_t *b = r->body_changed ? &r->body_out : &r->client->body;
+        r->tokens = cc_tokens_estimate(b->data ? b->data : "", b->len);
+        if (r->tokens < 0) r->tokens = 0;
+    }
+    return (unsigned long long)r->tokens;
+}
+
+/* Every deployment the request could go to is at its limit (rpm/tpm this minute, or
+ * max_parallel_requests): a 429 the client retries after a while, as it would the
+ * upstream's own. */
+static void at_limit(exchange_t *ex) {
+    const char *group = ex->cfg->models[ex->r.deployment].model_name;
+    char msg[512], after[16];
+    int secs = ex->cfg->router.strategy == CC_STRATEGY_USAGE ? 60 - (int)(time(NULL) % 60) : 1;
+    snprintf(msg, sizeof msg,
+             "every deployment of '%s' (and of its fallbacks) is at its limit: rpm/tpm this "
+             "minute or max_parallel_requests in config.yaml; retry after %d s, or raise the "
+             "limits",
+             group, secs);
+    snprintf(after, sizeof after, "%d", secs);
+    cc_buf_t body = CC_BUF_INIT;
+    cc_api_error_json(&body, "rate_limit_error", msg);
+    cc_headers_t h = CC_HEADERS_INIT;
+    cc_headers_set(&h, "retry-after", after);
+    ex->ans.status = 429;
+    cc_conn_respond(ex->conn, 429, "application/json", body.data, body.len, &h);
+    cc_headers_free(&h);
+    cc_buf_free(&body);
+    cc_warn("%s %s", ex->id, msg);
+    finish(ex, "at-limit");
 }
 
 void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
@@ -562,7 +622,12 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
         return;
     }
+    ex->plan.est_tokens = estimate_tokens(ex);
     ex->dep = cc_router_next(router(ex), &ex->plan, cc_now_ns() / 1000000, &again);
+    if (ex->dep < 0 && ex->plan.limited) {
+        at_limit(ex);
+        return;
+    }
     if (ex->dep < 0) { /* everything cools down: the routed deployment all the same */
         ex->dep = ex->r.deployment;
         ex->plan.attempts = 1;

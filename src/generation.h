@@ -14,7 +14,7 @@
 #include "buf.h"
 #include "config/config.h"
 #include "lua/pipeline.h"
-#include "router.h"
+#include "routing/router.h"
 
 typedef struct {
     int id;

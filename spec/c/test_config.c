@@ -1123,32 +1123,67 @@ static void test_fallback_groups_must_exist(void) {
 
 static void test_routing_strategy(void) {
     cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    static const struct {
+        const char *name;
+        cc_strategy_t strategy;
+    } known[] = {{"simple-shuffle", CC_STRATEGY_SHUFFLE},
+                 {"least-busy", CC_STRATEGY_LEAST_BUSY},
+                 {"latency-based-routing", CC_STRATEGY_LATENCY},
+                 {"usage-based-routing", CC_STRATEGY_USAGE},
+                 {"usage-based-routing-v2", CC_STRATEGY_USAGE}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        char tail[128];
+        snprintf(tail, sizeof tail, "%s:\n  routing_strategy: %s\n",
+                 i % 2 ? "litellm_settings" : "router_settings", known[i].name);
+        cc_config_t *cfg = load_groups(tail, &err, &warn);
+        CHECK(cfg != NULL);
+        if (cfg) CHECK_EQ_INT(cfg->router.strategy, known[i].strategy);
+        cc_config_free(cfg);
+        CHECK_EQ_INT(err.len, 0);
+    }
     cc_config_t *cfg =
-        load_groups("router_settings:\n  routing_strategy: least-busy\n", &err, &warn);
+        load_groups("router_settings:\n  routing_strategy: cost-based-routing\n", &err, &warn);
     CHECK(cfg == NULL);
     CHECK(has_line(&err, "/cfgtest/config.yaml:18:21: router_settings.routing_strategy "
-                         "'least-busy' is not supported yet: ccproxy picks a group's deployments "
-                         "by weight and order only; write routing_strategy: simple-shuffle or "
-                         "remove it"));
+                         "'cost-based-routing' is not supported: ccproxy does not price requests "
+                         "before it sends them; write one of simple-shuffle, least-busy, "
+                         "latency-based-routing, usage-based-routing, usage-based-routing-v2"));
     cc_buf_reset(&err);
-    const char *others[] = {"latency-based-routing", "usage-based-routing",
-                            "usage-based-routing-v2", "cost-based-routing"};
-    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-        char tail[128];
-        snprintf(tail, sizeof tail, "litellm_settings:\n  routing_strategy: %s\n", others[i]);
-        cfg = load_groups(tail, &err, &warn);
-        CHECK(cfg == NULL);
-        CHECK(has_text(&err, "is not supported yet"));
-        cc_buf_reset(&err);
-    }
     cfg = load_groups("router_settings:\n  routing_strategy: round-robin\n", &err, &warn);
     CHECK(cfg == NULL);
     CHECK(has_line(&err, "/cfgtest/config.yaml:18:21: router_settings.routing_strategy "
-                         "'round-robin' is not a routing strategy (known: simple-shuffle, "
+                         "'round-robin' is not a routing strategy; write one of simple-shuffle, "
                          "least-busy, latency-based-routing, usage-based-routing, "
-                         "usage-based-routing-v2, cost-based-routing); write simple-shuffle, the "
-                         "one ccproxy supports"));
-    CHECK_EQ_INT(warn.len, 0);
+                         "usage-based-routing-v2"));
+    cc_buf_reset(&err);
+
+    /* Its arguments, and the limits the strategies keep to. */
+    cfg = load_groups("router_settings:\n"
+                      "  routing_strategy: latency-based-routing\n"
+                      "  routing_strategy_args: {ttl: 30, lowest_latency_buffer: 0.5, "
+                      "max_latency_list_size: 4}\n"
+                      "  default_max_parallel_requests: 7\n",
+                      &err, &warn);
+    CHECK(cfg != NULL);
+    CHECK_EQ_INT(err.len, 0);
+    if (cfg) {
+        CHECK_EQ_INT(cfg->router.latency_ttl_ms, 30000);
+        CHECK(cfg->router.latency_buffer == 0.5);
+        CHECK_EQ_INT(cfg->router.default_max_parallel, 7);
+    }
+    CHECK(has_text(&warn, "router_settings.routing_strategy_args.max_latency_list_size is "
+                          "accepted but not used yet"));
+    cc_config_free(cfg);
+    cc_buf_reset(&warn);
+    cfg = load_groups("router_settings:\n"
+                      "  routing_strategy_args: {lowest_latency_buffer: -1, tll: 3}\n",
+                      &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:50: router_settings.routing_strategy_args."
+                         "lowest_latency_buffer must be a number from 0 to 100 (0.5: deployments "
+                         "up to 1.5 x the lowest latency are picked among at random), got \"-1\"; "
+                         "change it"));
+    CHECK(has_text(&warn, "unknown key 'tll' in router_settings.routing_strategy_args"));
     cc_buf_free(&err);
     cc_buf_free(&warn);
 }
@@ -1174,10 +1209,9 @@ static void test_router_settings_warnings(void) {
     CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.redis_host is accepted but "
                           "not used yet: ccproxy does not implement it, so it has no effect; "
                           "remove it, or keep it for when ccproxy does"));
-    CHECK(has_line(&warn, "/cfgtest/config.yaml:20:3: unknown key 'num_retires' in "
+    CHECK(has_text(&warn, "/cfgtest/config.yaml:20:3: unknown key 'num_retires' in "
                           "router_settings (known keys: num_retries, retry_after, allowed_fails, "
-                          "cooldown_time, fallbacks, default_fallbacks, routing_strategy); check "
-                          "the spelling or remove it"));
+                          "cooldown_time, fallbacks, default_fallbacks, routing_strategy, "));
     CHECK(has_line(&warn, "/cfgtest/config.yaml:21:3: router_settings.enable_pre_call_checks is "
                           "accepted but not used yet: ccproxy does not implement it, so it has no "
                           "effect; remove it, or keep it for when ccproxy does"));
@@ -1195,6 +1229,48 @@ static void test_router_settings_warnings(void) {
                          "lines), got a list; indent its keys under it"));
     CHECK(has_line(&err, "/cfgtest/config.yaml:18:19: litellm_settings must be a map (key: value "
                          "lines), got \"1\"; indent its keys under it"));
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
+static void test_deployment_limits(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    const char *text = "model_list:\n"
+                       "  - model_name: default\n"
+                       "    litellm_params:\n"
+                       "      model: anthropic/claude-sonnet-5-5\n"
+                       "      rpm: 60\n"
+                       "      tpm: 100000\n"
+                       "      max_parallel_requests: 4\n"
+                       "  - model_name: default\n"
+                       "    litellm_params:\n"
+                       "      model: anthropic/claude-opus-5-5\n";
+    cc_config_t *cfg = load_mem("", text, &err, &warn);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        CHECK_EQ_INT(cfg->models[0].rpm, 60);
+        CHECK_EQ_INT(cfg->models[0].tpm, 100000);
+        CHECK_EQ_INT(cfg->models[0].max_parallel, 4);
+        CHECK_EQ_INT(cfg->models[1].rpm, 0);
+        CHECK_EQ_INT(cfg->models[1].max_parallel, 0);
+    }
+    cc_config_free(cfg);
+    const char *bad = "model_list:\n"
+                      "  - model_name: default\n"
+                      "    litellm_params:\n"
+                      "      model: anthropic/claude-sonnet-5-5\n"
+                      "      rpm: 0\n"
+                      "      tpm: lots\n"
+                      "      max_parallel_requests: 1.5\n";
+    cfg = load_mem("", bad, &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/config.yaml:5:12: model_list[0].litellm_params.rpm must be "
+                         "a whole number from 1 to 1000000000, got \"0\"; change it"));
+    CHECK(has_text(&err, "/cfgtest/config.yaml:6:12: model_list[0].litellm_params.tpm must be "));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:7:30: model_list[0].litellm_params."
+                         "max_parallel_requests must be a whole number from 1 to 1000000000, "
+                         "got \"1.5\"; change it"));
+    CHECK_EQ_INT(count_lines(&err), 3);
     cc_buf_free(&err);
     cc_buf_free(&warn);
 }
@@ -1526,6 +1602,7 @@ int main(void) {
     CC_RUN(test_routing_strategy);
     CC_RUN(test_router_settings_warnings);
     CC_RUN(test_weight_and_order);
+    CC_RUN(test_deployment_limits);
     CC_RUN(test_missing_files_and_syntax);
     CC_RUN(test_type_errors);
     CC_RUN(test_yaml_scalar_typing);

@@ -87,6 +87,10 @@ typedef struct {
     double weight;        /* litellm_params.weight: share of picks in its group (default 1) */
     int order;            /* litellm_params.order: priority in its group, lower first
                              (0 = not given: after every ordered member) */
+    unsigned rpm, tpm;    /* litellm_params.rpm / tpm: requests and tokens a minute it takes
+                             (0 = no limit); usage-based-routing keeps under them */
+    int max_parallel;     /* litellm_params.max_parallel_requests (0 = the router's
+                             default_max_parallel_requests, which 0 leaves unlimited) */
     cJSON *litellm_params; /* the whole map as written (os.environ/ not resolved), for scripts */
     cJSON *model_info;     /* model_info map or NULL; kept for later use */
     cc_srcpos_t pos;
@@ -103,7 +107,23 @@ typedef struct {
 /** config.yaml router_settings (also read from litellm_settings, as LiteLLM does; a key in
  *  both is an error). Several model_list deployments with the same model_name form a group;
  *  a request routed to a group picks one member per attempt. */
+/** router_settings.routing_strategy: how an attempt picks among a group's members of the
+ *  lowest order that may take it. */
+typedef enum {
+    CC_STRATEGY_SHUFFLE,  /* simple-shuffle: at random, in proportion to weight (or rpm/tpm) */
+    CC_STRATEGY_LEAST_BUSY, /* least-busy: the fewest attempts in progress */
+    CC_STRATEGY_LATENCY,  /* latency-based-routing: the lowest recent time to first byte */
+    CC_STRATEGY_USAGE,    /* usage-based-routing: the fewest tokens this minute, under rpm/tpm */
+} cc_strategy_t;
+
 typedef struct {
+    cc_strategy_t strategy;   /* routing_strategy (default simple-shuffle) */
+    unsigned latency_ttl_ms;  /* routing_strategy_args.ttl: how long a latency sample counts
+                                 (default 1 h) */
+    double latency_buffer;    /* routing_strategy_args.lowest_latency_buffer: deployments within
+                                 (1 + this) x the lowest latency are picked among at random
+                                 (default 0) */
+    int default_max_parallel; /* default_max_parallel_requests (0: unlimited) */
     int num_retries;          /* more tries in a group after its first (default 0) */
     unsigned retry_after_ms;  /* retry_after: the least wait before a retry (default 0) */
     int allowed_fails;        /* failures in a minute before a deployment cools down

@@ -19,6 +19,7 @@
 /* Largest litellm_params.weight and order (docs/configuration.md gives them). */
 #define CC_MAX_WEIGHT 1e6
 #define CC_MAX_ORDER 1000000
+#define CC_MAX_RATE 1000000000 /* rpm, tpm, max_parallel_requests */
 
 /* ---- providers ------------------------------------------------------------------------------ */
 
@@ -335,6 +336,22 @@ static void read_weight_order(entry_ctx_t *e, cc_model_t *m, const cc_yaml_node_
         m->order = (int)o;
 }
 
+/* litellm_params.rpm / tpm (the deployment's limits a minute) and max_parallel_requests. */
+static void read_limits(entry_ctx_t *e, cc_model_t *m, const cc_yaml_node_t *lp) {
+    char path[128];
+    long v;
+    snprintf(path, sizeof path, "%s.rpm", e->path);
+    if (cc__cfg_int(e->x, cc_yaml_map_get(lp, "rpm"), path, 1, CC_MAX_RATE, &v) == 0)
+        m->rpm = (unsigned)v;
+    snprintf(path, sizeof path, "%s.tpm", e->path);
+    if (cc__cfg_int(e->x, cc_yaml_map_get(lp, "tpm"), path, 1, CC_MAX_RATE, &v) == 0)
+        m->tpm = (unsigned)v;
+    snprintf(path, sizeof path, "%s.max_parallel_requests", e->path);
+    if (cc__cfg_int(e->x, cc_yaml_map_get(lp, "max_parallel_requests"), path, 1, CC_MAX_RATE,
+                    &v) == 0)
+        m->max_parallel = (int)v;
+}
+
 /* The fields of a deployment. `custom` is litellm_params.custom_llm_provider (taken over). */
 static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *src, char *custom,
                             const provider_t *prefix) {
@@ -443,6 +460,7 @@ static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *sr
             m->timeout = t;
     }
     read_weight_order(e, m, lp);
+    read_limits(e, m, lp);
     snprintf(path, sizeof path, "%s.max_tokens", e->path);
     const cc_yaml_node_t *mt = cc_yaml_map_get(lp, "max_tokens");
     double v;
@@ -455,7 +473,8 @@ static void warn_alias_settings(entry_ctx_t *e, const cc_model_t *m, const entry
                                 const entry_src_t *src) {
     static const char *const deployment_keys[] = {"api_base", "api_key",    "extra_headers",
                                                   "headers",  "ssl_verify", "timeout",
-                                                  "weight",   "order",      NULL};
+                                                  "weight",   "order",      "rpm",
+                                                  "tpm", "max_parallel_requests", NULL};
     const cc_model_t *target = &e->x->cfg->models[m->alias_of];
     for (const char *const *k = deployment_keys; *k; k++) {
         const cc_yaml_node_t *n = cc_yaml_map_get(src->lp, *k);

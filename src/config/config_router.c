@@ -12,9 +12,16 @@
 #include "config/yaml_tree.h"
 
 /* The keys ccproxy reads, under router_settings or litellm_settings. */
-static const char *const router_keys[] = {"num_retries",      "retry_after", "allowed_fails",
-                                          "cooldown_time",    "fallbacks",   "default_fallbacks",
-                                          "routing_strategy", NULL};
+static const char *const router_keys[] = {"num_retries",
+                                          "retry_after",
+                                          "allowed_fails",
+                                          "cooldown_time",
+                                          "fallbacks",
+                                          "default_fallbacks",
+                                          "routing_strategy",
+                                          "routing_strategy_args",
+                                          "default_max_parallel_requests",
+                                          NULL};
 
 /* LiteLLM's other router settings: accepted, with a warning that they do nothing yet. */
 static const char *const pending_router_keys[] = {"timeout",
@@ -38,8 +45,6 @@ static const char *const pending_router_keys[] = {"timeout",
                                                   "model_group_alias",
                                                   "enable_pre_call_checks",
                                                   "optional_pre_call_checks",
-                                                  "routing_strategy_args",
-                                                  "default_max_parallel_requests",
                                                   "default_priority",
                                                   "provider_budget_config",
                                                   "enable_tag_filtering",
@@ -51,15 +56,22 @@ static const char *const pending_router_keys[] = {"timeout",
 static const char *const pending_litellm_keys[] = {"context_window_fallbacks",
                                                    "content_policy_fallbacks", NULL};
 
-static const char *const supported_strategies[] = {"simple-shuffle", NULL};
-static const char *const unsupported_strategies[] = {
-    "least-busy",          "latency-based-routing",
-    "usage-based-routing", "usage-based-routing-v2",
-    "cost-based-routing",  NULL};
+/* The strategies by name, as LiteLLM spells them (usage-based-routing-v2 is LiteLLM's newer
+ * implementation of the same rule: ccproxy has one). */
+static const struct {
+    const char *name;
+    cc_strategy_t strategy;
+} strategies[] = {{"simple-shuffle", CC_STRATEGY_SHUFFLE},
+                  {"least-busy", CC_STRATEGY_LEAST_BUSY},
+                  {"latency-based-routing", CC_STRATEGY_LATENCY},
+                  {"usage-based-routing", CC_STRATEGY_USAGE},
+                  {"usage-based-routing-v2", CC_STRATEGY_USAGE}};
+static const char *const unsupported_strategies[] = {"cost-based-routing", NULL};
 
 /* Whole-number limits of the counts (docs/configuration.md gives them). */
 #define CC_MAX_NUM_RETRIES 10
 #define CC_MAX_ALLOWED_FAILS 1000000
+#define CC_MAX_PARALLEL 1000000
 
 void cc__cfg_router_defaults(cc_router_settings_t *r) {
     memset(r, 0, sizeof *r);
@@ -67,6 +79,9 @@ void cc__cfg_router_defaults(cc_router_settings_t *r) {
     r->retry_after_ms = 0;
     r->allowed_fails = 3;
     r->cooldown_ms = 5000;
+    r->strategy = CC_STRATEGY_SHUFFLE;
+    r->latency_ttl_ms = 3600000;
+    r->latency_buffer = 0;
 }
 
 void cc__cfg_free_router(cc_router_settings_t *r) {
@@ -87,11 +102,6 @@ static bool in_list(const char *s, const char *const *list) {
     for (; *list; list++)
         if (strcmp(s, *list) == 0) return true;
     return false;
-}
-
-static void join(cc_buf_t *b, const char *const *list) {
-    for (const char *const *p = list; *p; p++)
-        cc_buf_printf(b, "%s%s", p == list ? "" : ", ", *p);
 }
 
 /* The key node of the last pair of `map` named `key` (the pair cc_yaml_map_get reads). */
@@ -303,27 +313,53 @@ static void read_routing_strategy(cc__cfgctx_t *x, const cc_yaml_node_t *map, co
     (void)check;
     snprintf(path, sizeof path, "%s.routing_strategy", section);
     if (cc__cfg_string(x, n, path, &s) != 0) return;
-    if (in_list(s, supported_strategies)) {
-        free(s);
-        return;
+    cc_buf_t list = CC_BUF_INIT;
+    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++) {
+        if (strcmp(s, strategies[i].name) == 0) {
+            x->cfg->router.strategy = strategies[i].strategy;
+            free(s);
+            return;
+        }
+        cc_buf_printf(&list, "%s%s", i ? ", " : "", strategies[i].name);
     }
-    if (in_list(s, unsupported_strategies)) {
+    if (in_list(s, unsupported_strategies))
         cc__cfg_error(x, n,
-                      "%s '%s' is not supported yet: ccproxy picks a group's deployments by "
-                      "weight and order only; write routing_strategy: simple-shuffle or remove it",
-                      path, s);
-    } else {
-        cc_buf_t list = CC_BUF_INIT;
-        join(&list, supported_strategies);
-        cc_buf_puts(&list, ", ");
-        join(&list, unsupported_strategies);
-        cc__cfg_error(x, n,
-                      "%s '%s' is not a routing strategy (known: %s); write simple-shuffle, the "
-                      "one ccproxy supports",
+                      "%s '%s' is not supported: ccproxy does not price requests before it "
+                      "sends them; write one of %s",
                       path, s, list.data);
-        cc_buf_free(&list);
-    }
+    else
+        cc__cfg_error(x, n, "%s '%s' is not a routing strategy; write one of %s", path, s,
+                      list.data);
+    cc_buf_free(&list);
     free(s);
+}
+
+/* routing_strategy_args: {ttl: seconds, lowest_latency_buffer: fraction} for
+ * latency-based-routing; LiteLLM's other arguments are accepted with a warning. */
+static void read_strategy_args(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                               bool check) {
+    static const char *const known[] = {"ttl", "lowest_latency_buffer", NULL};
+    static const char *const accepted[] = {"max_latency_list_size", NULL};
+    const cc_yaml_node_t *n = cc_yaml_map_get(map, "routing_strategy_args");
+    char path[96], kpath[128], d[96];
+    (void)check;
+    snprintf(path, sizeof path, "%s.routing_strategy_args", section);
+    if (cc_yaml_is_null(n) || cc__cfg_want_map(x, n, path) != 0) return;
+    cc__cfg_check_keys_ex(x, n, path, known, accepted);
+    warn_pending(x, n, path, accepted);
+    cc__cfg_seconds(x, n, "ttl", path, false, &x->cfg->router.latency_ttl_ms);
+    const cc_yaml_node_t *b = cc_yaml_map_get(n, "lowest_latency_buffer");
+    double v;
+    snprintf(kpath, sizeof kpath, "%s.lowest_latency_buffer", path);
+    if (cc__cfg_number(x, b, kpath, &v) == 0) {
+        if (!(v >= 0) || v > 100)
+            cc__cfg_error(x, b,
+                          "%s must be a number from 0 to 100 (0.5: deployments up to 1.5 x the "
+                          "lowest latency are picked among at random), got %s; change it",
+                          kpath, cc_yaml_describe(b, d, sizeof d));
+        else
+            x->cfg->router.latency_buffer = v;
+    }
 }
 
 /* A whole number from 0 to `hi` into *out. */
@@ -360,13 +396,21 @@ static void read_cooldown_time(cc__cfgctx_t *x, const cc_yaml_node_t *map, const
     cc__cfg_seconds(x, map, "cooldown_time", section, false, &x->cfg->router.cooldown_ms);
 }
 
+static void read_default_max_parallel(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                      const char *section, bool check) {
+    (void)check;
+    read_count(x, map, section, "default_max_parallel_requests", CC_MAX_PARALLEL,
+               &x->cfg->router.default_max_parallel);
+}
+
 typedef void (*key_reader_t)(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
                              bool check);
 
 /* One reader per entry of router_keys, in the same order. */
 static const key_reader_t readers[] = {
     read_num_retries, read_retry_after,       read_allowed_fails,   read_cooldown_time,
-    read_fallbacks,   read_default_fallbacks, read_routing_strategy};
+    read_fallbacks,   read_default_fallbacks, read_routing_strategy, read_strategy_args,
+    read_default_max_parallel};
 
 void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check_groups) {
     _Static_assert(sizeof readers / sizeof readers[0] ==

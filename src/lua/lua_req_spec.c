@@ -14,7 +14,7 @@
 #include "lua/lua_bindings.h"
 #include "lua/lua_req_internal.h"
 #include "attempt.h"
-#include "router.h"
+#include "routing/router.h"
 #include "buf.h"
 #include "oauth.h"
 

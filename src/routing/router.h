@@ -1,9 +1,10 @@
 /* router.h: which deployment each attempt of a request goes to. A group is the model_list
  * deployments that share a model_name; a request's plan is the group it was routed to, then
  * that group's fallbacks (router_settings.fallbacks, else default_fallbacks). In a group, an
- * attempt takes the lowest `order` among the members that are neither cooling down nor
- * already tried by this request, and among those one at random in proportion to `weight`
- * (simple-shuffle); a group gets 1 + num_retries attempts, then the next group of the plan.
+ * attempt takes the lowest `order` among the members that may take it (not cooling down, not
+ * already tried by this request, under max_parallel_requests and, with usage-based-routing,
+ * under rpm/tpm), and among those the routing strategy's pick (strategy.h); a group gets
+ * 1 + num_retries attempts, then the next group of the plan.
  *
  * A deployment cools down (is left out of every pick, for every request) for cooldown_time,
  * or the upstream's retry-after when longer: at once after a 429 or a 401, or when it failed
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "routing/strategy.h"
 
 #define CC_ROUTER_MAX_GROUPS 8 /* a request's group and up to 7 fallbacks */
 
@@ -35,7 +37,10 @@ typedef struct {
     size_t g;          /* the group being tried */
     int tries;         /* attempts made in it */
     unsigned char *tried; /* per deployment: this request tried it (malloc'd) */
+    cc_candidate_t *candidates; /* room for a pick's candidates (malloc'd) */
     unsigned attempts; /* attempts made in all */
+    unsigned long long est_tokens; /* what the request may take of a tpm limit */
+    bool limited; /* a pick left out members at their rpm/tpm/max_parallel_requests limit */
 } cc_route_plan_t;
 
 /** The plan of a request routed to `deployment` (whose route went through the entry named
@@ -50,6 +55,22 @@ int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *a
  *  its members get 1 + num_retries attempts, and nothing after. Returns 0, or -1 when no
  *  group has that name. */
 int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *name);
+
+/** An attempt starts at `deployment` (it counts as busy, and one request of its rpm) and ends
+ *  (every begin has one end; `tokens` is what its answer took of the tpm, 0 when unknown). */
+void cc_router_begin(cc_router_t *rt, int deployment);
+void cc_router_end(cc_router_t *rt, int deployment, unsigned long long tokens);
+/** The time from an attempt's start to its response head, for latency-based-routing. */
+void cc_router_latency(cc_router_t *rt, int deployment, double ms, uint64_t now_ms);
+
+/** A deployment's load now, for /health and explain. */
+typedef struct {
+    int busy;
+    unsigned rpm;
+    unsigned long long tpm;
+    double latency_ms; /* < 0: not measured */
+} cc_router_load_t;
+void cc_router_load(cc_router_t *rt, int deployment, uint64_t now_ms, cc_router_load_t *out);
 
 /** An attempt at `deployment` failed with `status` (an HTTP status, or 0 when the upstream
  *  could not be reached or broke before answering); `retry_after_ms` is what the upstream

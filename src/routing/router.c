@@ -1,15 +1,27 @@
-/* router.c: groups, plans and cooldowns (see router.h). */
-#include "router.h"
+/* router.c: groups, plans, picks and cooldowns (see router.h). */
+#include "routing/router.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "routing/strategy.h"
+
+#define LATENCY_SAMPLES 8 /* the latency of a deployment is the mean of its last 8 */
 
 typedef struct {
     uint64_t window_start_ms; /* the minute allowed_fails counts in */
     int fails;
     uint64_t cooling_until_ms;
     int cooling_status; /* the failure that made it cool down */
+    int busy;           /* attempts in progress at it */
+    uint64_t minute;    /* the wall-clock minute rpm and tpm count in */
+    unsigned rpm;       /* attempts started in that minute */
+    unsigned long long tpm; /* tokens their answers took */
+    float latency_ms[LATENCY_SAMPLES]; /* time to the response head of its last answers */
+    uint64_t latency_at[LATENCY_SAMPLES]; /* when each was measured (0: no sample) */
+    unsigned latency_next;
 } health_t;
 
 struct cc_router_s {
@@ -89,9 +101,14 @@ static size_t add_fallbacks(const cc_router_t *rt, const char *name, cc_route_pl
 }
 
 int cc_router_plan(const cc_router_t *rt, int deployment, const char *via, cc_route_plan_t *p) {
+    size_t n = rt->cfg->n_models ? rt->cfg->n_models : 1;
     memset(p, 0, sizeof *p);
-    p->tried = calloc(rt->cfg->n_models ? rt->cfg->n_models : 1, 1);
-    if (!p->tried) return -1;
+    p->tried = calloc(n, 1);
+    p->candidates = calloc(n, sizeof *p->candidates);
+    if (!p->tried || !p->candidates) {
+        cc_route_plan_free(p);
+        return -1;
+    }
     int g = rt->group_of[deployment];
     add_group(p, g);
     const char *name = rt->cfg->models[deployment].model_name;
@@ -113,7 +130,9 @@ int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *na
 
 void cc_route_plan_free(cc_route_plan_t *p) {
     free(p->tried);
+    free(p->candidates);
     p->tried = NULL;
+    p->candidates = NULL;
 }
 
 /* --- picking ---------------------------------------------------------------------------- */
@@ -132,40 +151,89 @@ static int order_rank(const cc_model_t *m) {
     return m->order > 0 ? m->order : 1 << 30;
 }
 
-/* A member of group g (under the lock): the lowest order among those allowed, then by weight.
- * `tried_ok`: members this request tried count too. Returns -1 when none is allowed. */
-static int pick_in_group(cc_router_t *rt, const cc_route_plan_t *p, int g, uint64_t now,
+/* The wall-clock minute since the epoch: rpm and tpm count in calendar minutes, the same on
+ * every instance. */
+static uint64_t wall_minute(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec / 60;
+}
+
+/* Starts the counts of a new minute (under the lock). */
+static void roll_minute(health_t *h, uint64_t minute) {
+    if (h->minute == minute) return;
+    h->minute = minute;
+    h->rpm = 0;
+    h->tpm = 0;
+}
+
+/* The mean of the samples younger than the ttl, or -1 when there is none. */
+static double latency_of(const cc_router_t *rt, const health_t *h, uint64_t now) {
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < LATENCY_SAMPLES; i++) {
+        if (!h->latency_at[i] || now - h->latency_at[i] > rt->cfg->router.latency_ttl_ms) continue;
+        sum += h->latency_ms[i];
+        n++;
+    }
+    return n ? sum / n : -1;
+}
+
+typedef enum { FREE, COOLING, LIMITED } avail_t;
+
+/* Whether member i may take an attempt now (under the lock). */
+static avail_t availability(cc_router_t *rt, const cc_route_plan_t *p, size_t i, uint64_t now,
+                            uint64_t minute) {
+    const cc_model_t *m = &rt->cfg->models[i];
+    health_t *h = &rt->health[i];
+    if (h->cooling_until_ms > now) return COOLING;
+    int max = m->max_parallel ? m->max_parallel : rt->cfg->router.default_max_parallel;
+    if (max > 0 && h->busy >= max) return LIMITED;
+    if (rt->cfg->router.strategy == CC_STRATEGY_USAGE) {
+        roll_minute(h, minute);
+        if (m->rpm && h->rpm + 1 > m->rpm) return LIMITED;
+        if (m->tpm && h->tpm + p->est_tokens > m->tpm) return LIMITED;
+    }
+    return FREE;
+}
+
+/* A member of group g (under the lock): among those that may take it, the lowest order, and
+ * among those the strategy's pick. `tried_ok`: members this request tried count too. Returns
+ * -1 when none may; p->limited tells whether some were left out for their limits. */
+static int pick_in_group(cc_router_t *rt, cc_route_plan_t *p, int g, uint64_t now,
                          bool tried_ok) {
     const cc_config_t *cfg = rt->cfg;
+    uint64_t minute = wall_minute();
     int best_rank = -1;
-    double total = 0;
+    size_t n = 0;
     for (size_t i = 0; i < cfg->n_models; i++) {
         if (rt->group_of[i] != g || (!tried_ok && p->tried[i])) continue;
-        if (rt->health[i].cooling_until_ms > now) continue;
+        avail_t a = availability(rt, p, i, now, minute);
+        if (a == LIMITED) p->limited = true;
+        if (a != FREE) continue;
         int rank = order_rank(&cfg->models[i]);
-        if (best_rank < 0 || rank < best_rank) {
-            best_rank = rank;
-            total = 0;
-        }
-        if (rank == best_rank) total += cfg->models[i].weight > 0 ? cfg->models[i].weight : 1;
+        if (best_rank >= 0 && rank > best_rank) continue;
+        if (rank != best_rank) n = 0; /* a lower order: the higher ones are out */
+        best_rank = rank;
+        const health_t *h = &rt->health[i];
+        p->candidates[n++] = (cc_candidate_t){
+            .dep = (int)i,
+            .weight = cfg->models[i].weight > 0 ? cfg->models[i].weight : 1,
+            .busy = h->busy,
+            .latency_ms = latency_of(rt, h, now),
+            .tpm = h->minute == minute ? h->tpm : 0,
+        };
     }
-    if (best_rank < 0) return -1;
-    double at = (double)(next_random(rt) >> 11) / (double)(1ull << 53) * total;
-    int last = -1;
-    for (size_t i = 0; i < cfg->n_models; i++) {
-        if (rt->group_of[i] != g || (!tried_ok && p->tried[i])) continue;
-        if (rt->health[i].cooling_until_ms > now || order_rank(&cfg->models[i]) != best_rank)
-            continue;
-        last = (int)i;
-        at -= cfg->models[i].weight > 0 ? cfg->models[i].weight : 1;
-        if (at < 0) return (int)i;
-    }
-    return last;
+    if (!n) return -1;
+    size_t k = cc_strategy_pick(cfg->router.strategy, p->candidates, n,
+                                cfg->router.latency_buffer, next_random(rt));
+    return p->candidates[k].dep;
 }
 
 int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *again) {
     int d = -1;
     *again = false;
+    p->limited = false;
     pthread_mutex_lock(&rt->lock);
     while (p->g < p->n_groups) {
         if (p->tries <= rt->cfg->router.num_retries) {
@@ -186,6 +254,49 @@ int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *a
     p->attempts++;
     p->tried[d] = 1;
     return d;
+}
+
+/* --- load ------------------------------------------------------------------------------- */
+
+void cc_router_begin(cc_router_t *rt, int deployment) {
+    uint64_t minute = wall_minute();
+    pthread_mutex_lock(&rt->lock);
+    health_t *h = &rt->health[deployment];
+    roll_minute(h, minute);
+    h->busy++;
+    h->rpm++;
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void cc_router_end(cc_router_t *rt, int deployment, unsigned long long tokens) {
+    uint64_t minute = wall_minute();
+    pthread_mutex_lock(&rt->lock);
+    health_t *h = &rt->health[deployment];
+    roll_minute(h, minute);
+    if (h->busy > 0) h->busy--;
+    h->tpm += tokens;
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void cc_router_latency(cc_router_t *rt, int deployment, double ms, uint64_t now_ms) {
+    pthread_mutex_lock(&rt->lock);
+    health_t *h = &rt->health[deployment];
+    unsigned k = h->latency_next++ % LATENCY_SAMPLES;
+    h->latency_ms[k] = (float)ms;
+    h->latency_at[k] = now_ms ? now_ms : 1;
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void cc_router_load(cc_router_t *rt, int deployment, uint64_t now_ms, cc_router_load_t *out) {
+    uint64_t minute = wall_minute();
+    pthread_mutex_lock(&rt->lock);
+    health_t *h = &rt->health[deployment];
+    roll_minute(h, minute);
+    out->busy = h->busy;
+    out->rpm = h->rpm;
+    out->tpm = h->tpm;
+    out->latency_ms = latency_of(rt, h, now_ms);
+    pthread_mutex_unlock(&rt->lock);
 }
 
 /* --- health ----------------------------------------------------------------------------- */
