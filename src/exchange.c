@@ -279,11 +279,11 @@ static unsigned retry_after_of(const cc_headers_t *h) {
     return ms > 0 && ms < 3600000 ? (unsigned)ms : 0;
 }
 
-/* Whether the plan still has an attempt to offer (the pick itself may still find none). */
-static bool may_retry(const exchange_t *ex) {
-    const cc_route_plan_t *p = &ex->plan;
-    if (ex->no_retry || p->g >= p->n_groups || cc_now_ns() >= ex->deadline_ns) return false;
-    return p->tries <= ex->cfg->router.num_retries || p->g + 1 < p->n_groups;
+/* Whether failure f of the current attempt leads to another one (the upstream allowed it,
+ * there is time left, the plan has an attempt to offer). */
+static bool may_retry(const exchange_t *ex, cc_failure_t f) {
+    if (ex->no_retry || cc_now_ns() >= ex->deadline_ns) return false;
+    return cc_router_would_retry(router(ex), &ex->plan, f);
 }
 
 static void on_retry_timer(uv_timer_t *t) {
@@ -293,14 +293,19 @@ static void on_retry_timer(uv_timer_t *t) {
 /* The attempt failed before anything reached the client (`status` 0: no answer). Picks the
  * next deployment of the plan and starts it after the wait; returns false when there is none
  * (or no time left for it), and the failure goes to the client. */
-static bool retry(exchange_t *ex, int status, const char *reason) {
+static bool retry(exchange_t *ex, int status, const char *reason, cc_failure_t f) {
     uint64_t now = cc_now_ns();
     cc_buf_printf(&ex->tried, ",%s:%s:%.0fms", ex->cfg->models[ex->dep].model_name, reason,
                   ms_since(ex->attempt_ns, now));
     cc_attempt_rec_t rec = {ex->dep, status, status ? NULL : reason,
                             ms_since(ex->attempt_ns, now)};
     cc_preq_add_attempt(&ex->r, &rec);
-    if (!may_retry(ex)) return false;
+    cc_router_note(router(ex), &ex->plan, f);
+    if (ex->no_retry || now >= ex->deadline_ns || !cc_router_has_more(&ex->plan)) return false;
+    const char *why = !ex->plan.diverted  ? ""
+                      : f.context_window ? ", the input is too long for it: "
+                                           "context_window_fallbacks"
+                                         : ", a content-policy refusal: content_policy_fallbacks";
     bool again;
     int d = cc_router_next(router(ex), &ex->plan, now / 1000000, &again);
     if (d < 0) return false;
@@ -337,8 +342,8 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
         uv_timer_init(&ex->w->loop, ex->retry_timer);
         ex->retry_timer->data = ex;
     }
-    cc_info("%s the attempt at %s failed (%s): attempt %u goes to %s in %u ms", ex->id,
-            ex->cfg->models[ex->dep].model_name, reason, ex->plan.attempts,
+    cc_info("%s the attempt at %s failed (%s%s): attempt %u goes to %s in %u ms", ex->id,
+            ex->cfg->models[ex->dep].model_name, reason, why, ex->plan.attempts,
             ex->cfg->models[d].model_name, wait);
     attempt_over(ex);
     cc_attempt_free(ex->attempt); /* the attempt calling back does not touch itself after */
@@ -354,12 +359,19 @@ static bool retry(exchange_t *ex, int status, const char *reason) {
 static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long long cl) {
     exchange_t *ex = arg;
     if (status == 401 && ex->r.oauth_provider && !ex->refreshed) return false; /* held */
-    if (cc_router_retryable(status) || status == 401) {
+    cc_failure_t fail_class = cc_failure_of_answer(status, NULL, 0);
+    if (fail_class.cls >= 0) {
         const char *sr = cc_headers_get(h, "x-should-retry");
         if (sr && strcasecmp(sr, "false") == 0) ex->no_retry = true;
         ex->retry_after_ms = retry_after_of(h);
-        cc_router_failed(router(ex), ex->dep, status, ex->retry_after_ms, cc_now_ns() / 1000000);
-        if (may_retry(ex)) return false; /* held: another attempt may do better */
+    }
+    if (fail_class.cls == CC_FAIL_BAD_REQUEST) {
+        /* Only its text tells whether another attempt may do better: held when one may. */
+        if (!ex->no_retry && cc_router_wants_body(router(ex), &ex->plan, status)) return false;
+    } else if (fail_class.cls >= 0) {
+        cc_router_failed(router(ex), ex->dep, status, fail_class, ex->retry_after_ms,
+                         cc_now_ns() / 1000000);
+        if (may_retry(ex, fail_class)) return false; /* held: another may do better */
     }
     ex->state = EX_ANSWERING;
     ex->head_ns = cc_now_ns();
@@ -405,7 +417,10 @@ static void on_attempt_done(void *arg) {
         }
         char reason[16];
         snprintf(reason, sizeof reason, "%d", held.status);
-        if (retry(ex, held.status, reason)) return;
+        cc_failure_t f = cc_failure_of_answer(held.status, held.body, held.body_len);
+        if (f.cls == CC_FAIL_BAD_REQUEST || f.cls == CC_FAIL_CONTENT_POLICY)
+            cc_router_failed(router(ex), ex->dep, held.status, f, 0, cc_now_ns() / 1000000);
+        if (retry(ex, held.status, reason, f)) return;
         relay_held(ex, NULL);
         return;
     }
@@ -427,10 +442,11 @@ static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool 
     static const char *const reasons[] = {"unreachable", "tls", "timeout", "broken"};
     ex->retry_after_ms = 0;
     uint64_t now = cc_now_ns();
-    cc_router_failed(router(ex), ex->dep, 0, 0, now / 1000000);
+    cc_failure_t f = cc_failure_of_transport(kind == CC_UP_TIMEOUT);
+    cc_router_failed(router(ex), ex->dep, 0, f, 0, now / 1000000);
     if (kind == CC_UP_TIMEOUT) /* a deployment that times out is slow: so it counts */
         cc_router_latency(router(ex), ex->dep, ms_since(ex->attempt_ns, now), now / 1000000);
-    if (retry(ex, 0, reasons[kind])) return;
+    if (retry(ex, 0, reasons[kind], f)) return;
     switch (kind) {
     case CC_UP_UNREACHABLE: fail(ex, 529, "overloaded_error", text, "upstream-failed", false); break;
     case CC_UP_TIMEOUT: fail(ex, 504, "api_error", text, "upstream-failed", false); break;
@@ -544,6 +560,20 @@ static void start_attempt(exchange_t *ex) {
         fail(ex, 500, "api_error", "out of memory", "rejected", false);
 }
 
+/* The request's time for all its attempts: the routed deployment's stream_timeout (for a
+ * streaming request) or timeout, else router_settings' stream_timeout or timeout, else
+ * ccproxy.upstream.first_byte_timeout. */
+static unsigned budget_of(const exchange_t *ex) {
+    const cc_model_t *d0 = &ex->cfg->models[ex->r.deployment];
+    const cc_router_settings_t *s = &ex->cfg->router;
+    bool stream = ex->r.stream;
+    double t = stream && d0->stream_timeout > 0 ? d0->stream_timeout : d0->timeout;
+    if (t > 0) return (unsigned)(t * 1000);
+    if (stream && s->stream_timeout_ms) return s->stream_timeout_ms;
+    if (s->timeout_ms) return s->timeout_ms;
+    return ex->cfg->limits.first_byte_timeout_ms;
+}
+
 /* What the request may take of a deployment's tpm: the estimate of its input tokens (the one
  * req:tokens() gives scripts), when a strategy needs it. */
 static unsigned long long estimate_tokens(exchange_t *ex) {
@@ -632,9 +662,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         ex->dep = ex->r.deployment;
         ex->plan.attempts = 1;
     }
-    const cc_model_t *d0 = &ex->cfg->models[ex->r.deployment];
-    unsigned budget_ms = d0->timeout > 0 ? (unsigned)(d0->timeout * 1000)
-                                         : ex->cfg->limits.first_byte_timeout_ms;
+    unsigned budget_ms = budget_of(ex);
     ex->deadline_ns = ex->start_ns + (uint64_t)budget_ms * 1000000;
     cc_conn_observer_t obs = {on_client_drain, on_client_gone, ex};
     cc_conn_set_observer(c, &obs);

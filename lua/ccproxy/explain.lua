@@ -596,14 +596,26 @@ local function print_text(o)
   if o.plan ~= json.null and #o.plan > 0 then
     local single = #o.plan == 1 and #o.plan[1].members == 1 and o.plan[1].tries == 1
     if not single then
-      w("\nattempts (each picks a member by order, then weight; the upstream request below is\n"
-        .. "  shown for the routed entry)\n")
+      local by = {
+        ["simple-shuffle"] = "weight",
+        ["least-busy"] = "fewest attempts in progress",
+        ["latency-based-routing"] = "lowest latency",
+        ["usage-based-routing"] = "fewest tokens this minute, under rpm/tpm",
+      }
+      local strategy = o.plan[1].strategy or "simple-shuffle"
+      w(string.format("\nattempts (routing_strategy %s: each picks a member by order, then by %s;\n"
+        .. "  the upstream request below is shown for the routed entry)\n", strategy,
+        by[strategy] or strategy))
       for i, g in ipairs(o.plan) do
         w(string.format("  %d. group %s, up to %d attempt%s%s\n", i, g.group, g.tries,
           g.tries == 1 and "" or "s", i > 1 and " (fallback)" or ""))
         for _, m in ipairs(g.members) do
-          w(string.format("       %s  %s  %s  order %s  weight %s\n", m.model_name, m.model,
-            m.api_base, m.order > 0 and tostring(m.order) or "-", tostring(m.weight)))
+          local limits = ""
+          if (m.rpm or 0) > 0 then limits = limits .. "  rpm " .. m.rpm end
+          if (m.tpm or 0) > 0 then limits = limits .. "  tpm " .. m.tpm end
+          if (m.max_parallel or 0) > 0 then limits = limits .. "  max_parallel " .. m.max_parallel end
+          w(string.format("       %s  %s  %s  order %s  weight %s%s\n", m.model_name, m.model,
+            m.api_base, m.order > 0 and tostring(m.order) or "-", tostring(m.weight), limits))
         end
       end
     end

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "routing/failure.h"
 #include "config/config.h"
 #include "config/yaml_tree.h"
 
@@ -1188,11 +1189,70 @@ static void test_routing_strategy(void) {
     cc_buf_free(&warn);
 }
 
+static void test_router_policies(void) {
+    cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
+    cc_config_t *cfg = load_groups("router_settings:\n"
+                                   "  retry_policy: {RateLimitErrorRetries: 3, "
+                                   "BadRequestErrorRetries: 1}\n"
+                                   "  model_group_retry_policy:\n"
+                                   "    big: {InternalServerErrorRetries: 2}\n"
+                                   "  allowed_fails_policy: {RateLimitErrorAllowedFails: 10, "
+                                   "TimeoutErrorAllowedFails: 0}\n"
+                                   "  content_policy_fallbacks: [{big: [small]}]\n"
+                                   "  max_fallbacks: 2\n"
+                                   "  disable_cooldowns: true\n"
+                                   "  stream_timeout: 45\n",
+                                   &err, &warn);
+    CHECK(cfg != NULL);
+    CHECK_EQ_INT(err.len, 0);
+    CHECK_EQ_INT(warn.len, 0);
+    if (cfg) {
+        const cc_router_settings_t *r = &cfg->router;
+        CHECK_EQ_INT(r->retry_policy[CC_FAIL_RATE_LIMIT], 3);
+        CHECK_EQ_INT(r->retry_policy[CC_FAIL_BAD_REQUEST], 1);
+        CHECK_EQ_INT(r->retry_policy[CC_FAIL_SERVER], -1);
+        CHECK_EQ_INT(r->n_group_retry_policy, 1);
+        if (r->n_group_retry_policy == 1) {
+            CHECK_EQ_STR(r->group_retry_policy[0].group, "big");
+            CHECK_EQ_INT(r->group_retry_policy[0].retries[CC_FAIL_SERVER], 2);
+            CHECK_EQ_INT(r->group_retry_policy[0].retries[CC_FAIL_RATE_LIMIT], -1);
+        }
+        CHECK_EQ_INT(r->allowed_fails_policy[CC_FAIL_RATE_LIMIT], 10);
+        CHECK_EQ_INT(r->allowed_fails_policy[CC_FAIL_TIMEOUT], 0);
+        CHECK_EQ_INT(r->allowed_fails_policy[CC_FAIL_AUTH], -1);
+        CHECK_EQ_INT(r->n_content_policy_fallbacks, 1);
+        CHECK_EQ_INT(r->max_fallbacks, 2);
+        CHECK(r->disable_cooldowns);
+        CHECK_EQ_INT(r->stream_timeout_ms, 45000);
+        CHECK_EQ_INT(r->timeout_ms, 0);
+    }
+    cc_config_free(cfg);
+
+    cfg = load_groups("router_settings:\n"
+                      "  retry_policy: {RateLimitErrorRetrys: 3, TimeoutErrorRetries: 11}\n"
+                      "  model_group_retry_policy: {nosuch: {TimeoutErrorRetries: 1}}\n"
+                      "  context_window_fallbacks: [{big: [huge]}]\n",
+                      &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_text(&warn, "/cfgtest/config.yaml:18:18: unknown key 'RateLimitErrorRetrys' in "
+                          "router_settings.retry_policy (known keys: BadRequestErrorRetries, "));
+    CHECK(has_line(&err, "/cfgtest/config.yaml:18:64: router_settings.retry_policy."
+                         "TimeoutErrorRetries must be a whole number from 0 to 10, got \"11\"; "
+                         "change it"));
+    CHECK(has_text(&err, "router_settings.model_group_retry_policy names the group 'nosuch', "
+                         "but no model_list entry has model_name 'nosuch'"));
+    CHECK(has_text(&err, "router_settings.context_window_fallbacks[0].big[0] names the group "
+                         "'huge', but no model_list entry has model_name 'huge'"));
+    CHECK_EQ_INT(count_lines(&err), 3);
+    cc_buf_free(&err);
+    cc_buf_free(&warn);
+}
+
 static void test_router_settings_warnings(void) {
     cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
     cc_config_t *cfg = load_groups("router_settings:\n"
                                    "  timeout: 30\n"
-                                   "  redis_host: localhost\n"
+                                   "  cache_responses: true\n"
                                    "  num_retires: 2\n"
                                    "  enable_pre_call_checks: true\n"
                                    "litellm_settings:\n"
@@ -1201,25 +1261,26 @@ static void test_router_settings_warnings(void) {
                                    &err, &warn);
     CHECK(cfg != NULL);
     CHECK_EQ_INT(err.len, 0);
-    CHECK(has_line(&warn, "/cfgtest/config.yaml:18:3: router_settings.timeout is accepted but "
-                          "not used yet: ccproxy does not implement it, so it has no effect; "
-                          "ccproxy's timeouts are litellm_params.timeout per deployment and "
-                          "ccproxy.upstream in ccproxy.yaml; remove it, or keep it for when "
-                          "ccproxy does"));
-    CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.redis_host is accepted but "
-                          "not used yet: ccproxy does not implement it, so it has no effect; "
-                          "remove it, or keep it for when ccproxy does"));
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.cache_responses is "
+                          "accepted but not used yet: ccproxy does not implement it, so it has "
+                          "no effect; remove it, or keep it for when ccproxy does"));
     CHECK(has_text(&warn, "/cfgtest/config.yaml:20:3: unknown key 'num_retires' in "
                           "router_settings (known keys: num_retries, retry_after, allowed_fails, "
                           "cooldown_time, fallbacks, default_fallbacks, routing_strategy, "));
     CHECK(has_line(&warn, "/cfgtest/config.yaml:21:3: router_settings.enable_pre_call_checks is "
                           "accepted but not used yet: ccproxy does not implement it, so it has no "
                           "effect; remove it, or keep it for when ccproxy does"));
-    CHECK(has_line(&warn, "/cfgtest/config.yaml:23:3: litellm_settings.context_window_fallbacks "
-                          "is accepted but not used yet: ccproxy does not implement it, so it has "
-                          "no effect; remove it, or keep it for when ccproxy does"));
-    CHECK_EQ_INT(count_lines(&warn), 5);
-    if (cfg) CHECK_EQ_INT(cfg->router.num_retries, 0);
+    CHECK_EQ_INT(count_lines(&warn), 3);
+    if (cfg) {
+        CHECK_EQ_INT(cfg->router.num_retries, 0);
+        CHECK_EQ_INT(cfg->router.timeout_ms, 30000);
+        /* litellm_settings' context_window_fallbacks, as LiteLLM reads them */
+        CHECK_EQ_INT(cfg->router.n_context_window_fallbacks, 1);
+        if (cfg->router.n_context_window_fallbacks == 1) {
+            CHECK_EQ_STR(cfg->router.context_window_fallbacks[0].from, "big");
+            CHECK_EQ_STR(cfg->router.context_window_fallbacks[0].to[0], "small");
+        }
+    }
     cc_config_free(cfg);
     cc_buf_reset(&warn);
 
@@ -1603,6 +1664,7 @@ int main(void) {
     CC_RUN(test_router_settings_warnings);
     CC_RUN(test_weight_and_order);
     CC_RUN(test_deployment_limits);
+    CC_RUN(test_router_policies);
     CC_RUN(test_missing_files_and_syntax);
     CC_RUN(test_type_errors);
     CC_RUN(test_yaml_scalar_typing);

@@ -386,7 +386,7 @@ model_list:
   - model_name: background
     litellm_params: {model: anthropic/claude-haiku-5-5, api_key: sk-ant-first-0123456789, order: 2}
   - model_name: background
-    litellm_params: {model: anthropic/claude-haiku-4-5, api_key: sk-ant-second-0123456789, order: 1, weight: 3}
+    litellm_params: {model: anthropic/claude-haiku-4-5, api_key: sk-ant-second-0123456789, order: 1, weight: 3, rpm: 50, max_parallel_requests: 4}
   - model_name: cheap
     litellm_params: {model: openai/gpt-5-mini, api_base: "https://api.openai.com/v1", api_key: sk-x-0123456789}
   - model_name: "claude-*"
@@ -395,6 +395,7 @@ model_list:
     litellm_params: {model: claude-sonnet-5-5}
 router_settings:
   num_retries: 1
+  routing_strategy: usage-based-routing
   fallbacks: [{background: [cheap]}]
 ]] })
     local r = ccproxy(dir, { "explain", "--json", "--headers", fixture("c_oauth", 1, nil, "headers"),
@@ -402,7 +403,10 @@ router_settings:
     assert.equals(0, r.code, r.stdout .. r.stderr)
     local o = decode(r.stdout)
     assert.equals(2, #o.plan)
-    assert.same({ "background", 2 }, { o.plan[1].group, o.plan[1].tries })
+    assert.same({ "background", 2, "usage-based-routing" },
+      { o.plan[1].group, o.plan[1].tries, o.plan[1].strategy })
+    assert.same({ 50, 0, 4 }, { o.plan[1].members[1].rpm, o.plan[1].members[1].tpm,
+                               o.plan[1].members[1].max_parallel })
     -- lowest order first
     assert.same({ "anthropic/claude-haiku-4-5", 1, 3 },
       { o.plan[1].members[1].model, o.plan[1].members[1].order, o.plan[1].members[1].weight })
@@ -412,6 +416,9 @@ router_settings:
     local text = ccproxy(dir, { "explain", "--headers", fixture("c_oauth", 1, nil, "headers"),
                                 fixture("e_model_haiku", 1, nil, "body") }).stdout
     assert.matches("2%. group cheap, up to 2 attempts %(fallback%)", text)
+    assert.matches("routing_strategy usage%-based%-routing: each picks a member by order, then "
+      .. "by fewest tokens this minute, under rpm/tpm", text)
+    assert.matches("order 1  weight 3  rpm 50  max_parallel 4", text)
     assert_lacks(text, "0123456789")
   end)
 

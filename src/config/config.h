@@ -89,6 +89,8 @@ typedef struct {
                              (0 = not given: after every ordered member) */
     unsigned rpm, tpm;    /* litellm_params.rpm / tpm: requests and tokens a minute it takes
                              (0 = no limit); usage-based-routing keeps under them */
+    double stream_timeout; /* litellm_params.stream_timeout seconds, for streaming requests
+                              (0 = timeout) */
     int max_parallel;     /* litellm_params.max_parallel_requests (0 = the router's
                              default_max_parallel_requests, which 0 leaves unlimited) */
     cJSON *litellm_params; /* the whole map as written (os.environ/ not resolved), for scripts */
@@ -107,6 +109,15 @@ typedef struct {
 /** config.yaml router_settings (also read from litellm_settings, as LiteLLM does; a key in
  *  both is an error). Several model_list deployments with the same model_name form a group;
  *  a request routed to a group picks one member per attempt. */
+/** The error classes of retry_policy and allowed_fails_policy, in routing/failure.h's order. */
+#define CC_POLICY_CLASSES 6
+
+/** One model_group_retry_policy entry: the retries per error class of group `group`. */
+typedef struct {
+    char *group;
+    int retries[CC_POLICY_CLASSES]; /* -1: the router-wide retry_policy, else num_retries */
+} cc_group_policy_t;
+
 /** router_settings.routing_strategy: how an attempt picks among a group's members of the
  *  lowest order that may take it. */
 typedef enum {
@@ -131,6 +142,18 @@ typedef struct {
     unsigned cooldown_ms;     /* cooldown_time (default 5 s) */
     cc_fallback_t *fallbacks; /* fallbacks: [{group: [group, ...]}, ...] */
     size_t n_fallbacks;
+    cc_fallback_t *context_window_fallbacks; /* where a too-long request goes instead */
+    size_t n_context_window_fallbacks;
+    cc_fallback_t *content_policy_fallbacks; /* where a content-policy refusal goes instead */
+    size_t n_content_policy_fallbacks;
+    int max_fallbacks;        /* fallback groups a request may try (default 5) */
+    int retry_policy[CC_POLICY_CLASSES]; /* retries per error class (-1: num_retries) */
+    cc_group_policy_t *group_retry_policy; /* model_group_retry_policy */
+    size_t n_group_retry_policy;
+    int allowed_fails_policy[CC_POLICY_CLASSES]; /* per error class (-1: not set) */
+    bool disable_cooldowns;   /* no deployment ever cools down */
+    unsigned timeout_ms;      /* timeout: each deployment's default budget (0: not set) */
+    unsigned stream_timeout_ms; /* stream_timeout: the same for streaming requests */
     char **default_fallbacks; /* default_fallbacks: groups tried when a group has none */
     size_t n_default_fallbacks;
 } cc_router_settings_t;

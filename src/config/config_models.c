@@ -352,6 +352,23 @@ static void read_limits(entry_ctx_t *e, cc_model_t *m, const cc_yaml_node_t *lp)
         m->max_parallel = (int)v;
 }
 
+/* litellm_params.timeout or stream_timeout, in seconds, into *out. */
+static void read_timeout_seconds(entry_ctx_t *e, const cc_yaml_node_t *lp, const char *key,
+                                 double *out) {
+    char path[128];
+    double t;
+    snprintf(path, sizeof path, "%s.%s", e->path, key);
+    const cc_yaml_node_t *tn = cc_yaml_map_get(lp, key);
+    if (cc__cfg_number(e->x, tn, path, &t) != 0) return;
+    if (t < 0 || t > 1e6)
+        cc__cfg_error(e->x, tn,
+                      "%s must be a number of seconds from 0 to 1000000 (0 = the "
+                      "global default); change it",
+                      path);
+    else
+        *out = t;
+}
+
 /* The fields of a deployment. `custom` is litellm_params.custom_llm_provider (taken over). */
 static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *src, char *custom,
                             const provider_t *prefix) {
@@ -447,18 +464,8 @@ static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *sr
     read_headers(e, m, lp, "extra_headers");
     read_ssl_verify(e, m, lp);
 
-    double t;
-    snprintf(path, sizeof path, "%s.timeout", e->path);
-    const cc_yaml_node_t *tn = cc_yaml_map_get(lp, "timeout");
-    if (cc__cfg_number(x, tn, path, &t) == 0) {
-        if (t < 0 || t > 1e6)
-            cc__cfg_error(x, tn,
-                          "%s must be a number of seconds from 0 to 1000000 (0 = the "
-                          "global default); change it",
-                          path);
-        else
-            m->timeout = t;
-    }
+    read_timeout_seconds(e, lp, "timeout", &m->timeout);
+    read_timeout_seconds(e, lp, "stream_timeout", &m->stream_timeout);
     read_weight_order(e, m, lp);
     read_limits(e, m, lp);
     snprintf(path, sizeof path, "%s.max_tokens", e->path);
@@ -472,7 +479,7 @@ static void read_deployment(entry_ctx_t *e, cc_model_t *m, const entry_src_t *sr
 static void warn_alias_settings(entry_ctx_t *e, const cc_model_t *m, const entry_src_t *srcs,
                                 const entry_src_t *src) {
     static const char *const deployment_keys[] = {"api_base", "api_key",    "extra_headers",
-                                                  "headers",  "ssl_verify", "timeout",
+                                                  "headers",  "ssl_verify", "timeout", "stream_timeout",
                                                   "weight",   "order",      "rpm",
                                                   "tpm", "max_parallel_requests", NULL};
     const cc_model_t *target = &e->x->cfg->models[m->alias_of];

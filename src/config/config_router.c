@@ -21,19 +21,19 @@ static const char *const router_keys[] = {"num_retries",
                                           "routing_strategy",
                                           "routing_strategy_args",
                                           "default_max_parallel_requests",
+                                          "context_window_fallbacks",
+                                          "content_policy_fallbacks",
+                                          "max_fallbacks",
+                                          "retry_policy",
+                                          "model_group_retry_policy",
+                                          "allowed_fails_policy",
+                                          "disable_cooldowns",
+                                          "timeout",
+                                          "stream_timeout",
                                           NULL};
 
 /* LiteLLM's other router settings: accepted, with a warning that they do nothing yet. */
-static const char *const pending_router_keys[] = {"timeout",
-                                                  "stream_timeout",
-                                                  "max_fallbacks",
-                                                  "retry_policy",
-                                                  "model_group_retry_policy",
-                                                  "allowed_fails_policy",
-                                                  "context_window_fallbacks",
-                                                  "content_policy_fallbacks",
-                                                  "disable_cooldowns",
-                                                  "redis_host",
+static const char *const pending_router_keys[] = {"redis_host",
                                                   "redis_port",
                                                   "redis_password",
                                                   "redis_url",
@@ -51,11 +51,6 @@ static const char *const pending_router_keys[] = {"timeout",
                                                   "default_litellm_params",
                                                   NULL};
 
-/* What LiteLLM reads from litellm_settings for its router that ccproxy does not use yet. The
- * section holds many other LiteLLM settings (callbacks, drop_params, ...): those stay silent. */
-static const char *const pending_litellm_keys[] = {"context_window_fallbacks",
-                                                   "content_policy_fallbacks", NULL};
-
 /* The strategies by name, as LiteLLM spells them (usage-based-routing-v2 is LiteLLM's newer
  * implementation of the same rule: ccproxy has one). */
 static const struct {
@@ -72,6 +67,7 @@ static const char *const unsupported_strategies[] = {"cost-based-routing", NULL}
 #define CC_MAX_NUM_RETRIES 10
 #define CC_MAX_ALLOWED_FAILS 1000000
 #define CC_MAX_PARALLEL 1000000
+#define CC_ROUTER_FALLBACKS_MAX 7 /* a plan holds a group and up to 7 fallbacks */
 
 void cc__cfg_router_defaults(cc_router_settings_t *r) {
     memset(r, 0, sizeof *r);
@@ -82,16 +78,30 @@ void cc__cfg_router_defaults(cc_router_settings_t *r) {
     r->strategy = CC_STRATEGY_SHUFFLE;
     r->latency_ttl_ms = 3600000;
     r->latency_buffer = 0;
+    r->max_fallbacks = 5;
+    for (int i = 0; i < CC_POLICY_CLASSES; i++) {
+        r->retry_policy[i] = -1;
+        r->allowed_fails_policy[i] = -1;
+    }
+}
+
+static void free_fallbacks(cc_fallback_t *list, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].from);
+        for (size_t j = 0; j < list[i].n_to; j++)
+            free(list[i].to[j]);
+        free(list[i].to);
+    }
+    free(list);
 }
 
 void cc__cfg_free_router(cc_router_settings_t *r) {
-    for (size_t i = 0; i < r->n_fallbacks; i++) {
-        free(r->fallbacks[i].from);
-        for (size_t j = 0; j < r->fallbacks[i].n_to; j++)
-            free(r->fallbacks[i].to[j]);
-        free(r->fallbacks[i].to);
-    }
-    free(r->fallbacks);
+    free_fallbacks(r->fallbacks, r->n_fallbacks);
+    free_fallbacks(r->context_window_fallbacks, r->n_context_window_fallbacks);
+    free_fallbacks(r->content_policy_fallbacks, r->n_content_policy_fallbacks);
+    for (size_t i = 0; i < r->n_group_retry_policy; i++)
+        free(r->group_retry_policy[i].group);
+    free(r->group_retry_policy);
     for (size_t i = 0; i < r->n_default_fallbacks; i++)
         free(r->default_fallbacks[i]);
     free(r->default_fallbacks);
@@ -119,9 +129,6 @@ static const cc_yaml_node_t *key_node(const cc_yaml_node_t *map, const char *key
 
 /* What to use instead, for the keys whose job ccproxy does another way. */
 static const char *pending_hint(const char *key) {
-    if (strcmp(key, "timeout") == 0 || strcmp(key, "stream_timeout") == 0)
-        return "; ccproxy's timeouts are litellm_params.timeout per deployment and "
-               "ccproxy.upstream in ccproxy.yaml";
     if (strcmp(key, "model_group_alias") == 0)
         return "; an alias is a model_list entry whose model names another model_name";
     return "";
@@ -222,9 +229,15 @@ static void free_names(char **names, size_t n) {
 
 /* ---- the settings --------------------------------------------------------------------------- */
 
+/* A list of {group: [groups]} maps, read into *list / *n: fallbacks and its two kin. */
+typedef struct {
+    cc_fallback_t **list;
+    size_t *n;
+} fallback_list_t;
+
 static void read_fallback_pair(cc__cfgctx_t *x, const cc_yaml_pair_t *p, const char *ipath,
-                               bool check) {
-    cc_router_settings_t *r = &x->cfg->router;
+                               bool check, fallback_list_t fl) {
+    cc_fallback_t *list = *fl.list;
     char *from = NULL, vpath[256];
     if (read_group_name(x, p->key, ipath, check, true, &from) != 0) return;
     snprintf(vpath, sizeof vpath, "%s.%s", ipath, from);
@@ -236,16 +249,16 @@ static void read_fallback_pair(cc__cfgctx_t *x, const cc_yaml_pair_t *p, const c
         free(from);
         return;
     }
-    for (size_t i = 0; i < r->n_fallbacks; i++) {
-        if (strcmp(r->fallbacks[i].from, from) != 0) continue;
+    for (size_t i = 0; i < *fl.n; i++) {
+        if (strcmp(list[i].from, from) != 0) continue;
         cc__cfg_warn(x, p->key,
                      "%s gives the fallbacks of group '%s' again (first at line %d); this one "
                      "is not used, merge the two",
-                     ipath, from, r->fallbacks[i].pos.line);
+                     ipath, from, list[i].pos.line);
         free(from);
         return;
     }
-    cc_fallback_t *f = &r->fallbacks[r->n_fallbacks];
+    cc_fallback_t *f = &list[*fl.n];
     if (read_group_list(x, p->value, vpath, check, &f->to, &f->n_to) != 0) {
         free_names(f->to, f->n_to);
         memset(f, 0, sizeof *f);
@@ -254,33 +267,32 @@ static void read_fallback_pair(cc__cfgctx_t *x, const cc_yaml_pair_t *p, const c
     }
     f->from = from;
     f->pos = cc__cfg_pos(x, p->key);
-    r->n_fallbacks++;
+    (*fl.n)++;
 }
 
-static void read_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
-                           bool check) {
-    cc_router_settings_t *r = &x->cfg->router;
-    const cc_yaml_node_t *n = cc_yaml_map_get(map, "fallbacks");
-    char d[96], ipath[96];
+static void read_fallback_list(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                               const char *key, bool check, fallback_list_t fl) {
+    const cc_yaml_node_t *n = cc_yaml_map_get(map, key);
+    char d[96], ipath[128];
     if (cc_yaml_is_null(n)) return;
     if (n->kind != CC_YAML_SEQ) {
         cc__cfg_error(x, n,
-                      "%s.fallbacks must be a list of {group: [fallback groups]} maps, got %s; "
-                      "write e.g. fallbacks: [{claude-opus: [claude-sonnet]}]",
-                      section, cc_yaml_describe(n, d, sizeof d));
+                      "%s.%s must be a list of {group: [fallback groups]} maps, got %s; "
+                      "write e.g. %s: [{claude-opus: [claude-sonnet]}]",
+                      section, key, cc_yaml_describe(n, d, sizeof d), key);
         return;
     }
     size_t total = 0;
     for (size_t i = 0; i < n->n_items; i++)
         if (n->items[i]->kind == CC_YAML_MAP) total += n->items[i]->n_pairs;
-    r->fallbacks = calloc(total ? total : 1, sizeof *r->fallbacks);
-    if (!r->fallbacks) {
+    *fl.list = calloc(total ? total : 1, sizeof **fl.list);
+    if (!*fl.list) {
         cc__cfg_error(x, n, "out of memory");
         return;
     }
     for (size_t i = 0; i < n->n_items; i++) {
         const cc_yaml_node_t *it = n->items[i];
-        snprintf(ipath, sizeof ipath, "%s.fallbacks[%zu]", section, i);
+        snprintf(ipath, sizeof ipath, "%s.%s[%zu]", section, key, i);
         if (it->kind != CC_YAML_MAP) {
             cc__cfg_error(x, it,
                           "%s must be a map {group: [fallback groups]}, got %s; write e.g. "
@@ -289,8 +301,125 @@ static void read_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const cha
             continue;
         }
         for (size_t j = 0; j < it->n_pairs; j++)
-            read_fallback_pair(x, &it->pairs[j], ipath, check);
+            read_fallback_pair(x, &it->pairs[j], ipath, check, fl);
     }
+}
+
+static void read_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                           bool check) {
+    cc_router_settings_t *r = &x->cfg->router;
+    read_fallback_list(x, map, section, "fallbacks", check,
+                       (fallback_list_t){&r->fallbacks, &r->n_fallbacks});
+}
+
+static void read_context_window_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                          const char *section, bool check) {
+    cc_router_settings_t *r = &x->cfg->router;
+    read_fallback_list(x, map, section, "context_window_fallbacks", check,
+                       (fallback_list_t){&r->context_window_fallbacks,
+                                         &r->n_context_window_fallbacks});
+}
+
+static void read_content_policy_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                          const char *section, bool check) {
+    cc_router_settings_t *r = &x->cfg->router;
+    read_fallback_list(x, map, section, "content_policy_fallbacks", check,
+                       (fallback_list_t){&r->content_policy_fallbacks,
+                                         &r->n_content_policy_fallbacks});
+}
+
+/* ---- per error class -------------------------------------------------------------------- */
+
+/* LiteLLM's class names, in routing/failure.h's order; a policy's keys are these + a suffix. */
+static const char *const policy_classes[CC_POLICY_CLASSES] = {
+    "BadRequestError",    "AuthenticationError",         "TimeoutError",
+    "RateLimitError",     "ContentPolicyViolationError", "InternalServerError"};
+
+/* A retry_policy or allowed_fails_policy map ({RateLimitErrorRetries: 3, ...}) into out[]
+ * (-1 for the classes not given). `suffix`: "Retries" or "AllowedFails". */
+static void read_policy(cc__cfgctx_t *x, const cc_yaml_node_t *n, const char *path,
+                        const char *suffix, long hi, int *out) {
+    char keys[CC_POLICY_CLASSES][48], kpath[320];
+    const char *known[CC_POLICY_CLASSES + 1];
+    for (int i = 0; i < CC_POLICY_CLASSES; i++) {
+        out[i] = -1;
+        snprintf(keys[i], sizeof keys[i], "%s%s", policy_classes[i], suffix);
+        known[i] = keys[i];
+    }
+    known[CC_POLICY_CLASSES] = NULL;
+    if (cc_yaml_is_null(n) || cc__cfg_want_map(x, n, path) != 0) return;
+    cc__cfg_check_keys_ex(x, n, path, known, NULL);
+    for (int i = 0; i < CC_POLICY_CLASSES; i++) {
+        long v;
+        snprintf(kpath, sizeof kpath, "%s.%s", path, keys[i]);
+        if (cc__cfg_int(x, cc_yaml_map_get(n, keys[i]), kpath, 0, hi, &v) == 0) out[i] = (int)v;
+    }
+}
+
+static void read_retry_policy(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                              bool check) {
+    char path[96];
+    (void)check;
+    snprintf(path, sizeof path, "%s.retry_policy", section);
+    read_policy(x, cc_yaml_map_get(map, "retry_policy"), path, "Retries", CC_MAX_NUM_RETRIES,
+                x->cfg->router.retry_policy);
+}
+
+static void read_allowed_fails_policy(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                      const char *section, bool check) {
+    char path[96];
+    (void)check;
+    snprintf(path, sizeof path, "%s.allowed_fails_policy", section);
+    read_policy(x, cc_yaml_map_get(map, "allowed_fails_policy"), path, "AllowedFails",
+                CC_MAX_ALLOWED_FAILS, x->cfg->router.allowed_fails_policy);
+}
+
+/* model_group_retry_policy: {group: {RateLimitErrorRetries: 3, ...}, ...}. */
+static void read_group_retry_policy(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                    const char *section, bool check) {
+    cc_router_settings_t *r = &x->cfg->router;
+    const cc_yaml_node_t *n = cc_yaml_map_get(map, "model_group_retry_policy");
+    char path[96], gpath[256];
+    snprintf(path, sizeof path, "%s.model_group_retry_policy", section);
+    if (cc_yaml_is_null(n) || cc__cfg_want_map(x, n, path) != 0) return;
+    r->group_retry_policy = calloc(n->n_pairs ? n->n_pairs : 1, sizeof *r->group_retry_policy);
+    if (!r->group_retry_policy) {
+        cc__cfg_error(x, n, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        char *group = NULL;
+        if (read_group_name(x, n->pairs[i].key, path, check, false, &group) != 0) continue;
+        cc_group_policy_t *g = &r->group_retry_policy[r->n_group_retry_policy++];
+        g->group = group;
+        snprintf(gpath, sizeof gpath, "%s.%s", path, group);
+        read_policy(x, n->pairs[i].value, gpath, "Retries", CC_MAX_NUM_RETRIES, g->retries);
+    }
+}
+
+/* ---- the rest ---------------------------------------------------------------------------- */
+
+static void read_max_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                               bool check);
+static void read_disable_cooldowns(cc__cfgctx_t *x, const cc_yaml_node_t *map,
+                                   const char *section, bool check) {
+    char path[96];
+    (void)check;
+    snprintf(path, sizeof path, "%s.disable_cooldowns", section);
+    cc__cfg_bool(x, cc_yaml_map_get(map, "disable_cooldowns"), path,
+                 &x->cfg->router.disable_cooldowns);
+}
+
+static void read_timeout(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                         bool check) {
+    (void)check;
+    cc__cfg_seconds(x, map, "timeout", section, false, &x->cfg->router.timeout_ms);
+}
+
+static void read_stream_timeout(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                                bool check) {
+    (void)check;
+    cc__cfg_seconds(x, map, "stream_timeout", section, false, &x->cfg->router.stream_timeout_ms);
 }
 
 static void read_default_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
@@ -396,6 +525,13 @@ static void read_cooldown_time(cc__cfgctx_t *x, const cc_yaml_node_t *map, const
     cc__cfg_seconds(x, map, "cooldown_time", section, false, &x->cfg->router.cooldown_ms);
 }
 
+static void read_max_fallbacks(cc__cfgctx_t *x, const cc_yaml_node_t *map, const char *section,
+                               bool check) {
+    (void)check;
+    read_count(x, map, section, "max_fallbacks", CC_ROUTER_FALLBACKS_MAX,
+               &x->cfg->router.max_fallbacks);
+}
+
 static void read_default_max_parallel(cc__cfgctx_t *x, const cc_yaml_node_t *map,
                                       const char *section, bool check) {
     (void)check;
@@ -410,7 +546,9 @@ typedef void (*key_reader_t)(cc__cfgctx_t *x, const cc_yaml_node_t *map, const c
 static const key_reader_t readers[] = {
     read_num_retries, read_retry_after,       read_allowed_fails,   read_cooldown_time,
     read_fallbacks,   read_default_fallbacks, read_routing_strategy, read_strategy_args,
-    read_default_max_parallel};
+    read_default_max_parallel, read_context_window_fallbacks, read_content_policy_fallbacks,
+    read_max_fallbacks, read_retry_policy, read_group_retry_policy, read_allowed_fails_policy,
+    read_disable_cooldowns, read_timeout, read_stream_timeout};
 
 void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check_groups) {
     _Static_assert(sizeof readers / sizeof readers[0] ==
@@ -423,7 +561,6 @@ void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check
     if (cc__cfg_want_map(x, ls, "litellm_settings") != 0) ls = NULL;
     cc__cfg_check_keys_ex(x, rs, "router_settings", router_keys, pending_router_keys);
     warn_pending(x, rs, "router_settings", pending_router_keys);
-    warn_pending(x, ls, "litellm_settings", pending_litellm_keys);
 
     for (size_t i = 0; router_keys[i]; i++) {
         const char *key = router_keys[i];

@@ -174,8 +174,9 @@ static void push_wire(lua_State *L, const cc_attempt_t *a) {
     cc_buf_free(&url);
 }
 
-/* upstream_plan: the groups the attempts would go through, each {group=, tries=, members=
- * {{model_name, model, api_base, order, weight}, ...}} (router.h), as `ccproxy explain` shows them. */
+/* upstream_plan: the groups the attempts would go through, each {group=, tries=, strategy=,
+ * members={{model_name, model, api_base, order, weight, rpm, tpm, max_parallel}, ...}}
+ * (router.h), as `ccproxy explain` shows them (0: not set). */
 static void push_plan(lua_State *L, const cc_preq_t *r) {
     cc_router_t *rt = cc_router_new(r->cfg);
     cc_route_plan_t plan;
@@ -192,6 +193,8 @@ static void push_plan(lua_State *L, const cc_preq_t *r) {
         lua_setfield(L, -2, "group");
         lua_pushinteger(L, 1 + r->cfg->router.num_retries);
         lua_setfield(L, -2, "tries");
+        lua_pushstring(L, cc_strategy_name(r->cfg->router.strategy));
+        lua_setfield(L, -2, "strategy");
         lua_createtable(L, (int)n, 0);                       /* result plan group members */
         for (size_t i = 0; i < n && i < 64; i++) {
             const cc_model_t *m = &r->cfg->models[members[i]];
@@ -206,6 +209,13 @@ static void push_plan(lua_State *L, const cc_preq_t *r) {
             lua_setfield(L, -2, "weight");
             lua_pushstring(L, m->api_base ? m->api_base : "");
             lua_setfield(L, -2, "api_base");
+            lua_pushinteger(L, m->rpm);
+            lua_setfield(L, -2, "rpm");
+            lua_pushinteger(L, m->tpm);
+            lua_setfield(L, -2, "tpm");
+            lua_pushinteger(L, m->max_parallel ? m->max_parallel
+                                               : r->cfg->router.default_max_parallel);
+            lua_setfield(L, -2, "max_parallel");
             lua_rawseti(L, -2, (int)i + 1);
         }
         lua_setfield(L, -2, "members");                      /* result plan group */

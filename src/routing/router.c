@@ -6,13 +6,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "routing/failure.h"
 #include "routing/strategy.h"
 
 #define LATENCY_SAMPLES 8 /* the latency of a deployment is the mean of its last 8 */
 
 typedef struct {
     uint64_t window_start_ms; /* the minute allowed_fails counts in */
-    int fails;
+    int fails;          /* failures in it that count toward allowed_fails */
+    int fails_by[CC_FAIL_CLASSES]; /* ... per class, for allowed_fails_policy */
     uint64_t cooling_until_ms;
     int cooling_status; /* the failure that made it cool down */
     int busy;           /* attempts in progress at it */
@@ -109,13 +111,99 @@ int cc_router_plan(const cc_router_t *rt, int deployment, const char *via, cc_ro
         cc_route_plan_free(p);
         return -1;
     }
+    p->retries = rt->cfg->router.num_retries;
     int g = rt->group_of[deployment];
     add_group(p, g);
     const char *name = rt->cfg->models[deployment].model_name;
     if (!add_fallbacks(rt, name, p) && !(via && strcmp(via, name) != 0 && add_fallbacks(rt, via, p)))
         for (size_t i = 0; i < rt->cfg->router.n_default_fallbacks; i++)
             add_group(p, group_named(rt, rt->cfg->router.default_fallbacks[i]));
+    size_t most = 1 + (size_t)rt->cfg->router.max_fallbacks;
+    if (p->n_groups > most) p->n_groups = most;
     return 0;
+}
+
+/* --- what a failure changes ------------------------------------------------------------- */
+
+/* The retries a group gets after failure f: model_group_retry_policy, else retry_policy, else
+ * num_retries; a bad request (or a refusal) is not repeated unless a policy says so. */
+static int retries_for(const cc_router_t *rt, int group, cc_failure_t f) {
+    const cc_router_settings_t *s = &rt->cfg->router;
+    if (f.cls < 0 || f.context_window) return 0;
+    const char *name = rt->cfg->models[group].model_name;
+    for (size_t i = 0; i < s->n_group_retry_policy; i++)
+        if (strcmp(s->group_retry_policy[i].group, name) == 0 &&
+            s->group_retry_policy[i].retries[f.cls] >= 0)
+            return s->group_retry_policy[i].retries[f.cls];
+    if (s->retry_policy[f.cls] >= 0) return s->retry_policy[f.cls];
+    if (f.cls == CC_FAIL_BAD_REQUEST || f.cls == CC_FAIL_CONTENT_POLICY) return 0;
+    return s->num_retries;
+}
+
+/* Replaces the rest of the plan with the groups `list` names for group g; false when it
+ * names none. */
+static bool divert(const cc_router_t *rt, cc_route_plan_t *p, int g, const cc_fallback_t *list,
+                   size_t n) {
+    const char *name = rt->cfg->models[g].model_name;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].from, name) != 0) continue;
+        cc_route_plan_t next = *p;
+        next.n_groups = 0;
+        for (size_t j = 0; j < list[i].n_to && j <= (size_t)rt->cfg->router.max_fallbacks; j++)
+            add_group(&next, group_named(rt, list[i].to[j]));
+        if (!next.n_groups) return false;
+        memcpy(p->groups, next.groups, sizeof p->groups);
+        p->n_groups = next.n_groups;
+        p->g = 0;
+        p->tries = 0;
+        p->retries = rt->cfg->router.num_retries;
+        p->group_only = false;
+        p->diverted = true;
+        return true;
+    }
+    return false;
+}
+
+void cc_router_note(const cc_router_t *rt, cc_route_plan_t *p, cc_failure_t f) {
+    const cc_router_settings_t *s = &rt->cfg->router;
+    p->diverted = false;
+    if (p->g >= p->n_groups) return;
+    int g = p->groups[p->g];
+    if (f.context_window &&
+        divert(rt, p, g, s->context_window_fallbacks, s->n_context_window_fallbacks))
+        return;
+    if (f.cls == CC_FAIL_CONTENT_POLICY &&
+        divert(rt, p, g, s->content_policy_fallbacks, s->n_content_policy_fallbacks))
+        return;
+    p->retries = retries_for(rt, g, f);
+    /* The request itself is what failed: another group would refuse it as well. */
+    p->group_only = f.cls < 0 || f.cls == CC_FAIL_BAD_REQUEST || f.cls == CC_FAIL_CONTENT_POLICY;
+}
+
+bool cc_router_has_more(const cc_route_plan_t *p) {
+    if (p->g >= p->n_groups) return false;
+    return p->tries <= p->retries || (!p->group_only && p->g + 1 < p->n_groups);
+}
+
+bool cc_router_would_retry(const cc_router_t *rt, const cc_route_plan_t *p, cc_failure_t f) {
+    cc_route_plan_t copy = *p;
+    cc_router_note(rt, &copy, f);
+    return cc_router_has_more(&copy);
+}
+
+bool cc_router_wants_body(const cc_router_t *rt, const cc_route_plan_t *p, int status) {
+    const cc_router_settings_t *s = &rt->cfg->router;
+    cc_failure_t f = cc_failure_of_answer(status, NULL, 0);
+    if (f.cls != CC_FAIL_BAD_REQUEST || p->g >= p->n_groups) return false;
+    if (p->tries <= retries_for(rt, p->groups[p->g], f)) return true;
+    cc_failure_t refusal = {CC_FAIL_CONTENT_POLICY, false};
+    if (p->tries <= retries_for(rt, p->groups[p->g], refusal)) return true;
+    const char *name = rt->cfg->models[p->groups[p->g]].model_name;
+    for (size_t i = 0; i < s->n_context_window_fallbacks; i++)
+        if (strcmp(s->context_window_fallbacks[i].from, name) == 0) return true;
+    for (size_t i = 0; i < s->n_content_policy_fallbacks; i++)
+        if (strcmp(s->content_policy_fallbacks[i].from, name) == 0) return true;
+    return false;
 }
 
 int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *name) {
@@ -125,6 +213,8 @@ int cc_router_redirect(const cc_router_t *rt, cc_route_plan_t *p, const char *na
     p->n_groups = 1;
     p->g = 0;
     p->tries = 0;
+    p->retries = rt->cfg->router.num_retries;
+    p->group_only = false;
     return 0;
 }
 
@@ -236,7 +326,7 @@ int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *a
     p->limited = false;
     pthread_mutex_lock(&rt->lock);
     while (p->g < p->n_groups) {
-        if (p->tries <= rt->cfg->router.num_retries) {
+        if (p->tries <= p->retries) {
             int g = p->groups[p->g];
             d = pick_in_group(rt, p, g, now_ms, false);
             if (d < 0 && p->tries > 0) { /* every member tried: one of them again */
@@ -245,8 +335,13 @@ int cc_router_next(cc_router_t *rt, cc_route_plan_t *p, uint64_t now_ms, bool *a
             }
             if (d >= 0) break;
         }
+        if (p->group_only) {
+            p->g = p->n_groups;
+            break;
+        }
         p->g++;
         p->tries = 0;
+        p->retries = rt->cfg->router.num_retries;
     }
     pthread_mutex_unlock(&rt->lock);
     if (d < 0) return -1;
@@ -301,23 +396,38 @@ void cc_router_load(cc_router_t *rt, int deployment, uint64_t now_ms, cc_router_
 
 /* --- health ----------------------------------------------------------------------------- */
 
-void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retry_after_ms,
-                      uint64_t now_ms) {
+/* Whether failure f, now counted, puts the deployment in cooldown (under the lock). */
+static bool cools(const cc_router_settings_t *s, const health_t *h, cc_failure_t f) {
+    if (s->allowed_fails_policy[f.cls] >= 0) return h->fails_by[f.cls] > s->allowed_fails_policy[f.cls];
+    switch (f.cls) {
+    case CC_FAIL_RATE_LIMIT:
+    case CC_FAIL_AUTH: return true; /* at once */
+    case CC_FAIL_BAD_REQUEST:
+    case CC_FAIL_CONTENT_POLICY: return false; /* the request's fault, not the deployment's */
+    default: return h->fails > s->allowed_fails;
+    }
+}
+
+void cc_router_failed(cc_router_t *rt, int deployment, int status, cc_failure_t f,
+                      unsigned retry_after_ms, uint64_t now_ms) {
     const cc_router_settings_t *s = &rt->cfg->router;
+    if (f.cls < 0 || s->disable_cooldowns) return;
     if (rt->group_size[deployment] <= 1) return; /* nothing else to pick: never cooled down */
     pthread_mutex_lock(&rt->lock);
     health_t *h = &rt->health[deployment];
     if (now_ms - h->window_start_ms >= 60000) {
         h->window_start_ms = now_ms;
         h->fails = 0;
+        memset(h->fails_by, 0, sizeof h->fails_by);
     }
-    h->fails++;
-    bool cool = status == 429 || status == 401 || h->fails > s->allowed_fails;
-    if (cool) {
+    h->fails_by[f.cls]++;
+    if (f.cls != CC_FAIL_BAD_REQUEST && f.cls != CC_FAIL_CONTENT_POLICY) h->fails++;
+    if (cools(s, h, f)) {
         unsigned ms = s->cooldown_ms > retry_after_ms ? s->cooldown_ms : retry_after_ms;
         if (now_ms + ms > h->cooling_until_ms) h->cooling_until_ms = now_ms + ms;
         h->cooling_status = status;
         h->fails = 0;
+        memset(h->fails_by, 0, sizeof h->fails_by);
         h->window_start_ms = now_ms;
     }
     pthread_mutex_unlock(&rt->lock);
@@ -362,8 +472,4 @@ size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out,
     }
     pthread_mutex_unlock(&rt->lock);
     return n;
-}
-
-bool cc_router_retryable(int status) {
-    return status == 429 || status == 408 || status == 529 || (status >= 500 && status <= 599);
 }

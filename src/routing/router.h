@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "routing/failure.h"
 #include "routing/strategy.h"
 
 #define CC_ROUTER_MAX_GROUPS 8 /* a request's group and up to 7 fallbacks */
@@ -36,6 +37,10 @@ typedef struct {
     size_t n_groups;
     size_t g;          /* the group being tried */
     int tries;         /* attempts made in it */
+    int retries;       /* the retries it gets after its last failure (retry_policy) */
+    bool group_only;   /* the last failure was the request's own: no other group */
+    bool diverted;     /* the last failure moved the plan to context-window or
+                          content-policy fallbacks */
     unsigned char *tried; /* per deployment: this request tried it (malloc'd) */
     cc_candidate_t *candidates; /* room for a pick's candidates (malloc'd) */
     unsigned attempts; /* attempts made in all */
@@ -73,10 +78,23 @@ typedef struct {
 void cc_router_load(cc_router_t *rt, int deployment, uint64_t now_ms, cc_router_load_t *out);
 
 /** An attempt at `deployment` failed with `status` (an HTTP status, or 0 when the upstream
- *  could not be reached or broke before answering); `retry_after_ms` is what the upstream
- *  asked for (0: nothing). */
-void cc_router_failed(cc_router_t *rt, int deployment, int status, unsigned retry_after_ms,
-                      uint64_t now_ms);
+ *  could not be reached or broke before answering), of class `f`; `retry_after_ms` is what
+ *  the upstream asked for (0: nothing). Counts toward its cooldown. */
+void cc_router_failed(cc_router_t *rt, int deployment, int status, cc_failure_t f,
+                      unsigned retry_after_ms, uint64_t now_ms);
+
+/** What failure f of the current attempt changes in the plan: the retries its group gets
+ *  (retry_policy), whether other groups may follow, and, for a context window too small or a
+ *  content-policy refusal, a move to context_window_fallbacks / content_policy_fallbacks. */
+void cc_router_note(const cc_router_t *rt, cc_route_plan_t *p, cc_failure_t f);
+/** Whether the plan still has an attempt to offer (the pick itself may still find none). */
+bool cc_router_has_more(const cc_route_plan_t *p);
+/** Whether failure f would lead to another attempt (the plan is not changed). */
+bool cc_router_would_retry(const cc_router_t *rt, const cc_route_plan_t *p, cc_failure_t f);
+/** Whether an answer with this status may lead to another attempt once its error text is
+ *  read (a 400 where context-window or content-policy fallbacks, or a retry_policy, apply):
+ *  the answer is then held whole. */
+bool cc_router_wants_body(const cc_router_t *rt, const cc_route_plan_t *p, int status);
 /** Whether `deployment` cools down now; *until_ms tells until when. */
 bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms);
 
@@ -95,7 +113,5 @@ typedef struct {
 /** Fills out[0..max) with the deployments cooling down now; returns how many there are. */
 size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out, size_t max);
 
-/** Whether an answer with this status is worth another attempt (429, 408, 5xx, 529). */
-bool cc_router_retryable(int status);
 
 #endif
