@@ -20,6 +20,19 @@ static const char usage[] = "usage: ccproxy [--config-dir DIR] status [--json]\n
                             "  -h, --help  show this help\n";
 static const cc__cli_cmd_t cmd = {"status", usage};
 
+/* The shared-state line: "shared    redis 127.0.0.1:6379: connected" (nothing without Redis). */
+static void print_shared_state(const cJSON *st) {
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(st, "state");
+    const cJSON *addr = cJSON_GetObjectItemCaseSensitive(st, "address");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(st, "error");
+    if (!cJSON_IsString(state) || !cJSON_IsString(addr)) return;
+    printf("shared    redis %s: %s", addr->valuestring, state->valuestring);
+    if (cJSON_IsString(error) && *error->valuestring) printf(" (%s)", error->valuestring);
+    if (strcmp(state->valuestring, "connected") != 0)
+        printf("; routing on this instance's own state");
+    putchar('\n');
+}
+
 static const char *const config_files[] = {"ccproxy.yaml", "config.yaml"};
 
 /* Adds `s` as a string, or null when s is NULL. */
@@ -150,6 +163,7 @@ static void print_report(const char *config_dir, const cc_config_t *cfg, const c
                    cJSON_IsString(model) ? model->valuestring : "?", reason,
                    cJSON_IsNumber(left) ? left->valuedouble : 0);
         }
+        print_shared_state(cJSON_GetObjectItemCaseSensitive(health, "shared_state"));
     }
     printf("url       %s\n", cJSON_IsString(url) ? url->valuestring : "(config does not load)");
     printf("config    %s\n", config_dir);
