@@ -1157,7 +1157,7 @@ static void test_router_settings_warnings(void) {
     cc_buf_t err = CC_BUF_INIT, warn = CC_BUF_INIT;
     cc_config_t *cfg = load_groups("router_settings:\n"
                                    "  timeout: 30\n"
-                                   "  redis_host: localhost\n"
+                                   "  cache_responses: true\n"
                                    "  num_retires: 2\n"
                                    "  enable_pre_call_checks: true\n"
                                    "litellm_settings:\n"
@@ -1171,13 +1171,14 @@ static void test_router_settings_warnings(void) {
                           "ccproxy's timeouts are litellm_params.timeout per deployment and "
                           "ccproxy.upstream in ccproxy.yaml; remove it, or keep it for when "
                           "ccproxy does"));
-    CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.redis_host is accepted but "
-                          "not used yet: ccproxy does not implement it, so it has no effect; "
+    CHECK(has_line(&warn, "/cfgtest/config.yaml:19:3: router_settings.cache_responses is accepted "
+                          "but not used yet: ccproxy does not implement it, so it has no effect; "
                           "remove it, or keep it for when ccproxy does"));
     CHECK(has_line(&warn, "/cfgtest/config.yaml:20:3: unknown key 'num_retires' in "
                           "router_settings (known keys: num_retries, retry_after, allowed_fails, "
-                          "cooldown_time, fallbacks, default_fallbacks, routing_strategy); check "
-                          "the spelling or remove it"));
+                          "cooldown_time, fallbacks, default_fallbacks, routing_strategy, "
+                          "redis_host, redis_port, redis_password, redis_url); check the spelling "
+                          "or remove it"));
     CHECK(has_line(&warn, "/cfgtest/config.yaml:21:3: router_settings.enable_pre_call_checks is "
                           "accepted but not used yet: ccproxy does not implement it, so it has no "
                           "effect; remove it, or keep it for when ccproxy does"));
