@@ -106,6 +106,16 @@ typedef struct {
     cc_srcpos_t pos;
 } cc_fallback_t;
 
+/** Where the Redis is that shares routing state between ccproxy instances: router_settings
+ *  redis_host, redis_port and redis_password, or all of it in redis_url. */
+typedef struct {
+    char *host;     /* NULL: no Redis (nothing is shared) */
+    int port;       /* default 6379 (0 when host is NULL) */
+    char *username; /* redis_url's user (LiteLLM has no redis_username key); NULL: none */
+    char *password; /* resolved (os.environ/VAR read at load); NULL: none */
+    int db;         /* redis_url's /N (default 0) */
+} cc_redis_settings_t;
+
 /** config.yaml router_settings (also read from litellm_settings, as LiteLLM does; a key in
  *  both is an error). Several model_list deployments with the same model_name form a group;
  *  a request routed to a group picks one member per attempt. */
@@ -156,6 +166,7 @@ typedef struct {
     unsigned stream_timeout_ms; /* stream_timeout: the same for streaming requests */
     char **default_fallbacks; /* default_fallbacks: groups tried when a group has none */
     size_t n_default_fallbacks;
+    cc_redis_settings_t redis; /* router_settings only (LiteLLM's Router takes these keys) */
 } cc_router_settings_t;
 
 /** Limits and timeouts of the listener and upstream side (ccproxy.server / ccproxy.upstream).

@@ -1,7 +1,7 @@
 /* config_internal.h: what config.c (ccproxy.yaml, loading, freeing), config_models.c
- * (config.yaml model_list) and config_router.c (router_settings) share: the load context, the
- * message helpers that write "<file>:<line>:<col>: <what>; <what to do>" lines, and typed
- * readers of YAML nodes. */
+ * (config.yaml model_list), config_router.c (router_settings) and config_redis.c (its Redis
+ * keys) share: the load context, the message helpers that write "<file>:<line>:<col>: <what>;
+ * <what to do>" lines, and typed readers of YAML nodes. */
 #ifndef CC_CONFIG_INTERNAL_H
 #define CC_CONFIG_INTERNAL_H
 
@@ -86,5 +86,12 @@ void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check
 
 /** Frees what the router settings own and resets them to zero. */
 void cc__cfg_free_router(cc_router_settings_t *r);
+
+/** Reads router_settings' redis_host, redis_port, redis_password and redis_url (`rs`, the
+ *  router_settings map, or NULL) into x->cfg->router.redis. */
+void cc__cfg_load_redis(cc__cfgctx_t *x, const cc_yaml_node_t *rs);
+
+/** Frees what the Redis settings own (wiping the password) and resets them to zero. */
+void cc__cfg_free_redis(cc_redis_settings_t *r);
 
 #endif

@@ -2,7 +2,8 @@
  * cools down, fallbacks from one group to others, and the routing strategy. LiteLLM reads most
  * of these keys from litellm_settings as well, so ccproxy does too; a key written in both
  * places is an error. The LiteLLM router settings ccproxy does not implement yet are accepted
- * with a warning that says so. Every group a fallback names must be a model_list model_name. */
+ * with a warning that says so. Every group a fallback names must be a model_list model_name.
+ * Where the Redis is (router_settings only, as LiteLLM has it) is read by config_redis.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,12 @@ static const char *const router_keys[] = {"num_retries",
                                           "stream_timeout",
                                           NULL};
 
+/* The keys only router_settings holds: where the Redis is (config_redis.c reads them). */
+static const char *const redis_keys[] = {"redis_host", "redis_port", "redis_password",
+                                         "redis_url", NULL};
+
 /* LiteLLM's other router settings: accepted, with a warning that they do nothing yet. */
-static const char *const pending_router_keys[] = {"redis_host",
-                                                  "redis_port",
-                                                  "redis_password",
-                                                  "redis_url",
-                                                  "cache_responses",
+static const char *const pending_router_keys[] = {"cache_responses",
                                                   "cache_kwargs",
                                                   "caching_groups",
                                                   "client_ttl",
@@ -105,6 +106,7 @@ void cc__cfg_free_router(cc_router_settings_t *r) {
     for (size_t i = 0; i < r->n_default_fallbacks; i++)
         free(r->default_fallbacks[i]);
     free(r->default_fallbacks);
+    cc__cfg_free_redis(&r->redis);
     memset(r, 0, sizeof *r);
 }
 
@@ -559,7 +561,15 @@ void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check
     const cc_yaml_node_t *ls = cc_yaml_map_get(root, "litellm_settings");
     if (cc__cfg_want_map(x, rs, "router_settings") != 0) rs = NULL;
     if (cc__cfg_want_map(x, ls, "litellm_settings") != 0) ls = NULL;
-    cc__cfg_check_keys_ex(x, rs, "router_settings", router_keys, pending_router_keys);
+    const char *known[sizeof router_keys / sizeof router_keys[0] + sizeof redis_keys /
+                      sizeof redis_keys[0] - 1];
+    size_t n_known = 0;
+    for (size_t i = 0; router_keys[i]; i++)
+        known[n_known++] = router_keys[i];
+    for (size_t i = 0; redis_keys[i]; i++)
+        known[n_known++] = redis_keys[i];
+    known[n_known] = NULL;
+    cc__cfg_check_keys_ex(x, rs, "router_settings", known, pending_router_keys);
     warn_pending(x, rs, "router_settings", pending_router_keys);
 
     for (size_t i = 0; router_keys[i]; i++) {
@@ -579,4 +589,5 @@ void cc__cfg_load_router(cc__cfgctx_t *x, const cc_yaml_node_t *root, bool check
         else if (in_ls)
             readers[i](x, ls, "litellm_settings", check_groups);
     }
+    cc__cfg_load_redis(x, rs);
 }
