@@ -46,6 +46,21 @@ static void add_cooldowns(cJSON *o, cc_worker_t *w) {
     }
 }
 
+/* "shared_state": Redis's address and whether it is reachable; {"state": "local"} without. */
+static void add_shared_state(cJSON *o, cc_worker_t *w) {
+    cc_shared_status_t st;
+    cJSON *s = cJSON_AddObjectToObject(o, "shared_state");
+    if (!cc_router_shared_status(w->current->gen->router, &st)) {
+        cJSON_AddStringToObject(s, "state", "local");
+        return;
+    }
+    cJSON_AddStringToObject(s, "state", st.state);
+    cJSON_AddStringToObject(s, "address", st.address);
+    cJSON_AddNumberToObject(s, "since_s",
+                            (double)(cc_shared_wall_ms() - st.since_ms) / 1000.0);
+    if (st.error[0]) cJSON_AddStringToObject(s, "error", st.error);
+}
+
 static void serve_health(cc_conn_t *c) {
     cc_worker_t *w = cc_conn_worker(c);
     struct timeval tv;
@@ -77,6 +92,7 @@ static void serve_health(cc_conn_t *c) {
     }
     pthread_mutex_unlock(&srv->lock);
     add_cooldowns(o, w);
+    add_shared_state(o, w);
     cc_stats_add_json(o);
     respond_json(c, 200, o);
 }

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "log.h"
+
 cc_gen_t *cc_gen_new(cc_config_t *cfg, int id) {
     cc_gen_t *g = calloc(1, sizeof *g);
     if (!g) return NULL;
@@ -13,6 +15,11 @@ cc_gen_t *cc_gen_new(cc_config_t *cfg, int id) {
         free(g);
         return NULL;
     }
+    char err[512];
+    if (cc_router_share(g->router, err, sizeof err) < 0) /* the routing goes on, unshared */
+        cc_warn("cannot share the routing state through Redis (%s): this instance routes on "
+                "its own state; check router_settings.redis_* in config.yaml",
+                err);
     atomic_init(&g->refs, 1);
     return g;
 }

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "routing/shared_state.h"
 #include "log.h"
 #include "oauth.h"
 #include "reload.h"
@@ -127,6 +128,7 @@ done:
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
+    cc_shared_drain(2000); /* the generations' farewells to Redis */
     free(workers);
     free(threads);
     free(srv.config_dir);

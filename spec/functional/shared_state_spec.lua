@@ -85,6 +85,7 @@ model_list:
     litellm_params: {model: anthropic/claude-ub, api_base: B, rpm: 2}
 router_settings:
   routing_strategy: usage-based-routing
+  num_retries: 1
   cooldown_time: 30
   redis_host: 127.0.0.1
   redis_port: REDIS_PORT

@@ -2,11 +2,15 @@
 #include "routing/router.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+#include "routing/deployment_id.h"
 #include "routing/failure.h"
+#include "routing/shared_state.h"
 #include "routing/strategy.h"
 
 #define LATENCY_SAMPLES 8 /* the latency of a deployment is the mean of its last 8 */
@@ -33,6 +37,7 @@ struct cc_router_s {
     pthread_mutex_t lock;
     health_t *health;
     uint64_t rng;    /* xorshift state, under the lock */
+    cc_shared_t *shared; /* the state shared with other instances (NULL: this one's only) */
 };
 
 cc_router_t *cc_router_new(const cc_config_t *cfg) {
@@ -68,11 +73,52 @@ cc_router_t *cc_router_new(const cc_config_t *cfg) {
 
 void cc_router_free(cc_router_t *rt) {
     if (!rt) return;
+    cc_shared_stop_later(rt->shared); /* its farewell to Redis must not hold up a loop */
     pthread_mutex_destroy(&rt->lock);
     free(rt->group_of);
     free(rt->group_size);
     free(rt->health);
     free(rt);
+}
+
+int cc_router_share(cc_router_t *rt, char *err, size_t errlen) {
+    const cc_config_t *cfg = rt->cfg;
+    if (!cfg->router.redis.host || rt->shared) return 0;
+    size_t n = cfg->n_models;
+    char **ids = calloc(n ? n : 1, sizeof *ids);
+    int rc = ids ? 0 : -1;
+    for (size_t i = 0; ids && i < n; i++) {
+        ids[i] = cc_deployment_id(cfg, i);
+        if (!ids[i]) rc = -1;
+    }
+    /* Two entries that give the same model_info.id: the later one is told apart. */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ids[i], ids[j]) == 0) {
+                char *alt = malloc(strlen(ids[i]) + 24);
+                if (!alt) {
+                    rc = -1;
+                    break;
+                }
+                snprintf(alt, strlen(ids[i]) + 24, "%s#%zu", ids[i], i);
+                free(ids[i]);
+                ids[i] = alt;
+            }
+    if (rc == 0) {
+        rt->shared = cc_shared_start(&cfg->router.redis, n, (const char *const *)ids, err, errlen);
+        if (!rt->shared) rc = -1;
+    } else {
+        snprintf(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; ids && i < n; i++) free(ids[i]);
+    free(ids);
+    return rc;
+}
+
+bool cc_router_shared_status(cc_router_t *rt, cc_shared_status_t *out) {
+    if (!rt->shared) return false;
+    cc_shared_status(rt->shared, out);
+    return true;
 }
 
 /* --- plans ------------------------------------------------------------------------------ */
@@ -269,20 +315,52 @@ static double latency_of(const cc_router_t *rt, const health_t *h, uint64_t now)
     return n ? sum / n : -1;
 }
 
+/* What a pick knows of a deployment: this instance's numbers, or every instance's when the
+ * state is shared and Redis is reachable. */
+typedef struct {
+    uint64_t cooling_until_ms; /* monotonic */
+    int cooling_status;
+    int busy;
+    unsigned rpm;
+    unsigned long long tpm;
+} load_t;
+
+/* The offset from the monotonic clock the router runs on to the wall clock of shared state. */
+static int64_t wall_offset(uint64_t now_ms) {
+    return (int64_t)cc_shared_wall_ms() - (int64_t)now_ms;
+}
+
+/* Deployment i's load (under the lock). */
+static void load_of(cc_router_t *rt, size_t i, uint64_t now, uint64_t minute, load_t *ld) {
+    health_t *h = &rt->health[i];
+    roll_minute(h, minute);
+    *ld = (load_t){h->cooling_until_ms, h->cooling_status, h->busy, h->rpm, h->tpm};
+    cc_shared_view_t v;
+    if (!rt->shared) return;
+    int64_t off = wall_offset(now);
+    if (!cc_shared_view(rt->shared, i, (uint64_t)((int64_t)now + off), &v)) return;
+    uint64_t until = v.cooling_until_ms ? (uint64_t)((int64_t)v.cooling_until_ms - off) : 0;
+    if (rt->group_size[i] > 1 && until > ld->cooling_until_ms) {
+        ld->cooling_until_ms = until;
+        ld->cooling_status = v.cooling_status;
+    }
+    ld->busy = v.busy;
+    ld->rpm = v.rpm;
+    ld->tpm = v.tpm;
+}
+
 typedef enum { FREE, COOLING, LIMITED } avail_t;
 
-/* Whether member i may take an attempt now (under the lock). */
-static avail_t availability(cc_router_t *rt, const cc_route_plan_t *p, size_t i, uint64_t now,
-                            uint64_t minute) {
+/* Whether member i, whose load is `ld`, may take an attempt now. */
+static avail_t availability(const cc_router_t *rt, const cc_route_plan_t *p, size_t i,
+                            uint64_t now, const load_t *ld) {
     const cc_model_t *m = &rt->cfg->models[i];
-    health_t *h = &rt->health[i];
-    if (h->cooling_until_ms > now) return COOLING;
+    if (ld->cooling_until_ms > now) return COOLING;
     int max = m->max_parallel ? m->max_parallel : rt->cfg->router.default_max_parallel;
-    if (max > 0 && h->busy >= max) return LIMITED;
+    if (max > 0 && ld->busy >= max) return LIMITED;
     if (rt->cfg->router.strategy == CC_STRATEGY_USAGE) {
-        roll_minute(h, minute);
-        if (m->rpm && h->rpm + 1 > m->rpm) return LIMITED;
-        if (m->tpm && h->tpm + p->est_tokens > m->tpm) return LIMITED;
+        if (m->rpm && ld->rpm + 1 > m->rpm) return LIMITED;
+        if (m->tpm && ld->tpm + p->est_tokens > m->tpm) return LIMITED;
     }
     return FREE;
 }
@@ -298,20 +376,21 @@ static int pick_in_group(cc_router_t *rt, cc_route_plan_t *p, int g, uint64_t no
     size_t n = 0;
     for (size_t i = 0; i < cfg->n_models; i++) {
         if (rt->group_of[i] != g || (!tried_ok && p->tried[i])) continue;
-        avail_t a = availability(rt, p, i, now, minute);
+        load_t ld;
+        load_of(rt, i, now, minute, &ld);
+        avail_t a = availability(rt, p, i, now, &ld);
         if (a == LIMITED) p->limited = true;
         if (a != FREE) continue;
         int rank = order_rank(&cfg->models[i]);
         if (best_rank >= 0 && rank > best_rank) continue;
         if (rank != best_rank) n = 0; /* a lower order: the higher ones are out */
         best_rank = rank;
-        const health_t *h = &rt->health[i];
         p->candidates[n++] = (cc_candidate_t){
             .dep = (int)i,
             .weight = cfg->models[i].weight > 0 ? cfg->models[i].weight : 1,
-            .busy = h->busy,
-            .latency_ms = latency_of(rt, h, now),
-            .tpm = h->minute == minute ? h->tpm : 0,
+            .busy = ld.busy,
+            .latency_ms = latency_of(rt, &rt->health[i], now),
+            .tpm = ld.tpm,
         };
     }
     if (!n) return -1;
@@ -361,6 +440,8 @@ void cc_router_begin(cc_router_t *rt, int deployment) {
     h->busy++;
     h->rpm++;
     pthread_mutex_unlock(&rt->lock);
+    cc_shared_busy(rt->shared, (size_t)deployment, +1);
+    cc_shared_count(rt->shared, (size_t)deployment, 1, 0);
 }
 
 void cc_router_end(cc_router_t *rt, int deployment, unsigned long long tokens) {
@@ -371,6 +452,10 @@ void cc_router_end(cc_router_t *rt, int deployment, unsigned long long tokens) {
     if (h->busy > 0) h->busy--;
     h->tpm += tokens;
     pthread_mutex_unlock(&rt->lock);
+    cc_shared_busy(rt->shared, (size_t)deployment, -1);
+    if (tokens)
+        cc_shared_count(rt->shared, (size_t)deployment, 0,
+                        tokens > 0xffffffffull ? 0xffffffffu : (unsigned)tokens);
 }
 
 void cc_router_latency(cc_router_t *rt, int deployment, double ms, uint64_t now_ms) {
@@ -384,13 +469,13 @@ void cc_router_latency(cc_router_t *rt, int deployment, double ms, uint64_t now_
 
 void cc_router_load(cc_router_t *rt, int deployment, uint64_t now_ms, cc_router_load_t *out) {
     uint64_t minute = wall_minute();
+    load_t ld;
     pthread_mutex_lock(&rt->lock);
-    health_t *h = &rt->health[deployment];
-    roll_minute(h, minute);
-    out->busy = h->busy;
-    out->rpm = h->rpm;
-    out->tpm = h->tpm;
-    out->latency_ms = latency_of(rt, h, now_ms);
+    load_of(rt, (size_t)deployment, now_ms, minute, &ld);
+    out->busy = ld.busy;
+    out->rpm = ld.rpm;
+    out->tpm = ld.tpm;
+    out->latency_ms = latency_of(rt, &rt->health[deployment], now_ms);
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -422,6 +507,7 @@ void cc_router_failed(cc_router_t *rt, int deployment, int status, cc_failure_t 
     }
     h->fails_by[f.cls]++;
     if (f.cls != CC_FAIL_BAD_REQUEST && f.cls != CC_FAIL_CONTENT_POLICY) h->fails++;
+    uint64_t until = 0;
     if (cools(s, h, f)) {
         unsigned ms = s->cooldown_ms > retry_after_ms ? s->cooldown_ms : retry_after_ms;
         if (now_ms + ms > h->cooling_until_ms) h->cooling_until_ms = now_ms + ms;
@@ -429,13 +515,19 @@ void cc_router_failed(cc_router_t *rt, int deployment, int status, cc_failure_t 
         h->fails = 0;
         memset(h->fails_by, 0, sizeof h->fails_by);
         h->window_start_ms = now_ms;
+        until = h->cooling_until_ms;
     }
     pthread_mutex_unlock(&rt->lock);
+    if (until && rt->shared)
+        cc_shared_cooldown(rt->shared, (size_t)deployment,
+                           (uint64_t)((int64_t)until + wall_offset(now_ms)), status);
 }
 
 bool cc_router_cooling(cc_router_t *rt, int deployment, uint64_t now_ms, uint64_t *until_ms) {
+    load_t ld;
     pthread_mutex_lock(&rt->lock);
-    uint64_t until = rt->health[deployment].cooling_until_ms;
+    load_of(rt, (size_t)deployment, now_ms, wall_minute(), &ld);
+    uint64_t until = ld.cooling_until_ms;
     pthread_mutex_unlock(&rt->lock);
     if (until_ms) *until_ms = until;
     return until > now_ms;
@@ -463,11 +555,14 @@ size_t cc_router_members(const cc_router_t *rt, int group, int *out, size_t max)
 
 size_t cc_router_cooldowns(cc_router_t *rt, uint64_t now_ms, cc_cooldown_t *out, size_t max) {
     size_t n = 0;
+    uint64_t minute = wall_minute();
     pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < rt->cfg->n_models; i++) {
-        const health_t *h = &rt->health[i];
-        if (h->cooling_until_ms <= now_ms) continue;
-        if (n < max) out[n] = (cc_cooldown_t){(int)i, h->cooling_until_ms, h->cooling_status};
+        if (rt->group_of[i] < 0) continue;
+        load_t ld;
+        load_of(rt, i, now_ms, minute, &ld);
+        if (ld.cooling_until_ms <= now_ms) continue;
+        if (n < max) out[n] = (cc_cooldown_t){(int)i, ld.cooling_until_ms, ld.cooling_status};
         n++;
     }
     pthread_mutex_unlock(&rt->lock);

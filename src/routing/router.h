@@ -11,9 +11,11 @@
  * more than allowed_fails times within a minute. The only member of a group never cools
  * down: there would be nothing left to pick.
  *
- * Ownership: a generation owns its router (generation.c), shared by every worker; its
- * cooldown state is guarded by a mutex and starts empty with each reload. A plan belongs to
- * one request. */
+ * Ownership: a generation owns its router (generation.c), shared by every worker; its state
+ * (cooldowns, attempts in progress, rpm/tpm, latencies) is guarded by a mutex and starts
+ * empty with each reload. With Redis, the router also owns its shared state (shared_state.h):
+ * picks then see every instance's cooldowns, load and counts, and a reload finds the shared
+ * part where the old generation left it. A plan belongs to one request. */
 #ifndef CC_ROUTER_H
 #define CC_ROUTER_H
 
@@ -22,6 +24,7 @@
 
 #include "config/config.h"
 #include "routing/failure.h"
+#include "routing/shared_state.h"
 #include "routing/strategy.h"
 
 #define CC_ROUTER_MAX_GROUPS 8 /* a request's group and up to 7 fallbacks */
@@ -30,6 +33,13 @@ typedef struct cc_router_s cc_router_t;
 
 cc_router_t *cc_router_new(const cc_config_t *cfg);
 void cc_router_free(cc_router_t *rt);
+
+/** Shares cooldowns, rpm/tpm and attempts in progress with the other instances through the
+ *  Redis router_settings names (routing/shared_state.h); nothing without one. Only a running
+ *  server's generation shares (not `ccproxy explain`). Returns 0, or -1 with `err` filled. */
+int cc_router_share(cc_router_t *rt, char *err, size_t errlen);
+/** Fills *out and returns true when the state is shared (Redis configured). */
+bool cc_router_shared_status(cc_router_t *rt, cc_shared_status_t *out);
 
 /** One request's way through the groups. */
 typedef struct {

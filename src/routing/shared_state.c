@@ -914,6 +914,48 @@ void cc_shared_stop(cc_shared_t *s) {
     free_shared(s);
 }
 
+/* The stops under way on threads of their own. */
+static pthread_mutex_t later_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t later_cv = PTHREAD_COND_INITIALIZER;
+static int later_running;
+
+static void *stop_thread(void *arg) {
+    cc_shared_stop(arg);
+    pthread_mutex_lock(&later_mu);
+    later_running--;
+    pthread_cond_broadcast(&later_cv);
+    pthread_mutex_unlock(&later_mu);
+    return NULL;
+}
+
+void cc_shared_stop_later(cc_shared_t *s) {
+    if (!s) return;
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&later_mu);
+    later_running++;
+    pthread_mutex_unlock(&later_mu);
+    if (pthread_create(&t, &attr, stop_thread, s) != 0) stop_thread(s);
+    pthread_attr_destroy(&attr);
+}
+
+void cc_shared_drain(unsigned timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&later_mu);
+    while (later_running > 0)
+        if (pthread_cond_timedwait(&later_cv, &later_mu, &until) != 0) break;
+    pthread_mutex_unlock(&later_mu);
+}
+
 void cc_shared_cooldown(cc_shared_t *s, size_t dep, uint64_t until_ms, int status) {
     if (!s || dep >= s->n) return;
     pthread_mutex_lock(&s->mu);

@@ -42,6 +42,12 @@ void cc_shared_stop(cc_shared_t *s);
 
 #define CC_SHARED_FAREWELL_MS 250
 
+/** cc_shared_stop on a thread of its own, so the caller (a worker's loop, freeing a generation
+ *  after a reload) does not wait for it; inline when no thread can be made. */
+void cc_shared_stop_later(cc_shared_t *s);
+/** Waits, up to timeout_ms, for the stops cc_shared_stop_later began (at process exit). */
+void cc_shared_drain(unsigned timeout_ms);
+
 /** This instance set a cooldown on deployment `dep` until `until_ms` because of `status` (an
  *  HTTP status, 0 for no answer). Only a cooldown longer than the one Redis holds replaces it. */
 void cc_shared_cooldown(cc_shared_t *s, size_t dep, uint64_t until_ms, int status);
