@@ -448,6 +448,7 @@ static void read_routing_strategy(cc__cfgctx_t *x, const cc_yaml_node_t *map, co
     for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++) {
         if (strcmp(s, strategies[i].name) == 0) {
             x->cfg->router.strategy = strategies[i].strategy;
+            cc_buf_free(&list);
             free(s);
             return;
         }
