@@ -113,6 +113,7 @@ static double ms_since(uint64_t from_ns, uint64_t to_ns) {
 static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
     const cc_preq_t *r = &ex->r;
     cc_buf_t tags = CC_BUF_INIT;
+    cc_usage_log_field(&ex->ans.usage, &tags);
     if (ex->plan.attempts > 1)
         cc_buf_printf(&tags, " attempts=%u failed=%s", ex->plan.attempts,
                       ex->tried.data ? ex->tried.data + 1 : "-");
@@ -206,6 +207,11 @@ static int link_sink(exchange_t *ex, cc_sink_t ***tail, cc_sink_t *s) {
     return 0;
 }
 
+/* POST /v1/messages: its answers carry token usage. */
+static bool messages_request(const exchange_t *ex) {
+    return strcmp(ex->req.method, "POST") == 0 && strcmp(ex->req.path, "/v1/messages") == 0;
+}
+
 /* Composes the chain for the answer of `a` (NULL: a local answer, already Anthropic's).
  * Returns 0, or -1 when out of memory. */
 static int compose_chain(exchange_t *ex, const cc_attempt_t *a) {
@@ -214,6 +220,11 @@ static int compose_chain(exchange_t *ex, const cc_attempt_t *a) {
     cc_sink_t **tail = &ex->chain;
     if (prov && link_sink(ex, &tail, cc_sink_translate_new(prov, cc_attempt_xlate(a),
                                                            &ex->w->loop, ping_interval_ms())) < 0)
+        return -1;
+    /* The usage of a 2xx answer to /v1/messages (ans.status: the upstream's, set on taking
+     * the answer; a held answer is an error), read where it is always Anthropic's form. */
+    if (messages_request(ex) && ex->ans.status >= 200 && ex->ans.status <= 299 &&
+        link_sink(ex, &tail, cc_sink_usage_new(&ex->ans)) < 0)
         return -1;
     if (link_sink(ex, &tail, cc_sink_response_new(p, &ex->r, &ex->ans)) < 0) return -1;
     if (cc_pipeline_stages(p)->event &&

@@ -4,6 +4,8 @@
  * head arrives, from what the answer needs:
  *
  *   translate (another provider's answer -> Anthropic's)      sink_translate.c
+ *   -> usage (reads the token usage, passes every byte on)     sink_usage.c
+ *      (a 2xx answer to POST /v1/messages: always Anthropic's form here)
  *   -> response (ccproxy's own fields, the response hooks)     sink_response.c
  *   -> events (the event hooks, on an event stream)            sink_events.c
  *   -> hold (a whole translated answer: the head waits)        sink_hold.c
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "http/headers.h"
+#include "usage.h"
 
 /** What the client gets, written by the sinks as the answer passes. */
 typedef struct {
@@ -27,6 +30,7 @@ typedef struct {
     bool sse;       /* the answer is an event stream */
     bool head_sent; /* the client has the head: a failure now breaks the answer */
     unsigned attempts; /* upstream attempts it took (x-ccproxy-attempts when more than 1) */
+    cc_usage_t usage;  /* the tokens the answer reports (sink_usage.c; seen false: unknown) */
 } cc_answer_t;
 
 typedef struct cc_sink_s cc_sink_t;

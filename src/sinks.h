@@ -25,6 +25,10 @@ void cc_sink_client_break(cc_sink_t *client, const char *message);
 cc_sink_t *cc_sink_translate_new(const cc_provider_t *prov, const cc_xlate_ctx_t *ctx,
                                  uv_loop_t *loop, unsigned ping_ms);
 
+/** Reads the token usage of the answer (Anthropic's form) into ans->usage as it passes,
+ *  changing nothing: only a 2xx event stream or JSON body that is not content-encoded. */
+cc_sink_t *cc_sink_usage_new(cc_answer_t *ans);
+
 /** ccproxy's own head fields (x-ccproxy-deployment, -model, -label) and the response hooks,
  *  which may change the status and the fields. Tells the answer whether it is a stream. */
 cc_sink_t *cc_sink_response_new(cc_pipeline_t *p, cc_preq_t *r, cc_answer_t *ans);

@@ -56,11 +56,11 @@ static void test_text_stream_exact(void) {
     cc_buf_t out = CC_BUF_INIT;
     cc__astream_seed(1);
     cc_astream_t *s = cc_astream_new("claude-opus-5-5", true);
-    cc_usage_t in = {12, -1, 3, -1};
+    cc_astream_usage_t in = {12, -1, 3, -1};
     cc_astream_start(s, &in, &out);
     cc_astream_text(s, "Hi", 2, &out);
     cc_astream_text(s, " \"there\"\n", 9, &out);
-    cc_usage_t fin = {-1, 7, -1, -1};
+    cc_astream_usage_t fin = {-1, 7, -1, -1};
     cc_astream_finish(s, "end_turn", NULL, &fin, &out);
     const char *id_start = strstr(out.data, "\"id\":\"msg_01");
     CHECK(id_start != NULL);
@@ -474,10 +474,10 @@ static void test_stop_reasons_agree_with_blocks(void) {
 static void test_usage_merge(void) {
     cc_buf_t out = CC_BUF_INIT;
     cc_astream_t *s = cc_astream_new("m", true);
-    cc_usage_t start = {100, 1, 40, -1};
+    cc_astream_usage_t start = {100, 1, 40, -1};
     cc_astream_start(s, &start, &out);
     cc_astream_text(s, "x", 1, &out);
-    cc_usage_t end = {-1, 25, -1, 5};
+    cc_astream_usage_t end = {-1, 25, -1, 5};
     cc_astream_finish(s, NULL, NULL, &end, &out);
     check_stream(&out);
     CHECK(strstr(out.data, "\"usage\":{\"input_tokens\":100,\"cache_creation_input_tokens\":5,"

@@ -410,7 +410,7 @@ struct cc_astream_s {
     int tool_blocks;  /* tool_use blocks emitted */
     cc_buf_t raw_ids; /* ids of tool-like raw blocks, each followed by a NUL */
     int web_searches;
-    cc_usage_t start_usage;
+    cc_astream_usage_t start_usage;
     /* message mode */
     cJSON *content;
     cc_buf_t acc, acc_sig;
@@ -427,7 +427,7 @@ cc_astream_t *cc_astream_new(const char *model, bool stream) {
     }
     s->stream = stream;
     s->next_synth_key = -1;
-    cc_usage_t unknown = CC_USAGE_UNKNOWN;
+    cc_astream_usage_t unknown = CC_ASTREAM_USAGE_UNKNOWN;
     s->start_usage = unknown;
     cc__astream_id(s->msg_id, sizeof s->msg_id, "msg_");
     return s;
@@ -478,7 +478,7 @@ static void put_int(cc_buf_t *out, int v) {
     cc_buf_append(out, tmp + n, sizeof tmp - n);
 }
 
-static void put_usage(cc_buf_t *out, const cc_usage_t *u, int web_searches) {
+static void put_usage(cc_buf_t *out, const cc_astream_usage_t *u, int web_searches) {
     cc_buf_printf(out, "{\"input_tokens\":%ld", u->input_tokens > 0 ? u->input_tokens : 0);
     cc_buf_printf(out, ",\"cache_creation_input_tokens\":%ld",
                   u->cache_creation_input_tokens > 0 ? u->cache_creation_input_tokens : 0);
@@ -490,7 +490,7 @@ static void put_usage(cc_buf_t *out, const cc_usage_t *u, int web_searches) {
     cc_buf_puts(out, "}");
 }
 
-void cc_astream_start(cc_astream_t *s, const cc_usage_t *usage, cc_buf_t *out) {
+void cc_astream_start(cc_astream_t *s, const cc_astream_usage_t *usage, cc_buf_t *out) {
     if (s->started || s->finished) return;
     s->started = true;
     if (usage) s->start_usage = *usage;
@@ -501,7 +501,7 @@ void cc_astream_start(cc_astream_t *s, const cc_usage_t *usage, cc_buf_t *out) {
     cc_buf_puts(out, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     put_str(out, s->model, strlen(s->model));
     cc_buf_puts(out, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
-    cc_usage_t u = s->start_usage;
+    cc_astream_usage_t u = s->start_usage;
     u.output_tokens = u.output_tokens > 0 ? u.output_tokens : 0;
     put_usage(out, &u, 0);
     cc_buf_puts(out, "}}\n\n");
@@ -880,7 +880,7 @@ static long pick(long a, long b) {
 }
 
 static void finish_message(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
-                           const cc_usage_t *u, cc_buf_t *out) {
+                           const cc_astream_usage_t *u, cc_buf_t *out) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", s->msg_id);
     cJSON_AddStringToObject(m, "type", "message");
@@ -906,11 +906,11 @@ static void finish_message(cc_astream_t *s, const char *stop_reason, const char 
 }
 
 void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
-                       const cc_usage_t *usage, cc_buf_t *out) {
+                       const cc_astream_usage_t *usage, cc_buf_t *out) {
     if (s->finished) return;
     cc_astream_start(s, NULL, out);
     flush_tools(s, out);
-    cc_usage_t u = CC_USAGE_UNKNOWN;
+    cc_astream_usage_t u = CC_ASTREAM_USAGE_UNKNOWN;
     if (usage) u = *usage;
     u.input_tokens = pick(u.input_tokens, s->start_usage.input_tokens);
     u.output_tokens = pick(u.output_tokens, s->start_usage.output_tokens);

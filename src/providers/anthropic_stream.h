@@ -22,9 +22,9 @@ typedef struct {
     long output_tokens;               /* -1 = unknown */
     long cache_read_input_tokens;     /* -1 = unknown */
     long cache_creation_input_tokens; /* -1 = unknown */
-} cc_usage_t;
+} cc_astream_usage_t;
 
-#define CC_USAGE_UNKNOWN {-1, -1, -1, -1}
+#define CC_ASTREAM_USAGE_UNKNOWN {-1, -1, -1, -1}
 
 typedef struct cc_astream_s cc_astream_t;
 
@@ -35,7 +35,7 @@ void cc_astream_free(cc_astream_t *s);
 
 /** message_start (sent at the first content or explicitly, e.g. as soon as the upstream
  *  answered, with the input usage when known). Idempotent. */
-void cc_astream_start(cc_astream_t *s, const cc_usage_t *usage, cc_buf_t *out);
+void cc_astream_start(cc_astream_t *s, const cc_astream_usage_t *usage, cc_buf_t *out);
 /** Text; opens a text block when none is open (closing any other). Empty text does nothing;
  *  white space alone does not open a block (it is held and sent with the first visible text,
  *  or dropped), so no text block is ever empty or blank. */
@@ -77,7 +77,7 @@ void cc_astream_ping(cc_astream_t *s, cc_buf_t *out);
  *  "stop_sequence". Usage fields left unknown (-1) take their message_start values; web_search
  *  server_tool_use blocks are counted into usage.server_tool_use.web_search_requests. */
 void cc_astream_finish(cc_astream_t *s, const char *stop_reason, const char *stop_sequence,
-                       const cc_usage_t *usage, cc_buf_t *out);
+                       const cc_astream_usage_t *usage, cc_buf_t *out);
 /** A failure after the answer began: an `event: error` in stream mode; in message mode the
  *  error body instead of the message, and the return value is the status the client gets
  *  with it (cc_api_error_status). Returns 0 in stream mode, or when the message had already

@@ -30,7 +30,7 @@ struct cc_xlate_resp_s {
     char *finish;   /* the last finishReason */
     char *finish_message;
     char *block_reason; /* promptFeedback.blockReason */
-    cc_usage_t usage;
+    cc_astream_usage_t usage;
     bool have_usage;
     cJSON *grounding; /* the last groundingMetadata */
 };
@@ -337,7 +337,7 @@ cc_xlate_resp_t *cc__gm_response_new(const cc_xlate_ctx_t *ctx, int status,
     t->sse_in = t->stream && !(ctype && strstr(ctype, "json"));
     t->status = status;
     t->error_status = status >= 400 || status < 200;
-    t->usage = (cc_usage_t)CC_USAGE_UNKNOWN;
+    t->usage = (cc_astream_usage_t)CC_ASTREAM_USAGE_UNKNOWN;
     t->as =
         cc_astream_new(ctx->client_model ? ctx->client_model : ctx->upstream_model, ctx->stream);
     if (!t->as) {

@@ -52,7 +52,7 @@ struct cc_xlate_resp_s {
     bool finish_seen;
     const char *stop_reason; /* Anthropic's, static */
     char *stop_sequence;
-    cc_usage_t usage;
+    cc_astream_usage_t usage;
     cc_buf_t reasoning; /* the open thinking block's text */
     bool thinking;
     slot_t *slots;
@@ -336,7 +336,7 @@ static long count_in(cc_jv_t o, const char *key) {
 }
 
 /* usage: prompt tokens include the cached ones, Anthropic's input_tokens do not. */
-static bool parse_usage(cc_jv_t u, cc_usage_t *out) {
+static bool parse_usage(cc_jv_t u, cc_astream_usage_t *out) {
     if (!cc_jv_is_object(u)) return false;
     long prompt = count_in(u, "prompt_tokens");
     long completion = count_in(u, "completion_tokens");
@@ -403,7 +403,7 @@ static void on_finish(cc_xlate_resp_t *t, const cc_jv_t *h) {
 static int on_chunk(cc_xlate_resp_t *t, cc_jv_t chunk, bool whole, cc_buf_t *out) {
     cc_jv_t c[C_COUNT], h[H_COUNT], d[D_COUNT];
     cc_jv_pick(chunk, chunk_keys, c, C_COUNT);
-    cc_usage_t u = CC_USAGE_UNKNOWN;
+    cc_astream_usage_t u = CC_ASTREAM_USAGE_UNKNOWN;
     bool has_usage =
         parse_usage(c[C_USAGE], &u) || parse_usage(cc_jv_get(c[C_X_GROQ], "usage"), &u);
     cc_astream_start(t->as, has_usage ? &u : NULL, out);
@@ -505,7 +505,7 @@ cc_xlate_resp_t *cc__oa_response_new(const cc_xlate_ctx_t *ctx, int status,
     t->client_stream = ctx->stream;
     t->status = status;
     t->as = cc_astream_new(ctx->client_model, ctx->stream);
-    cc_usage_t unknown = CC_USAGE_UNKNOWN;
+    cc_astream_usage_t unknown = CC_ASTREAM_USAGE_UNKNOWN;
     t->usage = unknown;
     if (!t->provider || !t->as) {
         cc__oa_response_free(t);
