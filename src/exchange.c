@@ -75,10 +75,10 @@ static cc_router_t *router(const exchange_t *ex) {
 }
 
 /* The current attempt is over: the router's count of attempts in progress drops. */
-static void attempt_over(exchange_t *ex) {
+static void attempt_over(exchange_t *ex, unsigned long long tokens) {
     if (!ex->busy) return;
     ex->busy = false;
-    cc_router_end(router(ex), ex->dep, 0);
+    cc_router_end(router(ex), ex->dep, tokens);
 }
 
 
@@ -142,7 +142,7 @@ static void finish(exchange_t *ex, const char *outcome) {
     ex->state = EX_FINISHED;
     ex->conn = NULL;
     cc_attempt_abandon(ex->attempt);
-    attempt_over(ex);
+    attempt_over(ex, cc_usage_total(&ex->ans.usage)); /* the tokens count toward its tpm */
     if (ex->retry_timer) {
         uv_close((uv_handle_t *)ex->retry_timer, on_timer_closed);
         ex->retry_timer = NULL;
@@ -356,7 +356,7 @@ static bool retry(exchange_t *ex, int status, const char *reason, cc_failure_t f
     cc_info("%s the attempt at %s failed (%s%s): attempt %u goes to %s in %u ms", ex->id,
             ex->cfg->models[ex->dep].model_name, reason, why, ex->plan.attempts,
             ex->cfg->models[d].model_name, wait);
-    attempt_over(ex);
+    attempt_over(ex, 0);
     cc_attempt_free(ex->attempt); /* the attempt calling back does not touch itself after */
     ex->attempt = NULL;
     ex->dep = d;
@@ -490,7 +490,7 @@ static void on_token_refreshed(void *arg, int ok) {
     ex->r.oauth_token = token;
     cc_info("%s upstream answered 401: refreshed the %s token, retrying once", ex->id,
             ex->r.oauth_provider);
-    attempt_over(ex);
+    attempt_over(ex, 0);
     cc_attempt_free(ex->attempt);
     ex->attempt = NULL;
     start_attempt(ex);
@@ -536,7 +536,11 @@ static void start_attempt(exchange_t *ex) {
     ex->state = EX_UPSTREAM;
     int status = 500;
     cc_buf_t err = CC_BUF_INIT;
-    ex->attempt = cc_attempt_new(&ex->r, ex->dep, cc_pipeline_stages(ex->wg->pipeline)->event,
+    /* The answer is read when event hooks need it, or when a tpm limit needs its usage (an
+     * encoded answer could not be). */
+    bool read = cc_pipeline_stages(ex->wg->pipeline)->event ||
+                (ex->cfg->router.strategy == CC_STRATEGY_USAGE && ex->cfg->models[ex->dep].tpm);
+    ex->attempt = cc_attempt_new(&ex->r, ex->dep, read,
                                  &status, &err);
     if (!ex->attempt) {
         fail(ex, status, NULL, err.data ? err.data : "cannot build the upstream request",

@@ -134,6 +134,34 @@ describe("routing strategies", function()
     proxy:check_clean()
   end)
 
+  it("usage-based-routing: counts the tokens answers took against tpm", function()
+    local proxy = proxy_with(group("tok", ", tpm: 37", ", tpm: 37"),
+      "  routing_strategy: usage-based-routing\n")
+    local res
+    for _ = 1, 2 do -- a calendar minute may roll over between the requests: then again
+      a:reset(true)
+      b:reset(true)
+      local usage = { usage = { input_tokens = 25, output_tokens = 10 } } -- 35 of 37
+      a:script({ usage })
+      b:script({ usage })
+      local minute = math.floor(os.time() / 60)
+      assert.equal(200, proxy:messages(body("tok")).status)
+      -- the fewest tokens this minute: the other one, though both are under their tpm
+      assert.equal(200, proxy:messages(body("tok")).status)
+      res = proxy:messages(body("tok"))
+      if math.floor(os.time() / 60) == minute then break end
+    end
+    assert.equal(1, #a:requests(), "the second request went to the deployment with more tokens\n"
+      .. proxy:log())
+    assert.equal(1, #b:requests())
+    -- 35 + this request's estimate (a few tokens) does not fit under 37 on either
+    assert.equal(429, res.status, res.body)
+    assert.matches("tokens=in:25,out:10", proxy:log())
+    -- the answers were asked for unencoded, so their usage could be read
+    assert.equal("identity", H.record_header(a:last_request(), "accept-encoding"))
+    proxy:check_clean()
+  end)
+
   it("max_parallel_requests: a full deployment is passed over, even of a lower order", function()
     local proxy = proxy_with(group("mp", ", order: 1, max_parallel_requests: 1", ", order: 2")
       .. "  - model_name: solo\n    litellm_params: {model: anthropic/claude-solo, api_base: A}\n",
