@@ -324,8 +324,9 @@ static bool retry(exchange_t *ex, int status, const char *reason, cc_failure_t f
     cc_pipeline_t *pl = ex->wg->pipeline;
     if (cc_pipeline_stages(pl)->retry) {
         const cc_model_t *failed = &ex->cfg->models[ex->dep], *next = &ex->cfg->models[d];
-        cc_retry_info_t info = {failed->model_name, failed->model, status,
-                                status ? NULL : reason, next->model_name, next->model};
+        cc_retry_info_t info = {failed->model_name, failed->model,       status,
+                                status ? NULL : reason, cc_fail_class_name(f.cls),
+                                f.context_window,   next->model_name,    next->model};
         cc_buf_t group = CC_BUF_INIT;
         int verdict = cc_pipeline_retry(pl, &ex->r, &info, &group);
         if (verdict == 1 && cc_router_redirect(router(ex), &ex->plan, group.data) < 0) {

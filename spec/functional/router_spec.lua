@@ -228,7 +228,8 @@ return {
   retry = function(req, failure)
     if failure.status == 500 then return false end
     if failure.model_name == "main" and failure.status == 529 then
-      req:log("info", "retry hook: next would be " .. failure.next.model_name)
+      req:log("info", "retry hook: next would be " .. failure.next.model_name .. " after a "
+        .. failure.class .. " (context window: " .. tostring(failure.context_window) .. ")")
       return "elsewhere"
     end
   end,
@@ -286,6 +287,7 @@ router_settings:
     assert.equal("elsewhere", res.headers["x-ccproxy-deployment"])
     assert.equal(1, #a:requests(), "main was retried although the hook sent it elsewhere")
     assert.equal("claude-elsewhere", H.decode(b:last_request().body).model)
-    assert.matches("retry hook: next would be main", proxy:log())
+    assert.matches("retry hook: next would be main after a InternalServerError %(context window: "
+      .. "false%)", proxy:log())
   end)
 end)

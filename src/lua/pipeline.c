@@ -414,6 +414,9 @@ int cc_pipeline_retry(cc_pipeline_t *p, cc_preq_t *r, const cc_retry_info_t *inf
         lua_setfield(L, -2, "status");
     }
     set_opt_string(L, "reason", info->reason);
+    set_opt_string(L, "class", info->error_class);
+    lua_pushboolean(L, info->context_window);
+    lua_setfield(L, -2, "context_window");
     lua_createtable(L, 0, 2);                     /* fn req failure next */
     set_opt_string(L, "model_name", info->next_model_name);
     set_opt_string(L, "model", info->next_model);

@@ -70,6 +70,8 @@ typedef struct {
     const char *model_name, *model; /* the deployment that failed */
     int status;                     /* its answer, 0 when it gave none */
     const char *reason;             /* "unreachable", "timeout", ... when it gave none */
+    const char *error_class;        /* LiteLLM's class: "RateLimitError", ... (failure.h) */
+    bool context_window;            /* a 400 saying the input is too long for the model */
     const char *next_model_name, *next_model; /* where the plan goes next */
 } cc_retry_info_t;
 
