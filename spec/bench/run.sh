@@ -26,8 +26,8 @@ mem_total=50000
 sse_events=200
 sse_rounds=5
 pipeline_n=2000
-route_rounds=3
-route_secs=4
+route_rounds=6
+route_secs=2
 route_conns=16
 only=12345
 while [ $# -gt 0 ]; do
@@ -251,9 +251,9 @@ cpu_ticks() {
   sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
-# Runs wrk; sets w_rps, w_p50, w_p99 (ms), w_requests, w_secs, and w_cpu (CPU microseconds per
-# request spent by process $5, when given) with w_ticks (the clock ticks it spent). $1 URL,
-# $2 connections, $3 seconds, $4 request count to stop at (empty: none).
+# Runs wrk; sets w_rps, w_p50, w_p99 (ms), w_requests, and w_cpu (CPU microseconds per request
+# spent by process $5, when given). $1 URL, $2 connections, $3 seconds, $4 request count to stop
+# at (empty: none).
 run_wrk() {
   local url=$1 conns=$2 secs=$3 count=${4:-} pid=${5:-} out t0=0 t1=0
   [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
@@ -291,11 +291,9 @@ run_wrk() {
     exit 1
   fi
   w_requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
-  w_secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
-  w_cpu=- w_ticks=0
+  w_cpu=-
   if [ -n "$pid" ]; then
     t1=$(cpu_ticks "$pid")
-    w_ticks=$((t1 - t0))
     w_cpu=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$w_requests" \
       'BEGIN { printf "%.0f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
   fi
@@ -529,7 +527,7 @@ spread() {
 
 routing() {
   local redis_port up_port5 up names=() labels=() ports=() rpids=() n i r k dir members
-  local -A reqs secs ticks p50s p99s cpus
+  local -A rpss p50s p99s cpus
   local saved_nginx_pid=${nginx_pid:-} nginx5_pid
   # Its own nginx, which logs the api_key of the pools' requests (the one of sections 1 and 3
   # logs nothing).
@@ -543,11 +541,12 @@ routing() {
   local redis_cmds0
   redis_cmds0=$(redis_info "$redis_port" stats total_commands_processed)
 
-  names=(single shuffle least latency usage redis models)
-  labels=("(a) 1 deployment (baseline)" "(b) 8, simple-shuffle" "(c) 8, least-busy"
-          "(d) 8, latency-based" "(e) 8, usage-based" "(f) 8, shuffle + redis"
-          "(g) 8 models, shuffle")
+  names=(single again shuffle least latency usage redis models)
+  labels=("(a) 1 deployment (baseline)" "(a') the same, again" "(b) 8, simple-shuffle"
+          "(c) 8, least-busy" "(d) 8, latency-based" "(e) 8, usage-based"
+          "(f) 8, shuffle + redis" "(g) 8 models, shuffle")
   write_route_config "$tmp/r-single" single 1 "$up" simple-shuffle
+  write_route_config "$tmp/r-again" again 1 "$up" simple-shuffle
   write_route_config "$tmp/r-shuffle" shuffle 8 "$up" simple-shuffle
   write_route_config "$tmp/r-least" least 8 "$up" least-busy
   write_route_config "$tmp/r-latency" latency 8 "$up" latency-based-routing
@@ -564,8 +563,10 @@ routing() {
   echo
   echo "5. Routing cost: the request of section 1 routed to one deployment (the baseline) or to"
   echo "   a group of 8 (a key pool on the nginx upstream) by each routing strategy; wrk -t1"
-  echo "   -c$route_conns, $route_rounds round(s) of $route_secs s per row, the rows in turn" \
-    "(cpu: ccproxy's CPU time per request)"
+  echo "   -c$route_conns, $route_rounds round(s) of $route_secs s per row, the rows in turn;" \
+    "each figure the median round's"
+  echo "   (cpu: ccproxy's CPU time per request; (a') is (a) again in another process: what"
+  echo "   differs between two identical rows is noise)"
   printf '   %-28s %8s %7s %7s %7s %9s %8s %6s %6s %6s\n' target "req/s" "p50 ms" "p99 ms" \
     "cpu us" "cpu range" "req/s x" "p50 x" "p99 x" "cpu x"
 
@@ -585,24 +586,21 @@ routing() {
     for k in $(seq 0 $((n - 1))); do
       i=$(((k + r) % n))
       run_wrk "http://127.0.0.1:${ports[i]}" "$route_conns" "$route_secs" "" "${rpids[i]}"
-      reqs[$i]=$((${reqs[$i]:-0} + w_requests))
-      secs[$i]=$(awk -v a="${secs[$i]:-0}" -v b="$w_secs" 'BEGIN { print a + b }')
-      ticks[$i]=$((${ticks[$i]:-0} + w_ticks))
+      rpss[$i]="${rpss[$i]:-} $w_rps"
       p50s[$i]="${p50s[$i]:-} $w_p50"
       p99s[$i]="${p99s[$i]:-} $w_p99"
       cpus[$i]="${cpus[$i]:-} $w_cpu"
     done
   done
 
-  # Each row: all its requests over all its seconds, CPU ticks over requests, the median
-  # round's percentiles, and the lowest and highest CPU per request of a round.
+  # Each column of a row is the median of its rounds (a burst of other work on the machine
+  # moves one round, not the median); the range is the lowest and highest CPU of a round.
   local rps p50 p99 cpu lo hi a_rps a_p50 a_p99 a_cpu
   for i in $(seq 0 $((n - 1))); do
-    rps=$(awk -v q="${reqs[$i]}" -v s="${secs[$i]}" 'BEGIN { printf "%.1f", q / s }')
-    cpu=$(awk -v t="${ticks[$i]}" -v hz="$clk_tck" -v q="${reqs[$i]}" \
-      'BEGIN { printf "%.0f", (q > 0) ? t / hz * 1e6 / q : 0 }')
     # shellcheck disable=SC2086 # the lists split into their numbers
     {
+      rps=$(median ${rpss[$i]})
+      cpu=$(median ${cpus[$i]})
       p50=$(median ${p50s[$i]})
       p99=$(median ${p99s[$i]})
       lo=$(printf '%s\n' ${cpus[$i]} | sort -n | head -n 1)
@@ -636,7 +634,7 @@ routing() {
   for i in $(seq 0 $((n - 1))); do
     dir="$tmp/r-${names[i]}"
     members=8
-    [ "$i" = 0 ] && members=1
+    [ "$i" -le 1 ] && members=1
     answered=$(grep -c ' status=200 ' "$dir/ccproxy.log" || true)
     if [ "${names[i]}" = models ]; then
       printf '     %s%s; logged %s\n' "${labels[i]%% *}" "$(spread "$members" \
