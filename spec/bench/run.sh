@@ -11,9 +11,9 @@
 # From a fresh Debian 12 machine as root it installs what it needs (apt-get, quietly) and builds
 # the release binary in build-bench/ (CCPROXY_BIN=path uses another binary). Everything runs on
 # 127.0.0.1, in a temp dir, and every process it starts is stopped when it ends (a trap), even on
-# failure or Ctrl-C. About three minutes after the build. Options: --quick (2 s per wrk run, fewer
-# requests: a check that the script works, not numbers to compare); --only 3 (or 13, 245, ...)
-# runs only those sections.
+# failure or Ctrl-C. About three and a half minutes after the build. Options: --quick (2 s per
+# wrk run, fewer requests: a check that the script works, not numbers to compare); --only 3
+# (or 13, 245, ...) runs only those sections.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
