@@ -538,7 +538,7 @@ routing() {
   up="http://127.0.0.1:$up_port5"
   redis_port=$(free_port)
   start_redis "$redis_port"
-  local redis_cmds0
+  local redis_cmds0 redis_t0=$SECONDS redis_during=0 redis_reqs=0 redis_infos=1 c0 c1
   redis_cmds0=$(redis_info "$redis_port" stats total_commands_processed)
 
   names=(single again shuffle least latency usage redis models)
@@ -585,7 +585,16 @@ routing() {
   for r in $(seq 0 $((route_rounds - 1))); do
     for k in $(seq 0 $((n - 1))); do
       i=$(((k + r) % n))
+      # Row (f): the commands Redis got from ccproxy during its runs (an INFO counts itself
+      # once it has answered: c1 includes the c0 one).
+      [ "${names[i]}" = redis ] && c0=$(redis_info "$redis_port" stats total_commands_processed)
       run_wrk "http://127.0.0.1:${ports[i]}" "$route_conns" "$route_secs" "" "${rpids[i]}"
+      if [ "${names[i]}" = redis ]; then
+        c1=$(redis_info "$redis_port" stats total_commands_processed)
+        redis_during=$((redis_during + c1 - c0 - 1))
+        redis_reqs=$((redis_reqs + w_requests))
+        redis_infos=$((redis_infos + 2))
+      fi
       rpss[$i]="${rpss[$i]:-} $w_rps"
       p50s[$i]="${p50s[$i]:-} $w_p50"
       p99s[$i]="${p99s[$i]:-} $w_p99"
@@ -620,7 +629,7 @@ routing() {
     "p99 $(ratio "$a_p99" "$d_p99"), cpu $(ratio "$a_cpu" "$d_cpu") (ccproxy's over nginx's)"
 
   # What Redis saw, read while the proxies still run (connected_clients counts the asking one).
-  local redis_cmds1 redis_clients redis_reqs
+  local redis_cmds1 redis_clients redis_secs=$((SECONDS - redis_t0))
   redis_cmds1=$(redis_info "$redis_port" stats total_commands_processed)
   redis_clients=$(redis_info "$redis_port" clients connected_clients)
   for i in $(seq 0 $((n - 1))); do stop_pid "${rpids[i]}"; done
@@ -652,7 +661,6 @@ routing() {
 
   # Row (f): whether the router really shares its state through Redis. ccproxy's log says
   # what it did with redis_host; redis-server says whether anything talked to it.
-  redis_reqs=$(grep -c ' status=' "$tmp/r-redis/ccproxy.log" || true)
   echo "   redis (row f): ccproxy's log lines that name it:"
   if grep -qi redis "$tmp/r-redis/ccproxy.log"; then
     grep -i redis "$tmp/r-redis/ccproxy.log" | head -n 6 | sed "s#$tmp/##" | cut -c1-120 |
@@ -660,10 +668,17 @@ routing() {
   else
     echo "     (none)"
   fi
-  local cmds=$((redis_cmds1 - redis_cmds0 - 1))
-  echo "   redis-server on 127.0.0.1:$redis_port: $cmds commands from ccproxy" \
-    "($(awk -v c="$cmds" -v q="$redis_reqs" 'BEGIN { printf "%.2f", (q > 0) ? c / q : 0 }')" \
-    "a request of row f), $((redis_clients - 1)) connection(s) open at the end"
+  local cmds=$((redis_cmds1 - redis_cmds0 - redis_infos))
+  local idle=$((cmds - redis_during)) idle_secs=$((redis_secs - route_rounds * route_secs))
+  local per_req per_sec
+  per_req=$(awk -v c="$redis_during" -v q="$redis_reqs" \
+    'BEGIN { printf "%.3f", (q > 0) ? c / q : 0 }')
+  per_sec=$(awk -v c="$idle" -v t="$idle_secs" \
+    'BEGIN { printf "%.0f", (t > 0) ? c / t : 0 }')
+  echo "   redis-server on 127.0.0.1:$redis_port, commands from ccproxy: $redis_during during" \
+    "row (f)'s runs ($per_req a"
+  echo "   request), $idle in the ~$idle_secs s outside them ($per_sec a second);" \
+    "$((redis_clients - 1)) connection(s) open at the end"
   if [ "$cmds" -gt 0 ]; then
     echo "   => the router's state went through Redis: row (f) includes its cost"
   else
