@@ -127,13 +127,28 @@ forget_pid() {
   pids=("${keep[@]}")
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that no socket uses right now, below the kernel's range of ephemeral
+# ports when there is room (an outgoing connection of wrk, ccproxy or anything else on the
+# machine may take a port of that range between the check and the listen).
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=0 eph_hi=0
+port_lo=20000 port_n=40000
+if [ "$eph_lo" -ge 12000 ]; then
+  port_lo=10000 port_n=$((eph_lo - 10000))
+elif [ "$eph_hi" -gt 0 ] && [ "$eph_hi" -le 55000 ]; then
+  port_lo=$((eph_hi + 1)) port_n=$((65535 - eph_hi))
+fi
 used_ports=" "
 free_port() {
-  local p
+  local p hex
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((port_lo + (RANDOM * 32768 + RANDOM) % port_n))
     case "$used_ports" in *" $p "*) continue ;; esac
+    hex=$(printf '%04X' "$p")
+    # Any socket bound to it, listening or connected ($2 is local address:port in hex).
+    if awk -v h=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 }
+                         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+      continue
+    fi
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_ports="$used_ports$p "
       echo "$p"
