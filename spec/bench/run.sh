@@ -5,13 +5,15 @@
 #   2. pipeline cost in isolation: rules, hooks and body handling vs building the request only,
 #      and req:tokens() vs one string.find scan of the same body;
 #   3. memory: ccproxy's RSS idle, after 10k and after 50k proxied requests;
-#   4. streaming: the latency ccproxy adds to each server-sent event.
+#   4. streaming: the latency ccproxy adds to each server-sent event;
+#   5. routing cost: a group of 8 deployments under each routing strategy (and with Redis) vs
+#      a label that names one deployment.
 # From a fresh Debian 12 machine as root it installs what it needs (apt-get, quietly) and builds
 # the release binary in build-bench/ (CCPROXY_BIN=path uses another binary). Everything runs on
 # 127.0.0.1, in a temp dir, and every process it starts is stopped when it ends (a trap), even on
-# failure or Ctrl-C. About two minutes after the build. Options: --quick (2 s per wrk run, fewer
-# requests: a check that the script works, not numbers to compare); --only 3 (or 13, 24, ...)
-# runs only those sections.
+# failure or Ctrl-C. About three and a half minutes after the build. Options: --quick (2 s per
+# wrk run, fewer requests: a check that the script works, not numbers to compare); --only 3
+# (or 13, 245, ...) runs only those sections.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -24,12 +26,16 @@ mem_total=50000
 sse_events=200
 sse_rounds=5
 pipeline_n=2000
-only=1234
+route_rounds=6
+route_secs=2
+route_conns=16
+only=12345
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) duration=2 mem_first=1000 mem_total=3000 sse_events=50 sse_rounds=2 pipeline_n=200 ;;
+    --quick) duration=2 mem_first=1000 mem_total=3000 sse_events=50 sse_rounds=2 pipeline_n=200 \
+      route_rounds=1 route_secs=2 ;;
     --only)
-      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-4]+$ ]]; then
+      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-5]+$ ]]; then
         echo "spec/bench/run.sh: --only needs section numbers, e.g. --only 3 or --only 24" >&2
         exit 2
       fi
@@ -56,6 +62,7 @@ for p in build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson
 done
 command -v wrk >/dev/null 2>&1 || debs+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || debs+=(nginx-light)
+if want 5; then command -v redis-server >/dev/null 2>&1 || debs+=(redis-server); fi
 if [ ${#debs[@]} -gt 0 ]; then
   echo "installing: ${debs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -120,13 +127,28 @@ forget_pid() {
   pids=("${keep[@]}")
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that no socket uses right now, below the kernel's range of ephemeral
+# ports when there is room (an outgoing connection of wrk, ccproxy or anything else on the
+# machine may take a port of that range between the check and the listen).
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=0 eph_hi=0
+port_lo=20000 port_n=40000
+if [ "$eph_lo" -ge 12000 ]; then
+  port_lo=10000 port_n=$((eph_lo - 10000))
+elif [ "$eph_hi" -gt 0 ] && [ "$eph_hi" -le 55000 ]; then
+  port_lo=$((eph_hi + 1)) port_n=$((65535 - eph_hi))
+fi
 used_ports=" "
 free_port() {
-  local p
+  local p hex
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((port_lo + (RANDOM * 32768 + RANDOM) % port_n))
     case "$used_ports" in *" $p "*) continue ;; esac
+    hex=$(printf '%04X' "$p")
+    # Any socket bound to it, listening or connected ($2 is local address:port in hex).
+    if awk -v h=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 }
+                         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+      continue
+    fi
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_ports="$used_ports$p "
       echo "$p"
@@ -154,11 +176,21 @@ wait_http() {
   exit 1
 }
 
-# The fast upstream: nginx with its own config and files in the temp dir.
+# The fast upstream: nginx with its own config and files in the temp dir ($2, default nginx);
+# sets nginx_pid. With $3 = keys it logs the x-api-key of each request whose key starts with
+# sk-ant-bench- to DIR/keys.log (section 5 counts the keys of a pool that way).
 start_nginx() {
-  local dir="$tmp/nginx" port=$1
+  local port=$1 dir="$tmp/${2:-nginx}" keys=${3:-}
   mkdir -p "$dir"
-  sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$bench/nginx.conf" >"$dir/nginx.conf"
+  sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$bench/nginx.conf" |
+    awk -v keys="$keys" -v file="$dir/keys.log" '
+      keys == "keys" && /^    access_log off;$/ {
+        print "    map $http_x_api_key $bench_key { \"~^sk-ant-bench-\" 1; default 0; }"
+        print "    log_format keys \x27$http_x_api_key\x27;"
+        print "    access_log " file " keys buffer=64k flush=1s if=$bench_key;"
+        next
+      }
+      { print }' >"$dir/nginx.conf"
   "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
   pids+=($!)
   nginx_pid=$!
@@ -411,6 +443,265 @@ streaming() {
   echo "   added per event (median): $added us ($verdict)"
 }
 
+# --- 5. routing cost ----------------------------------------------------------------------
+
+# Redis on 127.0.0.1:PORT, nothing saved to disk, its files in the temp dir; sets redis_pid.
+start_redis() {
+  local port=$1 dir="$tmp/redis"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+    --logfile "$dir/redis.log" >"$dir/stdout.log" 2>&1 &
+  pids+=($!)
+  redis_pid=$!
+  for _ in $(seq 100); do
+    [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+    alive "$redis_pid" || break
+    sleep 0.1
+  done
+  echo "spec/bench/run.sh: redis-server did not start on 127.0.0.1:$port; its log:" >&2
+  cat "$dir/redis.log" "$dir/stdout.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# One field of redis-server's INFO (it counts the INFO that asks, after answering it).
+redis_info() {
+  timeout 5 redis-cli -h 127.0.0.1 -p "$1" info "$2" 2>/dev/null |
+    tr -d '\r' | sed -n "s/^$3://p"
+}
+
+# The config of one row of section 5: write_config's ccproxy.yaml (the same rules and hooks),
+# and a config.yaml where the request's model, claude-opus-5-5, names MEMBERS deployments
+# (1 or 8) on the upstream. They are a key pool: the same api_base and model, each with its
+# own api_key (sk-ant-bench-ROW-N, which nginx logs). With $6 = models each has its own model
+# too (claude-bench-N, which nginx ignores), which the log line names. $7 = limits sets rpm
+# and tpm that never bind, $8 a Redis port for router_settings.
+write_route_config() {
+  local dir=$1 row=$2 members=$3 upstream=$4 strategy=$5 models=${6:-} limits=${7:-}
+  local redis=${8:-} i model=anthropic/claude-opus-5-5
+  write_config "$dir" 1 "$upstream"
+  {
+    cat <<EOF
+model_list:
+  - model_name: default
+    litellm_params:
+      model: claude-sonnet-5-5
+  - model_name: background
+    litellm_params:
+      model: claude-haiku-5-5
+  - model_name: long_context
+    litellm_params:
+      model: claude-opus-5-5
+EOF
+    for i in $(seq "$members"); do
+      [ "$models" = models ] && model=anthropic/claude-bench-$i
+      cat <<EOF
+  - model_name: claude-opus-5-5
+    litellm_params:
+      model: $model
+      api_base: $upstream
+      api_key: sk-ant-bench-$row-$i
+EOF
+      # ccproxy's maximum, 1e9 a minute: far over what one core can send in a minute.
+      if [ "$limits" = limits ]; then
+        echo "      rpm: 1000000000"
+        echo "      tpm: 1000000000"
+      fi
+    done
+    echo "router_settings:"
+    echo "  routing_strategy: $strategy"
+    if [ -n "$redis" ]; then
+      echo "  redis_host: 127.0.0.1"
+      echo "  redis_port: $redis"
+    fi
+  } >"$dir/config.yaml"
+}
+
+# The middle one of its arguments (numbers).
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# How many of the lines on stdin give each value N = 1..$1 in what `sed -n "$2"` makes of
+# them; prints " 1:count 2:count ...  (total; fewest/most ratio)".
+spread() {
+  sed -n "$2" | awk -v m="$1" '
+    { c[$1]++; total++ }
+    END {
+      lo = -1; hi = 0
+      for (k = 1; k <= m; k++) {
+        v = c[k] + 0
+        printf " %d:%d", k, v
+        if (lo < 0 || v < lo) lo = v
+        if (v > hi) hi = v
+      }
+      printf "  (%d", total + 0
+      if (m > 1) printf "; fewest/most %s", (hi > 0) ? sprintf("%.2f", lo / hi) : "-"
+      printf ")"
+    }'
+}
+
+routing() {
+  local redis_port up_port5 up names=() labels=() ports=() rpids=() n i r k dir members
+  local -A rpss p50s p99s cpus
+  local saved_nginx_pid=${nginx_pid:-} nginx5_pid
+  # Its own nginx, which logs the api_key of the pools' requests (the one of sections 1 and 3
+  # logs nothing).
+  up_port5=$(free_port)
+  start_nginx "$up_port5" nginx5 keys
+  nginx5_pid=$nginx_pid
+  nginx_pid=$saved_nginx_pid
+  up="http://127.0.0.1:$up_port5"
+  redis_port=$(free_port)
+  start_redis "$redis_port"
+  local redis_cmds0 redis_t0=$SECONDS redis_during=0 redis_reqs=0 redis_infos=1 c0 c1
+  redis_cmds0=$(redis_info "$redis_port" stats total_commands_processed)
+
+  names=(single again shuffle least latency usage redis models)
+  labels=("(a) 1 deployment (baseline)" "(a') the same, again" "(b) 8, simple-shuffle"
+          "(c) 8, least-busy" "(d) 8, latency-based" "(e) 8, usage-based"
+          "(f) 8, shuffle + redis" "(g) 8 models, shuffle")
+  write_route_config "$tmp/r-single" single 1 "$up" simple-shuffle
+  write_route_config "$tmp/r-again" again 1 "$up" simple-shuffle
+  write_route_config "$tmp/r-shuffle" shuffle 8 "$up" simple-shuffle
+  write_route_config "$tmp/r-least" least 8 "$up" least-busy
+  write_route_config "$tmp/r-latency" latency 8 "$up" latency-based-routing
+  write_route_config "$tmp/r-usage" usage 8 "$up" usage-based-routing "" limits
+  write_route_config "$tmp/r-redis" redis 8 "$up" simple-shuffle "" "" "$redis_port"
+  write_route_config "$tmp/r-models" models 8 "$up" simple-shuffle models
+  n=${#names[@]}
+  for i in $(seq 0 $((n - 1))); do
+    ports[i]=$(free_port)
+    start_proxy "$tmp/r-${names[i]}" "${ports[i]}"
+    rpids[i]=$proxy_pid
+  done
+
+  echo
+  echo "5. Routing cost: the request of section 1 routed to one deployment (the baseline) or to"
+  echo "   a group of 8 (a key pool on the nginx upstream) by each routing strategy; wrk -t1"
+  echo "   -c$route_conns, $route_rounds round(s) of $route_secs s per row, the rows in turn;" \
+    "each figure the median round's"
+  echo "   (cpu: ccproxy's CPU time per request; (a') is (a) again in another process: what"
+  echo "   differs between two identical rows is noise)"
+  printf '   %-28s %8s %7s %7s %7s %9s %8s %6s %6s %6s\n' target "req/s" "p50 ms" "p99 ms" \
+    "cpu us" "cpu range" "req/s x" "p50 x" "p99 x" "cpu x"
+
+  # Warm-up: JIT traces, pools, page cache; latency-based-routing measures every member.
+  run_wrk "$up" 2 1
+  for i in $(seq 0 $((n - 1))); do run_wrk "http://127.0.0.1:${ports[i]}" "$route_conns" 1; done
+
+  # nginx direct, as in section 1, for the ratio of the baseline to it.
+  run_wrk "$up" "$route_conns" "$route_secs" "" "$nginx5_pid"
+  local d_rps=$w_rps d_p50=$w_p50 d_p99=$w_p99 d_cpu=$w_cpu
+  printf '   %-28s %8.0f %7s %7s %7s\n' "nginx direct (nginx's cpu)" "$d_rps" "$d_p50" "$d_p99" \
+    "$d_cpu"
+
+  # Each round visits every row, starting one row later than the round before, so that a
+  # change in the machine's load falls on all rows alike.
+  for r in $(seq 0 $((route_rounds - 1))); do
+    for k in $(seq 0 $((n - 1))); do
+      i=$(((k + r) % n))
+      # Row (f): the commands Redis got from ccproxy during its runs (an INFO counts itself
+      # once it has answered: c1 includes the c0 one).
+      [ "${names[i]}" = redis ] && c0=$(redis_info "$redis_port" stats total_commands_processed)
+      run_wrk "http://127.0.0.1:${ports[i]}" "$route_conns" "$route_secs" "" "${rpids[i]}"
+      if [ "${names[i]}" = redis ]; then
+        c1=$(redis_info "$redis_port" stats total_commands_processed)
+        redis_during=$((redis_during + c1 - c0 - 1))
+        redis_reqs=$((redis_reqs + w_requests))
+        redis_infos=$((redis_infos + 2))
+      fi
+      rpss[$i]="${rpss[$i]:-} $w_rps"
+      p50s[$i]="${p50s[$i]:-} $w_p50"
+      p99s[$i]="${p99s[$i]:-} $w_p99"
+      cpus[$i]="${cpus[$i]:-} $w_cpu"
+    done
+  done
+
+  # Each column of a row is the median of its rounds (a burst of other work on the machine
+  # moves one round, not the median); the range is the lowest and highest CPU of a round.
+  local rps p50 p99 cpu lo hi a_rps a_p50 a_p99 a_cpu
+  for i in $(seq 0 $((n - 1))); do
+    # shellcheck disable=SC2086 # the lists split into their numbers
+    {
+      rps=$(median ${rpss[$i]})
+      cpu=$(median ${cpus[$i]})
+      p50=$(median ${p50s[$i]})
+      p99=$(median ${p99s[$i]})
+      lo=$(printf '%s\n' ${cpus[$i]} | sort -n | head -n 1)
+      hi=$(printf '%s\n' ${cpus[$i]} | sort -n | tail -n 1)
+    }
+    if [ "$i" = 0 ]; then
+      a_rps=$rps a_p50=$p50 a_p99=$p99 a_cpu=$cpu
+      printf '   %-28s %8.0f %7s %7s %7s %9s\n' "${labels[i]}" "$rps" "$p50" "$p99" "$cpu" \
+        "$lo-$hi"
+    else
+      printf '   %-28s %8.0f %7s %7s %7s %9s %8s %6s %6s %6s\n' "${labels[i]}" "$rps" "$p50" \
+        "$p99" "$cpu" "$lo-$hi" "$(ratio "$rps" "$a_rps")" "$(ratio "$p50" "$a_p50")" \
+        "$(ratio "$p99" "$a_p99")" "$(ratio "$cpu" "$a_cpu")"
+    fi
+  done
+  echo "   (a) vs nginx direct: req/s $(ratio "$a_rps" "$d_rps"), p50 $(ratio "$a_p50" "$d_p50")," \
+    "p99 $(ratio "$a_p99" "$d_p99"), cpu $(ratio "$a_cpu" "$d_cpu") (ccproxy's over nginx's)"
+
+  # What Redis saw, read while the proxies still run (connected_clients counts the asking one).
+  local redis_cmds1 redis_clients redis_secs=$((SECONDS - redis_t0))
+  redis_cmds1=$(redis_info "$redis_port" stats total_commands_processed)
+  redis_clients=$(redis_info "$redis_port" clients connected_clients)
+  for i in $(seq 0 $((n - 1))); do stop_pid "${rpids[i]}"; done
+  stop_pid "$nginx5_pid" # it writes out its buffered log
+
+  # The picks, warm-up included: for (a)-(f) the api_key nginx got (the log line's model= is
+  # the same for every member), for (g) the model= of ccproxy's log lines.
+  echo "   requests per member, warm-up included (a-f: the api_key nginx got; g: the model="
+  echo "   of ccproxy's log lines), and how many ccproxy logged as answered 200:"
+  local answered
+  for i in $(seq 0 $((n - 1))); do
+    dir="$tmp/r-${names[i]}"
+    members=8
+    [ "$i" -le 1 ] && members=1
+    answered=$(grep -c ' status=200 ' "$dir/ccproxy.log" || true)
+    if [ "${names[i]}" = models ]; then
+      printf '     %s%s; logged %s\n' "${labels[i]%% *}" "$(spread "$members" \
+        's/.* deployment=claude-opus-5-5 model=claude-bench-\([0-9]*\) status=200 .*/\1/p' \
+        <"$dir/ccproxy.log")" "$answered"
+    else
+      printf '     %s%s; logged %s\n' "${labels[i]%% *}" "$(spread "$members" \
+        "s/^sk-ant-bench-${names[i]}-\([0-9]*\)$/\1/p" <"$tmp/nginx5/keys.log")" "$answered"
+    fi
+    if grep -q ' ERROR ' "$dir/ccproxy.log"; then
+      echo "     ccproxy logged errors ($dir):"
+      grep ' ERROR ' "$dir/ccproxy.log" | head -n 3 | sed 's/^/       /'
+    fi
+  done
+
+  # Row (f): whether the router really shares its state through Redis. ccproxy's log says
+  # what it did with redis_host; redis-server says whether anything talked to it.
+  echo "   redis (row f): ccproxy's log lines that name it:"
+  if grep -qi redis "$tmp/r-redis/ccproxy.log"; then
+    grep -i redis "$tmp/r-redis/ccproxy.log" | head -n 6 | sed "s#$tmp/##" | cut -c1-120 |
+      sed -e 's/ *$//' -e 's/^/     /'
+  else
+    echo "     (none)"
+  fi
+  local cmds=$((redis_cmds1 - redis_cmds0 - redis_infos))
+  local idle=$((cmds - redis_during)) idle_secs=$((redis_secs - route_rounds * route_secs))
+  local per_req per_sec
+  per_req=$(awk -v c="$redis_during" -v q="$redis_reqs" \
+    'BEGIN { printf "%.3f", (q > 0) ? c / q : 0 }')
+  per_sec=$(awk -v c="$idle" -v t="$idle_secs" \
+    'BEGIN { printf "%.0f", (t > 0) ? c / t : 0 }')
+  echo "   redis-server on 127.0.0.1:$redis_port, commands from ccproxy: $redis_during during" \
+    "row (f)'s runs ($per_req a"
+  echo "   request), $idle in the ~$idle_secs s outside them ($per_sec a second);" \
+    "$((redis_clients - 1)) connection(s) open at the end"
+  if [ "$cmds" -gt 0 ]; then
+    echo "   => the router's state went through Redis: row (f) includes its cost"
+  else
+    echo "   => nothing reached Redis: row (f) measures the same as (b), not Redis's cost"
+  fi
+  stop_pid "$redis_pid"
+}
+
 # --- run ----------------------------------------------------------------------------------
 
 up_port=$(free_port)
@@ -423,6 +714,7 @@ if want 1; then relay; fi
 if want 2; then pipeline; fi
 if want 3; then memory; fi
 if want 4; then streaming; fi
+if want 5; then routing; fi
 echo
 echo "measured in $((SECONDS - prepared)) s (before that, installing and building:" \
   "$((prepared - started)) s); load average now $(cut -d' ' -f1-3 /proc/loadavg)"
