@@ -5,6 +5,7 @@
  * reader never keeps more than its cap, and for event streams that it agrees with a plain
  * whole-buffer reading of the same rules (lines, fields, which events count, the cap). A
  * whole answer whose usage the reader saw is valid JSON to cJSON too, with the same usage. */
+#define _GNU_SOURCE /* memmem */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
