@@ -1,0 +1,135 @@
+/* record.c: copying, freeing and printing request records (see record.h). */
+#include "record/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s) {
+    return s ? strdup(s) : NULL;
+}
+
+/* Copies every string field of `from` into `to` (whose other fields are set); false when out
+ * of memory (what was copied is freed by the caller's cc_record_clear). */
+static bool copy_strings(cc_record_t *to, const cc_record_t *from) {
+    char **dst[] = {&to->id,         &to->session_id,      &to->agent_id, &to->parent_agent_id,
+                    &to->endpoint,   &to->label,           &to->rule,     &to->requested_model,
+                    &to->sent_model, &to->deployment,      &to->provider, &to->outcome,
+                    &to->client};
+    const char *src[] = {from->id,         from->session_id,      from->agent_id,
+                         from->parent_agent_id, from->endpoint,   from->label,
+                         from->rule,       from->requested_model, from->sent_model,
+                         from->deployment, from->provider,        from->outcome,
+                         from->client};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
+        *dst[i] = dup_or_null(src[i]);
+        if (src[i] && !*dst[i]) ok = false;
+    }
+    return ok;
+}
+
+cc_record_t *cc_record_copy(const cc_record_t *r) {
+    cc_record_t *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    *c = *r;
+    c->attempts = NULL;
+    c->n_attempts = 0;
+    bool ok = copy_strings(c, r);
+    if (ok && r->n_attempts) {
+        c->attempts = calloc(r->n_attempts, sizeof *c->attempts);
+        ok = c->attempts != NULL;
+        for (size_t i = 0; ok && i < r->n_attempts; i++) {
+            const cc_record_attempt_t *a = &r->attempts[i];
+            c->attempts[i] = (cc_record_attempt_t){dup_or_null(a->deployment),
+                                                   dup_or_null(a->model), a->status,
+                                                   dup_or_null(a->reason), a->ms};
+            c->n_attempts = i + 1;
+        }
+    }
+    if (!ok) {
+        cc_record_delete(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cc_record_clear(cc_record_t *r) {
+    char *fields[] = {r->id,         r->session_id, r->agent_id, r->parent_agent_id, r->endpoint,
+                      r->label,      r->rule,       r->requested_model, r->sent_model,
+                      r->deployment, r->provider,   r->outcome,  r->client};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        free(r->attempts[i].deployment);
+        free(r->attempts[i].model);
+        free(r->attempts[i].reason);
+    }
+    free(r->attempts);
+    memset(r, 0, sizeof *r);
+}
+
+void cc_record_delete(cc_record_t *r) {
+    if (!r) return;
+    cc_record_clear(r);
+    free(r);
+}
+
+/* "name":"value" (or null), with a comma before it unless it is the first. */
+static void json_str(cc_buf_t *out, const char *name, const char *v) {
+    cc_buf_printf(out, ",\"%s\":", name);
+    if (!v) {
+        cc_buf_puts(out, "null");
+        return;
+    }
+    cc_buf_puts(out, "\"");
+    cc_buf_json_escape(out, v, strlen(v));
+    cc_buf_puts(out, "\"");
+}
+
+void cc_record_json(const cc_record_t *r, cc_buf_t *out) {
+    cc_buf_printf(out, "{\"time_ms\":%llu", (unsigned long long)r->time_ms);
+    json_str(out, "id", r->id);
+    json_str(out, "session_id", r->session_id);
+    json_str(out, "agent_id", r->agent_id);
+    json_str(out, "parent_agent_id", r->parent_agent_id);
+    json_str(out, "endpoint", r->endpoint);
+    json_str(out, "label", r->label);
+    json_str(out, "rule", r->rule);
+    json_str(out, "requested_model", r->requested_model);
+    json_str(out, "sent_model", r->sent_model);
+    json_str(out, "deployment", r->deployment);
+    json_str(out, "provider", r->provider);
+    cc_buf_puts(out, ",\"attempts\":[");
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        const cc_record_attempt_t *a = &r->attempts[i];
+        cc_buf_puts(out, i ? ",{\"status\":" : "{\"status\":");
+        cc_buf_printf(out, "%d", a->status);
+        json_str(out, "deployment", a->deployment);
+        json_str(out, "model", a->model);
+        json_str(out, "reason", a->reason);
+        cc_buf_printf(out, ",\"ms\":%.1f}", a->ms);
+    }
+    cc_buf_printf(out, "],\"status\":%d", r->status);
+    json_str(out, "outcome", r->outcome);
+    cc_buf_printf(out, ",\"stream\":%s,\"usage\":", r->stream ? "true" : "false");
+    const cc_usage_t *u = &r->usage;
+    if (u->seen)
+        cc_buf_printf(out,
+                      "{\"input\":%llu,\"output\":%llu,\"cache_creation\":%llu,"
+                      "\"cache_read\":%llu,\"web_search\":%llu,\"web_fetch\":%llu}",
+                      u->input, u->output, u->cache_creation, u->cache_read, u->web_search,
+                      u->web_fetch);
+    else
+        cc_buf_puts(out, "null");
+    if (r->cost_known)
+        cc_buf_printf(out, ",\"cost_usd\":%.8f", r->cost_usd);
+    else
+        cc_buf_puts(out, ",\"cost_usd\":null");
+    if (r->ttfb_ms >= 0)
+        cc_buf_printf(out, ",\"ttfb_ms\":%.1f", r->ttfb_ms);
+    else
+        cc_buf_puts(out, ",\"ttfb_ms\":null");
+    cc_buf_printf(out, ",\"total_ms\":%.1f,\"bytes_in\":%zu,\"bytes_out\":%zu", r->total_ms,
+                  r->bytes_in, r->bytes_out);
+    json_str(out, "client", r->client);
+    cc_buf_puts(out, "}");
+}
