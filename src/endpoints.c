@@ -12,6 +12,7 @@
 #include "http/conn.h"
 #include "endpoints.h"
 #include "exchange.h"
+#include "record/otel.h"
 #include "routing/router.h"
 #include "stats.h"
 #include "worker.h"
@@ -93,6 +94,7 @@ static void serve_health(cc_conn_t *c) {
     pthread_mutex_unlock(&srv->lock);
     add_cooldowns(o, w);
     add_shared_state(o, w);
+    cc_otel_add_json(o);
     cc_stats_add_json(o);
     respond_json(c, 200, o);
 }

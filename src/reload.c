@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "oauth.h"
+#include "record/otel.h"
 
 static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
                               const char *restart) {
@@ -36,6 +37,9 @@ static void restart_needs(const cc_server_t *srv, const cc_config_t *cfg, cc_buf
                       cfg->host, cfg->port);
     if (workers != srv->n_workers)
         cc_buf_printf(out, "num_workers %d -> %d; ", srv->n_workers, workers);
+    const char *traces = cc_otel_running_url(), *want = cfg->otel.traces_url;
+    if ((traces || want) && (!traces || !want || strcmp(traces, want) != 0))
+        cc_buf_printf(out, "otel traces %s -> %s; ", traces ? traces : "off", want ? want : "off");
     if (out->len >= 2) {
         out->len -= 2;
         out->data[out->len] = '\0';

@@ -13,6 +13,8 @@
 
 #include "routing/shared_state.h"
 #include "log.h"
+#include "record/otel.h"
+#include "record/records.h"
 #include "oauth.h"
 #include "reload.h"
 #include "worker.h"
@@ -86,11 +88,12 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
     fetch_tokens_now(cfg);
+    char err[4096] = "";
+    if (cc_otel_start(cfg, err, sizeof err) != 0) cc_error("no request traces: %s", err);
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
     int started = 0, rc = 0;
-    char err[4096] = "";
     for (; started < n; started++) {
         if (cc_worker_init(&workers[started], &srv, gen, started, err, sizeof err) < 0) {
             started++;
@@ -129,6 +132,7 @@ done:
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
     cc_shared_drain(2000); /* the generations' farewells to Redis */
+    cc_records_stop();     /* the record sinks send what they hold */
     free(workers);
     free(threads);
     free(srv.config_dir);
