@@ -95,6 +95,20 @@ describe("token usage in the log line", function()
     assert.is_nil(entry.outcome, "the tokens field is not taken for an outcome: " .. line)
   end)
 
+  it("prices the tokens of a model the price table knows, and says when it does not", function()
+    mock:script({ { text = "priced", usage = USAGE } })
+    local body = H.messages_body()
+    body.model = "claude-sonnet-4-5-20250929"
+    local res = proxy:messages(body)
+    assert.equal(200, res.status, res.body)
+    local line = log_line(res)
+    -- 12 x 3e-6 + 7 x 1.5e-5 + 3 x 3.75e-6 + 40 x 3e-7 = 0.00016425
+    assert.matches(" cost=%$0%.000164 ", line .. " ")
+    mock:script({ { text = "unpriced", usage = USAGE } })
+    res = proxy:messages(H.messages_body()) -- claude-sonnet-5-5: not in the table
+    assert.matches(" cost=%? ", log_line(res) .. " ")
+  end)
+
   it("reads an Anthropic whole answer", function()
     mock:script({ { text = "whole", usage = { input_tokens = 5, output_tokens = 2 } } })
     local res = proxy:messages(H.messages_body())
