@@ -234,6 +234,9 @@ static void finish(exchange_t *ex, const char *outcome) {
             .ttfb_ms = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1,
             .total_ms = ms_since(ex->start_ns, now),
             .outcome = outcome,
+            .usage = &ex->ans.usage,
+            .cost_known = ex->cost_known,
+            .cost_usd = ex->cost_usd,
         };
         cc_pipeline_done(p, &ex->r, &info);
     }
