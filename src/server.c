@@ -124,9 +124,9 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     uv_run(&workers[0].loop, UV_RUN_DEFAULT);
     for (int i = 1; i < n; i++) pthread_join(threads[i], NULL);
     for (int i = 0; i < n; i++) cc_worker_destroy(&workers[i]);
-    cc_records_stop(); /* no worker runs any more: the sinks write out what they hold */
     cc_info("ccproxy stopped");
 done:
+    cc_records_stop(); /* no worker runs any more: the sinks write out what they hold */
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
