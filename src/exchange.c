@@ -177,6 +177,10 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
         att[i] = (cc_record_attempt_t){m->model_name, m->model, r->attempts[i].status,
                                        (char *)r->attempts[i].reason, r->attempts[i].ms};
     }
+    cc_record_tag_t *tags = r->tags.n ? calloc(r->tags.n, sizeof *tags) : NULL;
+    size_t n_tags = tags ? r->tags.n : 0;
+    for (size_t i = 0; i < n_tags; i++)
+        tags[i] = (cc_record_tag_t){r->tags.items[i].name, r->tags.items[i].value};
     /* Borrowed strings: the record lives for this call only. */
     cc_record_t rec = {
         .time_ms = ex->start_wall_ms,
@@ -204,9 +208,12 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
         .bytes_in = c->body.len,
         .bytes_out = ex->bytes,
         .client = client,
+        .tags = tags,
+        .n_tags = n_tags,
     };
     cc_records_emit(&rec);
     free(att);
+    free(tags);
 }
 
 /* Every way out of an exchange ends here, once: the client's side is already answered (or
