@@ -228,7 +228,7 @@ static void test_spans_of_a_record(void) {
         CHECK(attr(as[i], "gen_ai.usage.input_tokens") == NULL); /* counted once, above */
     }
     CHECK(strcmp(str(a1, "spanId"), str(a2, "spanId")) != 0);
-    CHECK_EQ_STR(str(a1, "name"), "chat anthropic/claude-haiku-5-5");
+    CHECK_EQ_STR(str(a1, "name"), "chat claude-haiku-5-5");
     CHECK_EQ_STR(attr_s(a1, "ccproxy.deployment"), "haiku-a");
     CHECK_EQ_STR(attr_s(a1, "error.type"), "timeout");
     CHECK(attr(a1, "http.response.status_code") == NULL);

@@ -322,8 +322,10 @@ static void put_attempt_span(cc_buf_t *b, const cc_record_t *r, size_t i, uint64
                              uint64_t trace_lo, uint64_t parent, uint64_t span) {
     const cc_record_attempt_t *at = &r->attempts[i];
     /* The model the attempt asked for: the one sent for the answering attempt, else its
-     * deployment's model unless that is a pattern (a wildcard deployment). */
-    const char *model = at->model;
+     * deployment's model without its provider/ prefix, unless that is a pattern (a
+     * wildcard deployment). */
+    const char *model = at->model && strchr(at->model, '/') ? strchr(at->model, '/') + 1
+                                                            : at->model; /* "anthropic/x" */
     if (answered(r, i) && r->sent_model) model = r->sent_model;
     if (model && strchr(model, '*')) model = r->requested_model;
     cc_buf_puts(b, "{\"traceId\":\"");
