@@ -18,10 +18,11 @@
  * Span times. A record says when the request arrived (time_ms, wall clock), how long it took
  * (total_ms), when the answer's head came (ttfb_ms) and each attempt's duration (until its
  * head or its failure), not when each attempt began. The attempts are laid out in order, the
- * last one ending at the head (or, with no head, at the end), and the time they leave over
- * (the hooks before the first, the waits between retries) split evenly before each; the
- * attempt whose answer the client got lasts until the request's end (its body). With one
- * attempt this is exact; with retries the waits are spread, not placed.
+ * last one ending at the head (or, with no head, at the end); the time they leave over goes
+ * before a lone attempt (the hooks), or between several (the waits before retries), split
+ * evenly. The attempt whose answer the client got lasts until the request's end (its body).
+ * With one attempt this is exact; with retries it is off by the hooks' time, and by how
+ * unevenly the waits fell when there were more than one.
  *
  * Ids: a trace id per request and a span id per span from a splitmix64 generator seeded with
  * RAND_bytes, used by the exporter thread only. */
@@ -185,13 +186,16 @@ static bool answered(const cc_record_t *r, size_t i) {
 void cc__otel_attempt_times(const cc_record_t *r, size_t i, double *start_ms, double *end_ms) {
     double total = r->total_ms > 0 ? r->total_ms : 0;
     double anchor = r->ttfb_ms >= 0 && r->ttfb_ms <= total ? r->ttfb_ms : total;
+    size_t n = r->n_attempts;
     double sum = 0;
-    for (size_t k = 0; k < r->n_attempts; k++) sum += r->attempts[k].ms > 0 ? r->attempts[k].ms : 0;
-    double gap = anchor > sum && r->n_attempts ? (anchor - sum) / (double)r->n_attempts : 0;
-    double t = 0;
-    for (size_t k = 0; k < i; k++) t += gap + (r->attempts[k].ms > 0 ? r->attempts[k].ms : 0);
+    for (size_t k = 0; k < n; k++) sum += r->attempts[k].ms > 0 ? r->attempts[k].ms : 0;
+    double slack = anchor > sum ? anchor - sum : 0;
+    /* One attempt: what is left came before it (the hooks). Several: between them (the
+     * waits before retries, which outlast the hooks by far), split evenly. */
+    double t = n == 1 ? slack : 0, gap = n > 1 ? slack / (double)(n - 1) : 0;
+    for (size_t k = 0; k < i; k++) t += (r->attempts[k].ms > 0 ? r->attempts[k].ms : 0) + gap;
     double d = r->attempts[i].ms > 0 ? r->attempts[i].ms : 0;
-    double s = t + gap, e = s + d;
+    double s = t, e = s + d;
     if (answered(r, i)) e = total;
     if (s > total) s = total;
     if (e > total) e = total;
