@@ -193,7 +193,7 @@ describe("request traces over OTLP/HTTP", function()
   end)
 
   after_each(function()
-    proxy:check_clean()
+    if not proxy.proc.exited then proxy:check_clean() end
   end)
 
   local function ask(fields, headers)
@@ -340,6 +340,14 @@ describe("request traces over OTLP/HTTP", function()
       .. "/v1/traces %(service.name=ccproxy%-spec, 2 headers%)", proxy:log())
     assert.is_nil(proxy:log():find("cGs6c2s=", 1, true))
   end)
+
+  it("stops clean, its spans sent", function()
+    local _, id = ask({})
+    assert.equal(0, proxy:stop())
+    assert.is_nil(proxy:sanitizer_report())
+    local server = rx:trace_of(id, 1)
+    assert.equal(id, server.attrs["ccproxy.request_id"])
+  end)
 end)
 
 describe("request traces with a collector that is down or never answers", function()
@@ -395,6 +403,7 @@ describe("request traces with a collector that is down or never answers", functi
     local t = socket.gettime()
     assert.equal(0, proxy:stop())
     assert.is_true(socket.gettime() - t < 4)
+    assert.is_nil(proxy:sanitizer_report())
   end)
 
   it("costs requests nothing when the collector never answers", function()
@@ -415,6 +424,7 @@ describe("request traces with a collector that is down or never answers", functi
     local t = socket.gettime()
     assert.equal(0, proxy:stop())
     assert.is_true(socket.gettime() - t < 4, "the stop waited on the collector")
+    assert.is_nil(proxy:sanitizer_report())
     silent:close()
   end)
 
