@@ -5,7 +5,9 @@
 -- span per request with the GenAI attributes and the captured header, and a CLIENT span per
 -- attempt under it, with the headers asked for. Then collectors that are down or never answer:
 -- requests stay fast and succeed, the drops are counted in /health and logged without the
--- headers' values, and the proxy still stops at once. OTEL_SDK_DISABLED=true: no traces.
+-- headers' values, and the proxy still stops at once. An https receiver trusted through
+-- OTEL_EXPORTER_OTLP_CERTIFICATE (and refused under another CA); a reload that changes the
+-- endpoint asks for a restart; OTEL_SDK_DISABLED=true: no traces.
 local H = require("proxy_harness")
 local sh = require("sh")
 local socket = require("socket")
@@ -58,21 +60,31 @@ end
 local Receiver = {}
 Receiver.__index = Receiver
 
-local function start_receiver()
-  local p = H.spawn({ "node", H.spec_path("support/otlp_receiver.mjs"), "--port", "0" })
-  local port = sh.wait_for(function()
-    return tonumber(p:stdout_text():match('"port":(%d+)'))
+-- opts.tls = { cert, key }: the exports come over HTTPS.
+local function start_receiver(opts)
+  local argv = { "node", H.spec_path("support/otlp_receiver.mjs"), "--port", "0" }
+  if opts and opts.tls then
+    for _, a in ipairs({ "--tls-cert", opts.tls.cert, "--tls-key", opts.tls.key }) do
+      argv[#argv + 1] = a
+    end
+  end
+  local p = H.spawn(argv)
+  local port, control = nil, nil
+  sh.wait_for(function()
+    port, control = p:stdout_text():match('"port":(%d+),"control_port":(%d+)')
+    return port
   end, 5)
   assert(port, "the OTLP receiver did not start: " .. p:stderr_text())
-  return setmetatable({ proc = p, port = port }, Receiver)
+  return setmetatable({ proc = p, port = tonumber(port), control_port = tonumber(control),
+                        tls = opts and opts.tls }, Receiver)
 end
 
 function Receiver:base()
-  return "http://127.0.0.1:" .. self.port
+  return (self.tls and "https" or "http") .. "://127.0.0.1:" .. self.port
 end
 
 function Receiver:control(method, path, value)
-  local res = H.request(self.port, { method = method, path = path,
+  local res = H.request(self.control_port, { method = method, path = path,
     body = value and H.encode(value) or nil,
     headers = { { "Connection", "close" }, { "Content-Type", "application/json" } } })
   assert(res.status == 200, "receiver " .. path .. ": " .. tostring(res.body))
@@ -426,6 +438,51 @@ describe("request traces with a collector that is down or never answers", functi
     assert.is_true(socket.gettime() - t < 4, "the stop waited on the collector")
     assert.is_nil(proxy:sanitizer_report())
     silent:close()
+  end)
+
+  it("exports over https, trusting OTEL_EXPORTER_OTLP_CERTIFICATE", function()
+    local certs = H.make_certs()
+    local rx = start_receiver({ tls = certs })
+    local proxy = run(rx:base(), 1, { OTEL_EXPORTER_OTLP_CERTIFICATE = certs.ca })
+    local o
+    sh.wait_for(function()
+      o = health(proxy).otel
+      return o.spans_exported >= 2
+    end, 5)
+    assert.equal(2, o.spans_exported, o.last_error)
+    local ex = rx:exports()[1]
+    assert.equal("/v1/traces", ex.path)
+    assert.equal(AUTH, ex.headers["authorization"])
+    proxy:check_clean()
+    -- trusting another CA, the certificate is refused, and the spans are dropped
+    local untrusting = run(rx:base(), 1, { SSL_CERT_FILE = H.make_certs().ca })
+    sh.wait_for(function()
+      o = health(untrusting).otel
+      return o.exports_failed >= 1
+    end, 5)
+    assert.equal(1, o.exports_failed)
+    assert.equal(2, o.spans_dropped)
+    assert.matches("certificate", o.last_error)
+    untrusting:check_clean()
+  end)
+
+  it("says a reload that changes the endpoint needs a restart", function()
+    local rx = start_receiver()
+    local yaml = CCPROXY_YAML:gsub("litellm:", "  otel:\n    endpoint: " .. rx:base() .. "\nlitellm:")
+    local proxy = H.start_proxy({ ccproxy_yaml = yaml,
+      config_yaml = config_yaml(mock:base(), "http://127.0.0.1:" .. closed_port()) })
+    assert.equal(rx:base() .. "/v1/traces", health(proxy).otel.endpoint)
+    sh.write_file(proxy.dir .. "/ccproxy.yaml", CCPROXY_YAML)
+    sh.kill(proxy.pid, "HUP")
+    local h
+    sh.wait_for(function()
+      h = health(proxy)
+      return h.last_reload and h.last_reload.ok
+    end, 5)
+    assert.matches("otel traces " .. rx:base():gsub("%p", "%%%0") .. "/v1/traces %-> off",
+      h.last_reload.restart_needed)
+    assert.equal("on", h.otel.state) -- still exporting where it started
+    proxy:check_clean()
   end)
 
   it("sends nothing with OTEL_SDK_DISABLED=true", function()

@@ -2,9 +2,11 @@
 // spec/support/otlp_receiver.mjs: a stand-in for an OpenTelemetry collector's OTLP/HTTP
 // receiver, for the functional specs (spec/functional/otel_spec.lua). Node built-ins only.
 //
-//   node spec/support/otlp_receiver.mjs [--port 0]
+//   node spec/support/otlp_receiver.mjs [--port 0] [--tls-cert FILE --tls-key FILE]
 //
-// Prints one line {"port":N} on stdout once listening on 127.0.0.1; runs until SIGTERM.
+// Prints one line {"port":N,"control_port":M} on stdout once listening on 127.0.0.1; runs
+// until SIGTERM. With --tls-cert the exports come over HTTPS on `port`; the control endpoints
+// are also on `control_port`, always plain HTTP (the same port without TLS).
 //   POST <any path but /__otlp/...>   an export: recorded, answered 200 {} (or as set below)
 //   GET  /__otlp/requests             every export since the last reset: {method, path,
 //                                     headers (lower-case names), body (the parsed JSON, or
@@ -12,10 +14,16 @@
 //   POST /__otlp/reset                clears the records
 //   POST /__otlp/answer {"status":N,"delay_ms":M}   how the next exports are answered
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 
 let port = 0;
+let cert = null;
+let key = null;
 for (let i = 2; i < process.argv.length; i++) {
     if (process.argv[i] === '--port') port = Number(process.argv[++i]);
+    else if (process.argv[i] === '--tls-cert') cert = readFileSync(process.argv[++i]);
+    else if (process.argv[i] === '--tls-key') key = readFileSync(process.argv[++i]);
 }
 
 let records = [];
@@ -36,7 +44,7 @@ function sendJson(res, status, value) {
     res.end(text);
 }
 
-const server = http.createServer(async (req, res) => {
+async function handle(req, res) {
     const raw = await readBody(req);
     const path = req.url;
     if (path.startsWith('/__otlp/')) {
@@ -63,10 +71,18 @@ const server = http.createServer(async (req, res) => {
     setTimeout(() => {
         if (!res.destroyed) sendJson(res, status, status === 200 ? {} : { error: 'as asked' });
     }, delay_ms || 0);
-});
+}
 
+const server = cert ? https.createServer({ cert, key }, handle) : http.createServer(handle);
+const control = cert ? http.createServer(handle) : server;
 server.keepAliveTimeout = 30000;
 server.listen(port, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+    const done = () =>
+        process.stdout.write(
+            JSON.stringify({ port: server.address().port, control_port: control.address().port }) +
+                '\n',
+        );
+    if (control === server) done();
+    else control.listen(0, '127.0.0.1', done);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
