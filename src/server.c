@@ -13,6 +13,8 @@
 
 #include "routing/shared_state.h"
 #include "log.h"
+#include "record/metrics.h"
+#include "record/records.h"
 #include "oauth.h"
 #include "reload.h"
 #include "worker.h"
@@ -85,6 +87,9 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
+    srv.metrics = cfg->metrics_enabled;
+    if (srv.metrics && cc_metrics_start() < 0)
+        cc_warn("GET /metrics is off: its record sink could not be added");
     fetch_tokens_now(cfg);
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
@@ -129,6 +134,7 @@ done:
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
     cc_shared_drain(2000); /* the generations' farewells to Redis */
+    cc_records_stop();     /* after the last request's record */
     free(workers);
     free(threads);
     free(srv.config_dir);
