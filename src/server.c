@@ -11,10 +11,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "routing/shared_state.h"
-#include "log.h"
 #include "record/metrics.h"
 #include "record/records.h"
+#include "routing/shared_state.h"
+#include "log.h"
 #include "oauth.h"
 #include "reload.h"
 #include "worker.h"
@@ -130,11 +130,11 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     for (int i = 0; i < n; i++) cc_worker_destroy(&workers[i]);
     cc_info("ccproxy stopped");
 done:
+    cc_records_stop(); /* no worker runs any more: the sinks write out what they hold */
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
     cc_shared_drain(2000); /* the generations' farewells to Redis */
-    cc_records_stop();     /* after the last request's record */
     free(workers);
     free(threads);
     free(srv.config_dir);
