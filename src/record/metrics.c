@@ -125,7 +125,7 @@ static series_t *series_new(const family_t *f, const char *const *v, uint64_t h)
     return s;
 }
 
-/* The series of label set `v` past the bound (made the first time). Under m->lock. */
+/* The one series of every label set past the bound (made the first time). Under m->lock. */
 static series_t *overflow_series(family_t *f) {
     series_t *s = atomic_load_explicit(&f->overflow, memory_order_relaxed);
     if (s) return s;
@@ -419,7 +419,8 @@ static void put_value(cc_buf_t *out, double v) {
     cc_buf_printf(out, " %s\n", fmt_double(v, b));
 }
 
-/* Calls fn for each series of `f` (in the order they appeared, the overflow one last). */
+/* Runs the statement after it with `s` each series of `f` in turn: in the order they appeared,
+ * the overflow one last. */
 #define FOR_SERIES(f, s)                                                                      \
     for (size_t i_ = 0, n_ = atomic_load_explicit(&(f)->n, memory_order_acquire) + 1;        \
          i_ < n_; i_++)                                                                       \
@@ -509,26 +510,31 @@ static void render_cooldowns(const cc_metrics_process_t *p, cc_buf_t *out) {
     put_header(out, "ccproxy_deployment_cooldown", "gauge",
                "1 while a deployment cools down (left out of every pick), else 0; entries that "
                "share a model_name and model add up.");
-    for (size_t i = 0; i < p->n_deployments; i++) {
-        const cc_metrics_deployment_t *d = &p->deployments[i];
-        char dep[VALUE_BUF], model[VALUE_BUF];
-        label_value(d->deployment, dep);
-        label_value(d->model, model);
+    size_t n = p->n_deployments;
+    /* The label values of every entry, cleaned once: [2i] its name, [2i+1] its model. */
+    char (*v)[VALUE_BUF] = n ? malloc(2 * n * sizeof *v) : NULL;
+    if (!v) return;
+    for (size_t i = 0; i < n; i++) {
+        label_value(p->deployments[i].deployment, v[2 * i]);
+        label_value(p->deployments[i].model, v[2 * i + 1]);
+    }
+    for (size_t i = 0; i < n; i++) {
         bool seen = false;
         int cooling = 0;
-        for (size_t j = 0; j < p->n_deployments && !seen; j++) {
-            char dj[VALUE_BUF], mj[VALUE_BUF];
-            label_value(p->deployments[j].deployment, dj);
-            label_value(p->deployments[j].model, mj);
-            if (strcmp(dj, dep) != 0 || strcmp(mj, model) != 0) continue;
-            if (j < i) seen = true; /* written with its first entry */
-            else cooling += p->deployments[j].cooling;
+        for (size_t j = 0; j < n && !seen; j++) {
+            if (strcmp(v[2 * j], v[2 * i]) != 0 || strcmp(v[2 * j + 1], v[2 * i + 1]) != 0)
+                continue;
+            if (j < i)
+                seen = true; /* written with its first entry */
+            else
+                cooling += p->deployments[j].cooling;
         }
         if (seen) continue;
-        char *v[] = {dep, model};
-        put_name(out, "ccproxy_deployment_cooldown", NULL, DEP_LABELS, v, 2, NULL, NULL);
+        char *labels[] = {v[2 * i], v[2 * i + 1]};
+        put_name(out, "ccproxy_deployment_cooldown", NULL, DEP_LABELS, labels, 2, NULL, NULL);
         cc_buf_printf(out, " %d\n", cooling);
     }
+    free(v);
 }
 
 static void render_process(const cc_metrics_process_t *p, cc_buf_t *out) {
