@@ -30,6 +30,7 @@
 #include "oauth.h"
 #include "lua/pipeline.h"
 #include "preq.h"
+#include "record/records.h"
 #include "routing/router.h"
 #include "sinks.h"
 #include "tokens.h"
@@ -66,6 +67,9 @@ typedef struct {
     bool paused;
     size_t bytes;           /* body bytes from the upstream */
     uint64_t start_ns, head_ns;
+    uint64_t start_wall_ms; /* start_ns on the wall clock, for the record */
+    double cost_usd;        /* what the answer's tokens cost ... */
+    bool cost_known;        /* ... when every kind it used has a price */
 } exchange_t;
 
 /* --- the end ------------------------------------------------------------------------------ */
@@ -114,6 +118,10 @@ static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
     const cc_preq_t *r = &ex->r;
     cc_buf_t tags = CC_BUF_INIT;
     cc_usage_log_field(&ex->ans.usage, &tags);
+    if (ex->ans.usage.seen && ex->cost_known)
+        cc_buf_printf(&tags, " cost=$%.6f", ex->cost_usd);
+    else if (ex->ans.usage.seen)
+        cc_buf_puts(&tags, " cost=?");
     if (ex->plan.attempts > 1)
         cc_buf_printf(&tags, " attempts=%u failed=%s", ex->plan.attempts,
                       ex->tried.data ? ex->tried.data + 1 : "-");
@@ -134,6 +142,73 @@ static void on_timer_closed(uv_handle_t *h) {
     free(h);
 }
 
+/* The cost of the answer's tokens, at the answering deployment's prices. */
+static void price_answer(exchange_t *ex) {
+    if (!ex->ans.usage.seen || !ex->r.routed) return;
+    cc_price_t price;
+    cc_prices_for(ex->wg->gen->prices, &ex->cfg->models[ex->r.deployment], ex->r.upstream_model,
+                  &price);
+    ex->cost_known = cc_price_cost(&price, &ex->ans.usage, &ex->cost_usd);
+}
+
+/* "claude-cli/2.1.332 sk-ant-oat01-...a1b2": the client's program and its credential, redacted. */
+static void describe_client(const cc_request_t *c, char *out, size_t n) {
+    const char *ua = cc_headers_get(&c->headers, "user-agent");
+    const char *cred = cc_headers_get(&c->headers, "authorization");
+    if (!cred) cred = cc_headers_get(&c->headers, "x-api-key");
+    char red[96] = "no credential";
+    if (cred) cc_record_redact(cred, red, sizeof red);
+    size_t ua_len = ua ? strcspn(ua, " ") : 0;
+    snprintf(out, n, "%.*s%s%s", (int)(ua_len < 80 ? ua_len : 80), ua ? ua : "", ua_len ? " " : "",
+             red);
+}
+
+/* The request's record, to every record sink (they copy what they keep). */
+static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
+    const cc_preq_t *r = &ex->r;
+    const cc_request_t *c = &ex->req;
+    const cc_model_t *dep = r->routed ? &ex->cfg->models[r->deployment] : NULL;
+    char client[200];
+    describe_client(c, client, sizeof client);
+    cc_record_attempt_t *att = r->n_attempts ? calloc(r->n_attempts, sizeof *att) : NULL;
+    size_t n_att = att ? r->n_attempts : 0;
+    for (size_t i = 0; i < n_att; i++) {
+        const cc_model_t *m = &ex->cfg->models[r->attempts[i].deployment];
+        att[i] = (cc_record_attempt_t){m->model_name, m->model, r->attempts[i].status,
+                                       (char *)r->attempts[i].reason, r->attempts[i].ms};
+    }
+    /* Borrowed strings: the record lives for this call only. */
+    cc_record_t rec = {
+        .time_ms = ex->start_wall_ms,
+        .id = ex->id,
+        .session_id = r->session_id,
+        .agent_id = (char *)cc_headers_get(&c->headers, "x-claude-code-agent-id"),
+        .parent_agent_id = (char *)cc_headers_get(&c->headers, "x-claude-code-parent-agent-id"),
+        .endpoint = (char *)r->endpoint,
+        .label = r->label ? r->label : "default",
+        .rule = r->rule,
+        .requested_model = r->model,
+        .sent_model = r->upstream_model,
+        .deployment = dep ? dep->model_name : NULL,
+        .provider = dep ? dep->provider : NULL,
+        .attempts = att,
+        .n_attempts = n_att,
+        .status = ex->ans.status,
+        .outcome = (char *)outcome,
+        .stream = r->stream,
+        .usage = ex->ans.usage,
+        .cost_known = ex->cost_known,
+        .cost_usd = ex->cost_usd,
+        .ttfb_ms = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1,
+        .total_ms = ms_since(ex->start_ns, now),
+        .bytes_in = c->body.len,
+        .bytes_out = ex->bytes,
+        .client = client,
+    };
+    cc_records_emit(&rec);
+    free(att);
+}
+
 /* Every way out of an exchange ends here, once: the client's side is already answered (or
  * gone). `outcome` is NULL for a complete answer, else what happened ("client-closed",
  * "upstream-failed", ...), as the log line and the done stage report it. */
@@ -148,7 +223,9 @@ static void finish(exchange_t *ex, const char *outcome) {
         ex->retry_timer = NULL;
     }
     uint64_t now = cc_now_ns();
+    price_answer(ex);
     log_line(ex, outcome, now);
+    if (cc_records_wanted()) emit_record(ex, outcome, now);
     cc_pipeline_t *p = ex->wg->pipeline;
     if (ex->piped && cc_pipeline_stages(p)->done) {
         cc_done_info_t info = {
@@ -157,6 +234,9 @@ static void finish(exchange_t *ex, const char *outcome) {
             .ttfb_ms = ex->head_ns ? ms_since(ex->start_ns, ex->head_ns) : -1,
             .total_ms = ms_since(ex->start_ns, now),
             .outcome = outcome,
+            .usage = &ex->ans.usage,
+            .cost_known = ex->cost_known,
+            .cost_usd = ex->cost_usd,
         };
         cc_pipeline_done(p, &ex->r, &info);
     }
@@ -642,6 +722,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
     cc_wgen_ref(ex->wg);
     ex->cfg = ex->wg->gen->cfg;
     ex->start_ns = req->start_ns ? req->start_ns : cc_now_ns();
+    ex->start_wall_ms = cc_wall_ms() - (cc_now_ns() - ex->start_ns) / 1000000;
     snprintf(ex->id, sizeof ex->id, "%s", cc_conn_request_id(c));
     cc_request_move(&ex->req, req);
     cc_buf_t err = CC_BUF_INIT;

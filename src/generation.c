@@ -15,6 +15,10 @@ cc_gen_t *cc_gen_new(cc_config_t *cfg, int id) {
         free(g);
         return NULL;
     }
+    cc_buf_t perr = CC_BUF_INIT;
+    g->prices = cc_prices_load_for(cfg, &perr);
+    if (perr.len) cc_warn("%.*s", (int)perr.len - 1, perr.data);
+    cc_buf_free(&perr);
     char err[512];
     if (cc_router_share(g->router, err, sizeof err) < 0) /* the routing goes on, unshared */
         cc_warn("cannot share the routing state through Redis (%s): this instance routes on "
@@ -32,6 +36,7 @@ void cc_gen_unref(cc_gen_t *g) {
     if (!g || atomic_fetch_sub(&g->refs, 1) != 1) return;
     cc_scripts_free(&g->scripts);
     cc_router_free(g->router);
+    cc_prices_free(g->prices);
     cc_config_free(g->cfg);
     free(g);
 }

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "config/config.h"
 #include "lua/pipeline.h"
+#include "record/prices.h"
 #include "routing/router.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     cc_scripts_t scripts; /* written by the first cc_wgen_new (before any other worker sees
                            * the generation), read-only afterwards */
     cc_router_t *router;  /* groups and cooldowns, shared by every worker (router.h) */
+    cc_prices_t *prices;  /* what the deployments' tokens cost (record/prices.h) */
     atomic_int refs;
 } cc_gen_t;
 

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "record/records.h"
 #include "routing/shared_state.h"
 #include "log.h"
 #include "oauth.h"
@@ -125,6 +126,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     for (int i = 0; i < n; i++) cc_worker_destroy(&workers[i]);
     cc_info("ccproxy stopped");
 done:
+    cc_records_stop(); /* no worker runs any more: the sinks write out what they hold */
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);

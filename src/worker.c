@@ -4,6 +4,8 @@
  * rest given the shutdown grace) and building its pipeline for a reloaded generation. */
 #include "worker.h"
 
+#include <time.h>
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -21,6 +23,12 @@
 
 uint64_t cc_now_ns(void) {
     return uv_hrtime();
+}
+
+uint64_t cc_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static cc_pool_limits_t pool_limits(const cc_limits_t *l) {

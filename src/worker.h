@@ -61,6 +61,8 @@ struct cc_worker_s {
 
 /** Monotonic nanoseconds. */
 uint64_t cc_now_ns(void);
+/** The wall clock in milliseconds since the epoch (records, shared state). */
+uint64_t cc_wall_ms(void);
 
 /** Sets up worker `index` on its own loop: its pipeline for `gen`, its pool, its listener on
  *  the configured address. Returns 0, or -1 with the reason in `err`. */

@@ -5,12 +5,14 @@
 -- ends in an error event, and none for an error answer, a compressed answer (relayed as it
 -- is, not read) or count_tokens. The client's bytes are what the upstream sent.
 local H = require("proxy_harness")
+local sh = require("sh")
 
 local CCPROXY_YAML = [[
 ccproxy:
   hooks:
     - ccproxy.hooks.rule_evaluator
     - ccproxy.hooks.model_router
+    - usage_log
   rules:
     - name: to_openai
       rule: match_model
@@ -19,6 +21,19 @@ ccproxy:
 litellm:
   host: 127.0.0.1
   port: 4000
+]]
+
+-- The done stage sees the usage and the cost.
+local USAGE_LOG = [[
+return {
+  done = function(req, res)
+    if res.usage then
+      req:log("info", string.format("done-usage in=%d out=%d cache_read=%d cost=%s",
+        res.usage.input_tokens, res.usage.output_tokens, res.usage.cache_read_input_tokens,
+        res.cost_usd and string.format("%.8f", res.cost_usd) or "unknown"))
+    end
+  end,
+}
 ]]
 
 local function config_yaml(base)
@@ -41,7 +56,11 @@ describe("token usage in the log line", function()
 
   setup(function()
     mock = H.start_mock()
-    proxy = H.start_proxy({ ccproxy_yaml = CCPROXY_YAML, config_yaml = config_yaml(mock:base()) })
+    local dir = sh.tmpdir()
+    sh.run({ "mkdir", "-p", dir .. "/hooks" })
+    sh.write_file(dir .. "/hooks/usage_log.lua", USAGE_LOG)
+    proxy = H.start_proxy({ dir = H.config_dir({ dir = dir, ccproxy_yaml = CCPROXY_YAML,
+                                                 config_yaml = config_yaml(mock:base()) }) })
   end)
 
   teardown(function()
@@ -93,6 +112,22 @@ describe("token usage in the log line", function()
     assert.equal("in:12,out:7,cache_read:40,cache_write:3", t, line)
     local entry = proxy:request_log()[#proxy:request_log()]
     assert.is_nil(entry.outcome, "the tokens field is not taken for an outcome: " .. line)
+  end)
+
+  it("prices the tokens of a model the price table knows, and says when it does not", function()
+    mock:script({ { text = "priced", usage = USAGE } })
+    local body = H.messages_body()
+    body.model = "claude-sonnet-4-5-20250929"
+    local res = proxy:messages(body)
+    assert.equal(200, res.status, res.body)
+    local line = log_line(res)
+    -- 12 x 3e-6 + 7 x 1.5e-5 + 3 x 3.75e-6 + 40 x 3e-7 = 0.00016425
+    assert.matches(" cost=%$0%.000164 ", line .. " ")
+    assert.matches("done%-usage in=12 out=7 cache_read=40 cost=0%.00016425", proxy:log())
+    mock:script({ { text = "unpriced", usage = USAGE } })
+    res = proxy:messages(H.messages_body()) -- claude-sonnet-5-5: not in the table
+    assert.matches(" cost=%? ", log_line(res) .. " ")
+    assert.matches("done%-usage in=12 out=7 cache_read=40 cost=unknown", proxy:log())
   end)
 
   it("reads an Anthropic whole answer", function()

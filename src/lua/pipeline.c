@@ -389,6 +389,28 @@ void cc_pipeline_done(cc_pipeline_t *p, cc_preq_t *r, const cc_done_info_t *info
         lua_pushstring(L, info->outcome);
         lua_setfield(L, -2, "outcome");
     }
+    if (info->usage && info->usage->seen) {
+        const cc_usage_t *u = info->usage;
+        lua_createtable(L, 0, 6);
+        const struct {
+            const char *name;
+            unsigned long long n;
+        } f[] = {{"input_tokens", u->input},
+                 {"output_tokens", u->output},
+                 {"cache_creation_input_tokens", u->cache_creation},
+                 {"cache_read_input_tokens", u->cache_read},
+                 {"web_search_requests", u->web_search},
+                 {"web_fetch_requests", u->web_fetch}};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+            lua_pushnumber(L, (lua_Number)f[i].n);
+            lua_setfield(L, -2, f[i].name);
+        }
+        lua_setfield(L, -2, "usage");
+    }
+    if (info->cost_known) {
+        lua_pushnumber(L, info->cost_usd);
+        lua_setfield(L, -2, "cost_usd");
+    }
     call_stage(p, r, 2, 0, "done");
     cc_lua_req_end_stage(L, r);
     lua_settop(L, top);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config/config.h"
 #include "preq.h"
+#include "usage.h"
 
 typedef struct cc_pipeline_s cc_pipeline_t;
 
@@ -94,6 +95,9 @@ typedef struct {
     double ttfb_ms;  /* -1 when no response head arrived */
     double total_ms;
     const char *outcome; /* NULL, "client-closed", "upstream-failed", ... */
+    const cc_usage_t *usage; /* the tokens the answer reported (seen false: none) */
+    bool cost_known;
+    double cost_usd;
 } cc_done_info_t;
 
 /** The done stage (after the client got everything). */

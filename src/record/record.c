@@ -1,8 +1,11 @@
 /* record.c: copying, freeing and printing request records (see record.h). */
 #include "record/record.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *dup_or_null(const char *s) {
     return s ? strdup(s) : NULL;
@@ -71,6 +74,31 @@ void cc_record_delete(cc_record_t *r) {
     if (!r) return;
     cc_record_clear(r);
     free(r);
+}
+
+void cc_record_redact(const char *value, char *out, size_t outlen) {
+    const char *token = value, *sp = strchr(value, ' ');
+    size_t scheme = 0;
+    if (sp && sp > value && sp[1]) { /* "Bearer sk-..." */
+        scheme = (size_t)(sp - value) + 1;
+        token = sp + 1;
+        while (*token == ' ') token++;
+    }
+    if (scheme && strncasecmp(value, "basic ", 6) == 0) {
+        snprintf(out, outlen, "%.*s...", (int)scheme, value);
+        return;
+    }
+    size_t prefix = 0;
+    for (int w = 0; w < 3; w++) { /* a word: lower-case letters and digits, then '-' */
+        size_t k = prefix;
+        while (token[k] && (islower((unsigned char)token[k]) || isdigit((unsigned char)token[k])))
+            k++;
+        if (k == prefix || token[k] != '-' || k + 1 - prefix > 7) break;
+        prefix = k + 1;
+    }
+    size_t rest = strlen(token + prefix);
+    const char *tail = rest > 8 ? token + prefix + rest - 4 : "";
+    snprintf(out, outlen, "%.*s%.*s...%s", (int)scheme, value, (int)prefix, token, tail);
 }
 
 /* "name":"value" (or null), with a comma before it unless it is the first. */

@@ -50,6 +50,11 @@ typedef struct {
                                  redacted ("127.0.0.1 oauth sk-ant-oat01-…a1b2") */
 } cc_record_t;
 
+/** A credential as it may be shown (the rule of lua/ccproxy/redact.lua): its scheme, a key
+ *  prefix of up to three short lower-case words ("sk-ant-oat01-"), "...", and the last 4
+ *  characters when more than 8 are left to hide; "Basic ..." for Basic credentials. */
+void cc_record_redact(const char *value, char *out, size_t outlen);
+
 /** A deep copy (NULL when out of memory). */
 cc_record_t *cc_record_copy(const cc_record_t *r);
 /** Frees what the record owns (and not the record itself: see cc_record_delete). */

@@ -1,0 +1,74 @@
+/* test_record.c: request records (record/record.h): a deep copy owns its strings, the JSON
+ * shape, and credentials redacted by the same rule as lua/ccproxy/redact.lua. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "record/record.h"
+
+static void test_copy_and_json(void) {
+    cc_record_attempt_t att[2] = {{"pool", "anthropic/claude-a", 529, NULL, 12.5},
+                                  {"pool", "anthropic/claude-b", 0, "timeout", 1000}};
+    char id[] = "r7", label[] = "background";
+    cc_record_t r = {.time_ms = 1764000000000ull, .id = id, .session_id = "s-1",
+                     .endpoint = "messages", .label = label, .requested_model = "claude-x",
+                     .sent_model = "claude-b", .deployment = "pool", .provider = "anthropic",
+                     .attempts = att, .n_attempts = 2, .status = 200, .stream = true,
+                     .usage = {.seen = true, .input = 10, .output = 20, .cache_read = 5},
+                     .cost_known = true, .cost_usd = 0.0125, .ttfb_ms = 40, .total_ms = 900,
+                     .bytes_in = 100, .bytes_out = 2000, .client = "claude-cli/2 sk-ant-..."};
+    cc_record_t *c = cc_record_copy(&r);
+    CHECK(c != NULL);
+    if (!c) return;
+    id[0] = 'X'; /* the copy does not share the original's strings */
+    label[0] = 'X';
+    CHECK_EQ_STR(c->id, "r7");
+    CHECK_EQ_STR(c->label, "background");
+    CHECK(c->attempts != r.attempts);
+    CHECK_EQ_STR(c->attempts[1].reason, "timeout");
+    cc_buf_t j = CC_BUF_INIT;
+    cc_record_json(c, &j);
+    cJSON *o = cJSON_Parse(j.data);
+    CHECK(o != NULL);
+    CHECK_EQ_STR(cJSON_GetObjectItem(o, "session_id")->valuestring, "s-1");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "agent_id")));
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "attempts")), 2);
+    CHECK_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "usage"), "cache_read")->valueint, 5);
+    CHECK(cJSON_GetObjectItem(o, "cost_usd")->valuedouble == 0.0125);
+    cJSON_Delete(o);
+    cc_buf_reset(&j);
+    c->usage.seen = false;
+    c->cost_known = false;
+    c->ttfb_ms = -1;
+    cc_record_json(c, &j);
+    o = cJSON_Parse(j.data);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "usage")));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "cost_usd")));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "ttfb_ms")));
+    cJSON_Delete(o);
+    cc_buf_free(&j);
+    cc_record_delete(c);
+}
+
+static void test_redact(void) {
+    char out[128];
+    const char *cases[][2] = {
+        {"Bearer sk-ant-oat01-abcdefghijklmnopqrstuvwxyz0123", "Bearer sk-ant-oat01-...0123"},
+        {"sk-ant-api03-abcdefghijklmnopqrstuvwxyz9876", "sk-ant-api03-...9876"},
+        {"Basic dXNlcjpwYXNzd29yZA==", "Basic ..."},
+        {"short", "..."},
+        {"Bearer abcdefghijkl", "Bearer ...ijkl"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cc_record_redact(cases[i][0], out, sizeof out);
+        CHECK_EQ_STR(out, cases[i][1]);
+    }
+}
+
+int main(void) {
+    CC_RUN(test_copy_and_json);
+    CC_RUN(test_redact);
+    return CC_DONE();
+}
