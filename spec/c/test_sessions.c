@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "config/config.h"
@@ -54,8 +55,12 @@ static void test_totals(void) {
     b.label = (char *)"background";
     b.cost_usd = 0.01;
     cc_sessions_take(s, &b);
-    /* An error answer: counted, no tokens. */
+    /* An error answer from the upstream: counted, no tokens. */
+    cc_record_attempt_t overloaded = {(char *)"sonnet-pool", (char *)"claude-sonnet-5-5", 529,
+                                      NULL, 3};
     cc_record_t e = rec("s1", "sonnet-pool", "claude-sonnet-5-5", 0, 0, 0, 0);
+    e.attempts = &overloaded;
+    e.n_attempts = 1;
     e.usage.seen = false;
     e.status = 529;
     e.cost_usd = 0;
@@ -123,6 +128,51 @@ static void test_subagent_context(void) {
     CHECK_EQ_INT(ss.requests, 3);
     CHECK_EQ_INT(ss.models[0].context_tokens, 45000);
     CHECK_EQ_INT(ss.context_tokens, 500); /* the session's own: the last request's */
+    cc_session_clear(&ss);
+    cc_sessions_free(s);
+}
+
+/* A deployment that gave no answer (unreachable) is not among the models that answered;
+ * one that answered with an error is. */
+static void test_answered(void) {
+    cc_sessions_t *s = cc_sessions_new(4);
+    cc_record_t ok = rec("s", "pool", "m", 1, 1, 0, 0);
+    cc_sessions_take(s, &ok);
+    cc_record_attempt_t none = {(char *)"down", (char *)"m", 0, (char *)"unreachable", 5};
+    cc_record_t down = rec("s", "down", "m", 0, 0, 0, 0);
+    down.usage.seen = false;
+    down.cost_known = false;
+    down.status = 529;
+    down.attempts = &none;
+    down.n_attempts = 1;
+    cc_sessions_take(s, &down);
+    cc_record_attempt_t said = {(char *)"busy", (char *)"m", 429, NULL, 5};
+    cc_record_t busy = down;
+    busy.deployment = (char *)"busy";
+    busy.status = 429;
+    busy.attempts = &said;
+    cc_sessions_take(s, &busy);
+    cc_session_t ss;
+    CHECK_EQ_INT(cc_sessions_get(s, "s", &ss), 0);
+    CHECK_EQ_INT(ss.requests, 3);
+    CHECK_EQ_INT(ss.errors, 2);
+    CHECK(!ss.cost_unknown);
+    CHECK_EQ_INT(ss.n_models, 2);
+    CHECK_EQ_STR(ss.models[0].deployment, "pool");
+    CHECK_EQ_STR(ss.models[1].deployment, "busy");
+    CHECK_EQ_INT(ss.models[1].errors, 1);
+    CHECK_EQ_INT(ss.last_model, 1);
+    cc_session_clear(&ss);
+    /* The client left before an answer: the last one that answered stays the last. */
+    cc_record_t gone = rec("s", "pool", "m", 0, 0, 0, 0);
+    gone.usage.seen = false;
+    gone.cost_known = false;
+    gone.status = 499;
+    gone.outcome = (char *)"client-closed";
+    cc_sessions_take(s, &gone);
+    CHECK_EQ_INT(cc_sessions_get(s, "s", &ss), 0);
+    CHECK_EQ_INT(ss.last_model, 1);
+    CHECK_EQ_INT(ss.errors, 3);
     cc_session_clear(&ss);
     cc_sessions_free(s);
 }
@@ -279,14 +329,34 @@ static void test_context_window_and_json(void) {
         cc_buf_free(&err);
         return;
     }
-    CHECK_EQ_INT(cc_sessions_context_window(cfg, "sonnet-pool", "claude-sonnet-5-5"), 200000);
-    CHECK_EQ_INT(cc_sessions_context_window(cfg, "sonnet-pool", "claude-sonnet-5-5-big"),
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, NULL, "sonnet-pool", "claude-sonnet-5-5"), 200000);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, NULL, "sonnet-pool", "claude-sonnet-5-5-big"),
                  1000000);
     /* A model no member sends: the first member that says. */
-    CHECK_EQ_INT(cc_sessions_context_window(cfg, "sonnet-pool", "other"), 200000);
-    CHECK_EQ_INT(cc_sessions_context_window(cfg, "nowindow", "zz-unknown-model"), 0);
-    CHECK_EQ_INT(cc_sessions_context_window(cfg, "gone", "zz-unknown-model"), 0);
-    CHECK_EQ_INT(cc_sessions_context_window(NULL, "sonnet-pool", "zz-unknown-model"), 0);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, NULL, "sonnet-pool", "other"), 200000);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, NULL, "nowindow", "zz-unknown-model"), 0);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, NULL, "gone", "zz-unknown-model"), 0);
+    CHECK_EQ_INT(cc_sessions_context_window(NULL, NULL, "sonnet-pool", "zz-unknown-model"), 0);
+
+    /* The price tables' windows, by the model sent, when model_info says nothing. */
+    char path[] = "/tmp/ccproxy-test-prices-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static const char TABLE[] =
+        "{\"models\": {\"claude-haiku-5-5\": {\"max_input_tokens\": 200000},"
+        " \"zz-known\": {\"max_input_tokens\": 64000}}}";
+    CHECK(write(fd, TABLE, strlen(TABLE)) == (ssize_t)strlen(TABLE));
+    close(fd);
+    cc_prices_t *prices = cc_prices_load(path, NULL, &err);
+    unlink(path);
+    CHECK(prices != NULL);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, prices, "nowindow", "claude-haiku-5-5"), 200000);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, prices, "sonnet-pool", "claude-sonnet-5-5"),
+                 200000); /* model_info first */
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, prices, "gone", "zz-known"), 64000);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, prices, NULL, "zz-known"), 64000);
+    CHECK_EQ_INT(cc_sessions_context_window(cfg, prices, "gone", NULL), 0);
+    cc_prices_free(prices);
 
     cc_sessions_t *s = cc_sessions_new(2);
     cc_record_t a = rec("sess \"q\"", "sonnet-pool", "claude-sonnet-5-5-big", 1000, 50, 0, 44000);
@@ -294,7 +364,7 @@ static void test_context_window_and_json(void) {
     cc_session_t ss;
     CHECK_EQ_INT(cc_sessions_get(s, "sess \"q\"", &ss), 0);
     cc_buf_t out = CC_BUF_INIT;
-    cc_session_json(&ss, cfg, &out);
+    cc_session_json(&ss, cfg, NULL, &out);
     cJSON *o = cJSON_ParseWithLength(out.data, out.len);
     CHECK(o != NULL);
     CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "session_id")), "sess \"q\"");
@@ -312,7 +382,7 @@ static void test_context_window_and_json(void) {
     cJSON_Delete(o);
     cc_buf_reset(&out);
     /* Without a config: no window. */
-    cc_session_json(&ss, NULL, &out);
+    cc_session_json(&ss, NULL, NULL, &out);
     o = cJSON_ParseWithLength(out.data, out.len);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "context"), "window")));
     cJSON_Delete(o);
@@ -416,6 +486,7 @@ static void test_concurrency(void) {
 int main(void) {
     CC_RUN(test_totals);
     CC_RUN(test_subagent_context);
+    CC_RUN(test_answered);
     CC_RUN(test_unknown_cost);
     CC_RUN(test_lru);
     CC_RUN(test_model_bound);

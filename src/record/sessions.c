@@ -215,6 +215,14 @@ static bool is_error(const cc_record_t *r) {
     return r->status >= 400 || r->status < 100 || r->outcome != NULL;
 }
 
+/* The deployment gave an answer (of any status): its last attempt got one, or the client
+ * got a complete one. */
+static bool answered(const cc_record_t *r) {
+    if (!r->deployment) return false;
+    if (r->n_attempts) return r->attempts[r->n_attempts - 1].status > 0;
+    return !is_error(r);
+}
+
 void cc_sessions_take(cc_sessions_t *s, const cc_record_t *r) {
     if (!s || !r || !r->session_id || !*r->session_id) return;
     if (r->endpoint && strcmp(r->endpoint, "messages") != 0) return;
@@ -259,8 +267,7 @@ void cc_sessions_take(cc_sessions_t *s, const cc_record_t *r) {
     }
     set_str(&ss->label, r->label);
     set_str(&ss->requested_model, r->requested_model);
-    ss->last_model = -1;
-    if (r->deployment) {
+    if (answered(r)) {
         cc_session_model_t *m = model_slot(ss, r->deployment, r->sent_model);
         if (m) {
             m->requests++;
@@ -338,35 +345,33 @@ size_t cc_sessions_count(cc_sessions_t *s) {
 
 /* --- the context window ----------------------------------------------------------------------- */
 
-static uint64_t max_input_tokens(const cc_model_t *m) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->model_info, "max_input_tokens");
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e12) return 0;
-    return (uint64_t)v->valuedouble;
-}
-
-/* The price table's context window for `model` (0 when it does not know the model). */
-static uint64_t table_context_window(const char *model) {
-    (void)model;
-    return 0;
-}
-
-uint64_t cc_sessions_context_window(const cc_config_t *cfg, const char *deployment,
-                                    const char *model) {
-    if (cfg && deployment) {
-        uint64_t any = 0;
-        for (size_t i = 0; i < cfg->n_models; i++) {
-            const cc_model_t *m = &cfg->models[i];
-            if (m->alias_of >= 0 || strcmp(m->model_name, deployment) != 0) continue;
-            uint64_t w = max_input_tokens(m);
-            if (!w) continue;
-            bool sends = model && ((m->upstream_model && strcmp(m->upstream_model, model) == 0) ||
-                                   (m->model && strcmp(m->model, model) == 0));
-            if (sends) return w;
-            if (!any) any = w;
+uint64_t cc_sessions_context_window(const cc_config_t *cfg, const cc_prices_t *prices,
+                                    const char *deployment, const char *model) {
+    /* The member of the group that sends `model`, else its first member. */
+    const cc_model_t *m = NULL;
+    for (size_t i = 0; cfg && deployment && i < cfg->n_models; i++) {
+        const cc_model_t *e = &cfg->models[i];
+        if (e->alias_of >= 0 || strcmp(e->model_name, deployment) != 0) continue;
+        bool sends = model && ((e->upstream_model && strcmp(e->upstream_model, model) == 0) ||
+                               (e->model && strcmp(e->model, model) == 0));
+        if (sends) {
+            m = e;
+            break;
         }
-        if (any) return any;
+        if (!m) m = e;
     }
-    return model ? table_context_window(model) : 0;
+    /* A deployment no longer configured (a reload): the tables by the model alone. */
+    cc_model_t none;
+    memset(&none, 0, sizeof none);
+    none.model_name = (char *)(deployment ? deployment : "");
+    none.upstream_model = (char *)model;
+    if (!m) {
+        if (!model) return 0;
+        m = &none;
+    }
+    cc_price_t price;
+    cc_prices_for(prices, m, model, &price);
+    return price.max_input_tokens > 0 ? (uint64_t)price.max_input_tokens : 0;
 }
 
 /* --- JSON ----------------------------------------------------------------------------------- */
@@ -392,7 +397,8 @@ static void add_context(cJSON *o, bool seen, uint64_t tokens, uint64_t window) {
         cJSON_AddNullToObject(c, "window");
 }
 
-void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, cc_buf_t *out) {
+void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, const cc_prices_t *prices,
+                     cc_buf_t *out) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
     add_str(o, "session_id", ss->id);
@@ -418,7 +424,7 @@ void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, cc_buf_t *o
     add_str(o, "deployment", last ? last->deployment : NULL);
     add_str(o, "model", last ? last->model : NULL);
     add_context(o, ss->context_seen, ss->context_tokens,
-                last ? cc_sessions_context_window(cfg, last->deployment, last->model) : 0);
+                last ? cc_sessions_context_window(cfg, prices, last->deployment, last->model) : 0);
     cJSON *list = cJSON_AddArrayToObject(o, "models");
     for (size_t i = 0; list && i < ss->n_models; i++) {
         const cc_session_model_t *m = &ss->models[i];
@@ -432,7 +438,7 @@ void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, cc_buf_t *o
         cJSON_AddNumberToObject(e, "errors", (double)m->errors);
         cJSON_AddNumberToObject(e, "last_ms", (double)m->last_ms);
         add_context(e, m->context_seen, m->context_tokens,
-                    cc_sessions_context_window(cfg, m->deployment, m->model));
+                    cc_sessions_context_window(cfg, prices, m->deployment, m->model));
         cJSON_AddItemToArray(list, e);
     }
     cJSON_AddNumberToObject(o, "other_requests", (double)ss->other_requests);

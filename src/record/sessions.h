@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "config/config.h"
+#include "record/prices.h"
 #include "record/record.h"
 #include "record/records.h"
 
@@ -37,7 +38,8 @@
 #define CC_SESSION_ID_MAX 128
 #define CC_SESSION_STR_MAX 200
 
-/** One deployment and model that answered requests of the session. */
+/** One deployment and model that answered requests of the session (with any status: an
+ *  attempt that got no answer, unreachable or timed out, adds no model). */
 typedef struct {
     char *deployment;      /* the answering deployment's model_name */
     char *model;           /* the model it was sent (record.sent_model) */
@@ -64,7 +66,7 @@ typedef struct {
                              then a lower bound */
     char *label;          /* the last request's label */
     char *requested_model; /* the last request's model as the client asked */
-    int last_model;       /* the index in models of the last request's deployment, -1 none */
+    int last_model;       /* the index in models of the last deployment that answered, -1 */
     bool context_seen;
     uint64_t context_tokens; /* the last request's input (+ cache) tokens, when it reported */
     cc_session_model_t models[CC_SESSION_MODELS]; /* in the order they first answered */
@@ -92,15 +94,17 @@ size_t cc_sessions_count(cc_sessions_t *s);
 void cc_session_clear(cc_session_t *ss);
 
 /** The session as the JSON object of GET /ccproxy/sessions/<id>, appended to `out`; the
- *  context windows come from `cfg` (cc_sessions_context_window; NULL: none known). */
-void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, cc_buf_t *out);
+ *  context windows come from `cfg` and `prices` (cc_sessions_context_window; NULL: none). */
+void cc_session_json(const cc_session_t *ss, const cc_config_t *cfg, const cc_prices_t *prices,
+                     cc_buf_t *out);
 
-/** The context window of `model` sent to the deployment named `deployment`, in input tokens:
- *  model_info.max_input_tokens of that config.yaml entry (the member of its group that sends
- *  that model first, else any member that says), else the price table's (prices.h) for the
- *  model; 0 when unknown. The only place that decides it. */
-uint64_t cc_sessions_context_window(const cc_config_t *cfg, const char *deployment,
-                                    const char *model);
+/** The context window, in input tokens, of `model` sent to the deployment named
+ *  `deployment`: the max_input_tokens of its price (prices.h: that config.yaml entry's
+ *  model_info, else the user's prices.json, else the shipped table, by the model), taking
+ *  the member of the group that sends `model`, else its first member; 0 when unknown. The
+ *  only place that decides it. */
+uint64_t cc_sessions_context_window(const cc_config_t *cfg, const cc_prices_t *prices,
+                                    const char *deployment, const char *model);
 
 /** A record sink that feeds `s` and frees it when stopped. NULL when out of memory (then
  *  `s` is not taken over). */
