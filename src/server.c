@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "record/records.h"
+#include "record/sessions.h"
 #include "routing/shared_state.h"
 #include "log.h"
 #include "oauth.h"
@@ -87,6 +88,8 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
     fetch_tokens_now(cfg);
+    if (cc_sessions_start(CC_SESSIONS_MAX) != 0) /* GET /ccproxy/sessions/<id>, statusline */
+        cc_warn("the per-session totals are off (out of memory or record sinks)");
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
