@@ -261,6 +261,20 @@ describe("per-session totals and the status line", function()
     assert.equal(200, res.status)
   end)
 
+  it("answers when stdin stays open after the JSON", function()
+    local p = H.spawn({ "sh", "-c", '(printf "%s\\n" "$1"; sleep 3) | { "$2" --config-dir "$3" '
+      .. 'statusline; echo "rc=$?"; }', "sh", status_input(SID), BIN, proxy.dir },
+      { env = { PORT = proxy.port, HOST = false } })
+    local t0 = socket.gettime()
+    local out = sh.wait_for(function()
+      local text = p:stdout_text()
+      return text:find("rc=", 1, true) and text
+    end, 2.5)
+    assert.is_string(out, "no answer while stdin was open")
+    assert.is_true(socket.gettime() - t0 < 1, "took " .. (socket.gettime() - t0) .. " s")
+    assert.matches("^claude%-sonnet%-5%-5 via sonnet%-pool %(%+1 more%) | main | .*\nrc=0\n$", out)
+  end)
+
   it("prints nothing and exits 0 for a session the proxy does not know, or bad input", function()
     for _, input in ipairs({ status_input("never-seen"), "", "not json", "{}", '{"session_id": 5}' }) do
       local r = ccproxy(proxy.dir, { "statusline" }, { stdin = input, env = { PORT = proxy.port } })

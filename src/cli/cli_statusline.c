@@ -46,21 +46,31 @@ static long now_ms(void) {
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* stdin until its end, the deadline or STDIN_MAX bytes. */
-static void read_stdin(cc_buf_t *in, long deadline) {
+/* stdin until its end, a whole JSON value, the deadline or STDIN_MAX bytes. The JSON read
+ * (NULL when none). */
+static cJSON *read_stdin(cc_buf_t *in, long deadline) {
+    cJSON *v = NULL;
     for (;;) {
         long left = deadline - now_ms();
-        if (left <= 0) return;
+        if (left <= 0) break;
         struct pollfd p = {.fd = 0, .events = POLLIN};
         int n = poll(&p, 1, (int)left);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
+        if (n <= 0) break;
         char chunk[8192];
         ssize_t got = read(0, chunk, sizeof chunk);
         if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (got <= 0) return;
-        if (cc_buf_append(in, chunk, (size_t)got) < 0 || in->len > STDIN_MAX) return;
+        if (got <= 0) break;
+        if (cc_buf_append(in, chunk, (size_t)got) < 0 || in->len > STDIN_MAX) break;
+        /* A writer that keeps stdin open: a whole object is enough. */
+        size_t end = in->len;
+        while (end > 0 && (in->data[end - 1] == '\n' || in->data[end - 1] == '\r' ||
+                           in->data[end - 1] == ' ' || in->data[end - 1] == '\t'))
+            end--;
+        if (end && in->data[end - 1] == '}' && (v = cJSON_ParseWithLength(in->data, in->len)))
+            return v;
     }
+    return in->data ? cJSON_ParseWithLength(in->data, in->len) : NULL;
 }
 
 /* The proxy's address as `ccproxy start` reads it: litellm.host and litellm.port of
@@ -235,8 +245,7 @@ int cc_cmd_statusline(const char *config_dir, int argc, char **argv) {
     long deadline = now_ms() + STATUSLINE_BUDGET_MS;
     cc_buf_t in = CC_BUF_INIT, path = CC_BUF_INIT, body = CC_BUF_INIT, line = CC_BUF_INIT;
     cJSON *input = NULL, *session = NULL;
-    read_stdin(&in, deadline);
-    input = in.data ? cJSON_ParseWithLength(in.data, in.len) : NULL;
+    input = read_stdin(&in, deadline);
     const char *sid = str(input, "session_id");
     if (!sid || !*sid) goto out;
     const char *model_id = str(cJSON_GetObjectItemCaseSensitive(input, "model"), "id");
