@@ -33,6 +33,7 @@
 #include "record/records.h"
 #include "routing/router.h"
 #include "sinks.h"
+#include "stats.h"
 #include "tokens.h"
 #include "worker.h"
 
@@ -215,6 +216,8 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
 static void finish(exchange_t *ex, const char *outcome) {
     if (ex->state == EX_FINISHED) return;
     ex->state = EX_FINISHED;
+    atomic_fetch_sub(&cc_stats.requests_in_flight, 1);
+    if (ex->piped && ex->r.stream) atomic_fetch_sub(&cc_stats.open_streams, 1);
     ex->conn = NULL;
     cc_attempt_abandon(ex->attempt);
     attempt_over(ex, cc_usage_total(&ex->ans.usage)); /* the tokens count toward its tpm */
@@ -716,6 +719,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     ex->state = EX_PIPELINE;
+    atomic_fetch_add(&cc_stats.requests_in_flight, 1);
     ex->conn = c;
     ex->w = w;
     ex->wg = w->current;
@@ -732,6 +736,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     ex->piped = true;
+    if (ex->r.stream) atomic_fetch_add(&cc_stats.open_streams, 1);
     cc_pipeline_result_t prc = cc_pipeline_run(ex->wg->pipeline, &ex->r, &err);
     if (prc != CC_PIPELINE_OK) {
         if (prc == CC_PIPELINE_HOOK_FAILED)

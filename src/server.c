@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "record/metrics.h"
 #include "record/records.h"
 #include "record/sessions.h"
 #include "routing/shared_state.h"
@@ -87,6 +88,9 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
+    srv.metrics = cfg->metrics_enabled;
+    if (srv.metrics && cc_metrics_start() < 0)
+        cc_warn("GET /metrics is off: its record sink could not be added");
     fetch_tokens_now(cfg);
     if (cc_sessions_start(CC_SESSIONS_MAX) != 0) /* GET /ccproxy/sessions/<id>, statusline */
         cc_warn("the per-session totals are off (out of memory or record sinks)");

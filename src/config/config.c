@@ -714,6 +714,8 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     cc__cfg_bool(x, cc_yaml_map_get(n, "debug"), "ccproxy.debug", &cfg->debug);
     cc__cfg_bool(x, cc_yaml_map_get(n, "default_model_passthrough"),
                  "ccproxy.default_model_passthrough", &cfg->default_model_passthrough);
+    cc__cfg_bool(x, cc_yaml_map_get(n, "metrics_enabled"), "ccproxy.metrics_enabled",
+                 &cfg->metrics_enabled);
     read_oat_sources(x, cc_yaml_map_get(n, "oat_sources"));
     const cc_yaml_node_t *cred = cc_yaml_map_get(n, "credentials");
     if (cred) read_credentials(x, cred);
@@ -860,6 +862,7 @@ void cc_config_default_limits(cc_limits_t *l) {
 
 static void set_defaults(cc_config_t *cfg) {
     cfg->default_model_passthrough = true;
+    cfg->metrics_enabled = true;
     cfg->port = 4000;
     cfg->num_workers = 1;
     cc_config_default_limits(&cfg->limits);

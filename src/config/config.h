@@ -201,6 +201,7 @@ typedef struct {
     /* ccproxy: */
     bool debug;
     bool default_model_passthrough; /* default true */
+    bool metrics_enabled;           /* GET /metrics (metrics_enabled), default true */
     cc_hook_cfg_t *hooks;
     size_t n_hooks;
     cc_rule_cfg_t *rules;
