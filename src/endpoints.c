@@ -1,6 +1,6 @@
 /* endpoints.c: what each path of the API does. POST /v1/messages and
  * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health,
- * GET /metrics and the 404/405 answers are served here. */
+ * GET /metrics, GET /ccproxy/sessions/<id> and the 404/405 answers are served here. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "exchange.h"
 #include "record/metrics.h"
 #include "record/otel.h"
+#include "record/sessions.h"
 #include "routing/router.h"
 #include "stats.h"
 #include "worker.h"
@@ -188,6 +189,47 @@ static void serve_models(cc_conn_t *c) {
     respond_json(c, 200, o);
 }
 
+/* "%41b" -> "Ab" into `out` (size n); false when it is malformed, too long or holds a NUL. */
+static bool percent_decode(const char *s, char *out, size_t n) {
+    size_t j = 0;
+    for (size_t i = 0; s[i]; i++) {
+        int ch = (unsigned char)s[i];
+        if (ch == '%') {
+            char hex[3] = {s[i + 1], s[i + 1] ? s[i + 2] : 0, 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (!hex[0] || !hex[1] || *end || v <= 0) return false;
+            ch = (int)v;
+            i += 2;
+        }
+        if (j + 1 >= n) return false;
+        out[j++] = (char)ch;
+    }
+    out[j] = '\0';
+    return j > 0;
+}
+
+/* GET /ccproxy/sessions/<id>: one Claude Code session's totals (record/sessions.h), read
+ * only; the context windows from the current generation's configuration and prices. */
+static void serve_session(cc_conn_t *c, const char *raw_id) {
+    char id[CC_SESSION_ID_MAX + 1];
+    cc_session_t ss;
+    if (!percent_decode(raw_id, id, sizeof id) ||
+        cc_sessions_get(cc_sessions_process(), id, &ss) != 0) {
+        cc_conn_respond_error(c, 404, "not_found_error",
+                              "ccproxy knows no session with this id (it keeps the sessions it "
+                              "proxied since it started, the most recently used ones)");
+        return;
+    }
+    const cc_gen_t *gen = cc_conn_worker(c)->current->gen;
+    cc_buf_t body = CC_BUF_INIT;
+    cc_session_json(&ss, gen->cfg, gen->prices, &body);
+    cc_session_clear(&ss);
+    cc_conn_respond(c, 200, "application/json", body.data ? body.data : "{}",
+                    body.data ? body.len : 2, NULL);
+    cc_buf_free(&body);
+}
+
 void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
@@ -215,9 +257,17 @@ void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
         serve_models(c);
         return;
     }
+    if (strncmp(p, "/ccproxy/sessions/", 18) == 0 && p[18] && !strchr(p + 18, '/')) {
+        if (!get)
+            cc_conn_respond_error(c, 405, "invalid_request_error", "use GET for this endpoint");
+        else
+            serve_session(c, p + 18);
+        return;
+    }
     char msg[512];
     snprintf(msg, sizeof msg, "%s %s is not an endpoint of ccproxy (it serves POST /v1/messages, "
-             "POST /v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics)",
+             "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics and "
+             "GET /ccproxy/sessions/<id>)",
              req->method, p);
     cc_conn_respond_error(c, 404, "not_found_error", msg);
 }

@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"status", cc_cmd_status, "show whether the proxy runs, and its configuration"},
     {"logs", cc_cmd_logs, "show the log of a detached proxy"},
     {"run", cc_cmd_run, "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL set"},
+    {"statusline", cc_cmd_statusline, "one line about a Claude Code session (statusLine)"},
     {"check", cc_cmd_check, "validate the configuration and scripts, run the modules' examples"},
     {"explain", cc_cmd_explain, "show what the pipeline does with a captured request"},
     {"lua", cc_cmd_lua, "run a Lua script with the ccproxy runtime (used by the specs)"},
@@ -32,7 +33,7 @@ static void usage(FILE *out) {
             "usage: ccproxy [--config-dir DIR] <command> [options]\n\n"
             "A scriptable proxy for Claude Code.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nglobal options:\n"
             "  --config-dir DIR  configuration directory (default: $CCPROXY_CONFIG_DIR or "

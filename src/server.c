@@ -13,6 +13,7 @@
 
 #include "record/metrics.h"
 #include "record/records.h"
+#include "record/sessions.h"
 #include "routing/shared_state.h"
 #include "log.h"
 #include "record/otel.h"
@@ -94,6 +95,8 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     fetch_tokens_now(cfg);
     char err[4096] = "";
     if (cc_otel_start(cfg, err, sizeof err) != 0) cc_error("no request traces: %s", err);
+    if (cc_sessions_start(CC_SESSIONS_MAX) != 0) /* GET /ccproxy/sessions/<id>, statusline */
+        cc_warn("the per-session totals are off (out of memory or record sinks)");
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);

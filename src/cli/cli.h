@@ -12,6 +12,10 @@ int cc_cmd_status(const char *config_dir, int argc, char **argv);
 int cc_cmd_logs(const char *config_dir, int argc, char **argv);
 int cc_cmd_reload(const char *config_dir, int argc, char **argv);
 int cc_cmd_run(const char *config_dir, int argc, char **argv);
+/** `ccproxy statusline`: reads Claude Code's statusLine JSON on stdin and prints one line
+ *  about that session from the running proxy (GET /ccproxy/sessions/<id>); prints nothing
+ *  when the proxy is down or does not know it. Exit 0 (2: usage error). */
+int cc_cmd_statusline(const char *config_dir, int argc, char **argv);
 /** `ccproxy check`: loads the configuration and every rule and hook as `start` would, runs
  *  the modules' examples, prints every problem (exit 1) or a summary (exit 0). */
 int cc_cmd_check(const char *config_dir, int argc, char **argv);

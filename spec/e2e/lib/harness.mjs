@@ -86,7 +86,8 @@ export function translateEnv() {
 /**
  * The ccproxy.yaml and config.yaml of the e2e deployment, as text. opts.translate adds the
  * rules and deployments of TRANSLATE (before the background rule); opts.fallback makes
- * "claude-*" fall back to mock-haiku (router_settings.fallbacks).
+ * "claude-*" fall back to mock-haiku (router_settings.fallbacks); opts.extraHooks are more
+ * hook modules, after the others.
  */
 export function configFiles(proxyPort, mockUrl, opts = {}) {
     const o = TRANSLATE.openai;
@@ -120,7 +121,7 @@ export function configFiles(proxyPort, mockUrl, opts = {}) {
     - ccproxy.hooks.rule_evaluator
     - ccproxy.hooks.model_router
     - ccproxy.hooks.forward_apikey
-  default_model_passthrough: true
+${(opts.extraHooks || []).map((hk) => `    - ${hk}\n`).join('')}  default_model_passthrough: true
   rules:
 ${translateRules}    - name: background
       rule: ccproxy.rules.MatchModelRule
