@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "record/recent.h"
 #include "record/records.h"
 #include "routing/shared_state.h"
 #include "log.h"
@@ -86,6 +87,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
+    if (cc_recent_start() < 0) cc_warn("the dashboard will show no requests: out of memory");
     fetch_tokens_now(cfg);
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
