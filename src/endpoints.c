@@ -1,6 +1,6 @@
 /* endpoints.c: what each path of the API does. POST /v1/messages and
  * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health and
- * the 404/405 answers are served here. */
+ * the 404/405 answers are served here; /ui/ by the dashboard (dashboard.c). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "http/conn.h"
+#include "dashboard.h"
 #include "endpoints.h"
 #include "exchange.h"
 #include "routing/router.h"
@@ -25,7 +26,7 @@ static void respond_json(cc_conn_t *c, int status, cJSON *obj) {
 }
 
 /* "cooldowns": the deployments left out of every pick now, until when and why. */
-static void add_cooldowns(cJSON *o, cc_worker_t *w) {
+void cc_endpoints_add_cooldowns(cJSON *o, cc_worker_t *w) {
     cc_cooldown_t cd[64];
     uint64_t now = cc_now_ns() / 1000000;
     const cc_config_t *cfg = w->current->gen->cfg;
@@ -74,7 +75,15 @@ static void serve_health(cc_conn_t *c) {
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&w->server->requests_total));
     cJSON_AddNumberToObject(o, "workers", w->server->n_workers);
-    cc_server_t *srv = w->server;
+    cc_endpoints_add_last_reload(o, w->server);
+    cc_endpoints_add_cooldowns(o, w);
+    add_shared_state(o, w);
+    cc_stats_add_json(o);
+    respond_json(c, 200, o);
+}
+
+/* "last_reload": what the last reload did, null before the first. */
+void cc_endpoints_add_last_reload(cJSON *o, cc_server_t *srv) {
     pthread_mutex_lock(&srv->lock);
     if (srv->reload.at[0]) {
         cJSON *r = cJSON_AddObjectToObject(o, "last_reload");
@@ -91,10 +100,6 @@ static void serve_health(cc_conn_t *c) {
         cJSON_AddNullToObject(o, "last_reload");
     }
     pthread_mutex_unlock(&srv->lock);
-    add_cooldowns(o, w);
-    add_shared_state(o, w);
-    cc_stats_add_json(o);
-    respond_json(c, 200, o);
 }
 
 /* GET /v1/models: the configured model names in the Anthropic list shape. */
@@ -145,6 +150,10 @@ void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
     }
     if (get && strcmp(p, "/v1/models") == 0) {
         serve_models(c);
+        return;
+    }
+    if (cc_dashboard_path(p)) {
+        cc_dashboard_serve(c, req);
         return;
     }
     char msg[512];
