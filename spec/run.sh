@@ -17,7 +17,7 @@ quick=0
 
 debs=(build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson-dev libssl-dev
       libyaml-dev libhiredis-dev node-llhttp lua-busted lua-socket openssl curl clang
-      libclang-rt-14-dev redis-server haproxy chromium)
+      libclang-rt-14-dev redis-server haproxy prometheus chromium)
 command -v node >/dev/null 2>&1 || debs+=(nodejs)
 command -v npm >/dev/null 2>&1 || debs+=(npm)
 missing=()

@@ -1,6 +1,6 @@
 /* endpoints.c: what each path of the API does. POST /v1/messages and
- * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health and
- * the 404/405 answers are served here; /ui/ by the dashboard (dashboard.c). */
+ * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health,
+ * GET /metrics and the 404/405 answers are served here; /ui/ by the dashboard (dashboard.c). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,8 @@
 #include "dashboard.h"
 #include "endpoints.h"
 #include "exchange.h"
+#include "record/metrics.h"
+#include "record/otel.h"
 #include "routing/router.h"
 #include "stats.h"
 #include "worker.h"
@@ -78,6 +80,7 @@ static void serve_health(cc_conn_t *c) {
     cc_endpoints_add_last_reload(o, w->server);
     cc_endpoints_add_cooldowns(o, w);
     add_shared_state(o, w);
+    cc_otel_add_json(o);
     cc_stats_add_json(o);
     respond_json(c, 200, o);
 }
@@ -100,6 +103,64 @@ void cc_endpoints_add_last_reload(cJSON *o, cc_server_t *srv) {
         cJSON_AddNullToObject(o, "last_reload");
     }
     pthread_mutex_unlock(&srv->lock);
+}
+
+/* GET /metrics: the Prometheus text format (record/metrics.h), the requests' series and the
+ * gauges as they are now. Open like /health: no client authentication (yet). */
+static void serve_metrics(cc_conn_t *c) {
+    cc_metrics_t *m = cc_metrics_process();
+    if (!m) {
+        cc_conn_respond_error(c, 404, "not_found_error",
+                              "GET /metrics is off (ccproxy.metrics_enabled: false)");
+        return;
+    }
+    cc_worker_t *w = cc_conn_worker(c);
+    cc_server_t *srv = w->server;
+    const cc_config_t *cfg = w->current->gen->cfg;
+    size_t n = cfg->n_models;
+    cc_metrics_deployment_t *deps = calloc(n ? n : 1, sizeof *deps);
+    cc_cooldown_t *cd = calloc(n ? n : 1, sizeof *cd);
+    if (!deps || !cd) {
+        free(deps);
+        free(cd);
+        cc_conn_respond_error(c, 500, "api_error", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        deps[i].deployment = cfg->models[i].model_name;
+        deps[i].model = cfg->models[i].model ? cfg->models[i].model : "";
+    }
+    size_t n_cd = cc_router_cooldowns(w->current->gen->router, cc_now_ns() / 1000000, cd, n);
+    for (size_t i = 0; i < n_cd && i < n; i++)
+        if (cd[i].deployment >= 0 && (size_t)cd[i].deployment < n) deps[cd[i].deployment].cooling = 1;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    cc_metrics_process_t p = {
+        .version = CCPROXY_VERSION,
+        .uptime_s = (double)(now - srv->started_ms) / 1000.0,
+        .requests_in_flight = atomic_load(&cc_stats.requests_in_flight),
+        .open_streams = atomic_load(&cc_stats.open_streams),
+        .generation = atomic_load(&srv->generation),
+        .rule_errors = atomic_load(&cc_stats.rule_errors),
+        .hook_errors = atomic_load(&cc_stats.hook_errors),
+        .budget_exceeded = atomic_load(&cc_stats.budget_exceeded),
+        .memory_errors = atomic_load(&cc_stats.memory_errors),
+        .lua_bytes = atomic_load(&cc_stats.lua_bytes),
+        .resident_bytes = cc_metrics_resident_bytes(),
+        .deployments = deps,
+        .n_deployments = n,
+    };
+    pthread_mutex_lock(&srv->lock);
+    p.reloads_ok = srv->reload.count - srv->reload.failed;
+    p.reloads_failed = srv->reload.failed;
+    pthread_mutex_unlock(&srv->lock);
+    cc_buf_t out = CC_BUF_INIT;
+    cc_metrics_render(m, &p, &out);
+    cc_conn_respond(c, 200, CC_METRICS_CONTENT_TYPE, out.data ? out.data : "", out.len, NULL);
+    cc_buf_free(&out);
+    free(deps);
+    free(cd);
 }
 
 /* GET /v1/models: the configured model names in the Anthropic list shape. */
@@ -148,6 +209,13 @@ void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
         serve_health(c);
         return;
     }
+    if (strcmp(p, "/metrics") == 0) {
+        if (!get)
+            cc_conn_respond_error(c, 405, "invalid_request_error", "use GET for /metrics");
+        else
+            serve_metrics(c);
+        return;
+    }
     if (get && strcmp(p, "/v1/models") == 0) {
         serve_models(c);
         return;
@@ -158,7 +226,7 @@ void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
     }
     char msg[512];
     snprintf(msg, sizeof msg, "%s %s is not an endpoint of ccproxy (it serves POST /v1/messages, "
-             "POST /v1/messages/count_tokens, GET /v1/models and GET /health)",
+             "POST /v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics)",
              req->method, p);
     cc_conn_respond_error(c, 404, "not_found_error", msg);
 }

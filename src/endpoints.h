@@ -9,7 +9,7 @@
 #include "worker.h"
 
 /** Handles one complete request: POST /v1/messages and /v1/messages/count_tokens through an
- *  exchange; GET /v1/models, GET /health and the 404/405 answers here. */
+ *  exchange; GET /v1/models, GET /health, GET /metrics and the 404/405 answers here. */
 void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req);
 
 /** /health's "cooldowns" list (the deployments out of every pick now) and its "last_reload"

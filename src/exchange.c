@@ -33,6 +33,7 @@
 #include "record/records.h"
 #include "routing/router.h"
 #include "sinks.h"
+#include "stats.h"
 #include "tokens.h"
 #include "worker.h"
 
@@ -177,6 +178,10 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
         att[i] = (cc_record_attempt_t){m->model_name, m->model, r->attempts[i].status,
                                        (char *)r->attempts[i].reason, r->attempts[i].ms};
     }
+    cc_record_tag_t *tags = r->tags.n ? calloc(r->tags.n, sizeof *tags) : NULL;
+    size_t n_tags = tags ? r->tags.n : 0;
+    for (size_t i = 0; i < n_tags; i++)
+        tags[i] = (cc_record_tag_t){r->tags.items[i].name, r->tags.items[i].value};
     /* Borrowed strings: the record lives for this call only. */
     cc_record_t rec = {
         .time_ms = ex->start_wall_ms,
@@ -204,9 +209,12 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
         .bytes_in = c->body.len,
         .bytes_out = ex->bytes,
         .client = client,
+        .tags = tags,
+        .n_tags = n_tags,
     };
     cc_records_emit(&rec);
     free(att);
+    free(tags);
 }
 
 /* Every way out of an exchange ends here, once: the client's side is already answered (or
@@ -215,6 +223,8 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
 static void finish(exchange_t *ex, const char *outcome) {
     if (ex->state == EX_FINISHED) return;
     ex->state = EX_FINISHED;
+    atomic_fetch_sub(&cc_stats.requests_in_flight, 1);
+    if (ex->piped && ex->r.stream) atomic_fetch_sub(&cc_stats.open_streams, 1);
     ex->conn = NULL;
     cc_attempt_abandon(ex->attempt);
     attempt_over(ex, cc_usage_total(&ex->ans.usage)); /* the tokens count toward its tpm */
@@ -716,6 +726,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     ex->state = EX_PIPELINE;
+    atomic_fetch_add(&cc_stats.requests_in_flight, 1);
     ex->conn = c;
     ex->w = w;
     ex->wg = w->current;
@@ -732,6 +743,7 @@ void cc_exchange_start(cc_conn_t *c, cc_request_t *req) {
         return;
     }
     ex->piped = true;
+    if (ex->r.stream) atomic_fetch_add(&cc_stats.open_streams, 1);
     cc_pipeline_result_t prc = cc_pipeline_run(ex->wg->pipeline, &ex->r, &err);
     if (prc != CC_PIPELINE_OK) {
         if (prc == CC_PIPELINE_HOOK_FAILED)

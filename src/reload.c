@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "oauth.h"
+#include "record/otel.h"
 
 static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
                               const char *restart) {
@@ -21,6 +22,7 @@ static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
     strftime(srv->reload.at, sizeof srv->reload.at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     srv->reload.ok = ok;
     srv->reload.count++;
+    if (!ok) srv->reload.failed++;
     free(srv->reload.error);
     srv->reload.error = error ? strdup(error) : NULL;
     free(srv->reload.restart_needed);
@@ -36,6 +38,12 @@ static void restart_needs(const cc_server_t *srv, const cc_config_t *cfg, cc_buf
                       cfg->host, cfg->port);
     if (workers != srv->n_workers)
         cc_buf_printf(out, "num_workers %d -> %d; ", srv->n_workers, workers);
+    if (cfg->metrics_enabled != srv->metrics)
+        cc_buf_printf(out, "metrics_enabled %s -> %s; ", srv->metrics ? "true" : "false",
+                      cfg->metrics_enabled ? "true" : "false");
+    const char *traces = cc_otel_running_url(), *want = cfg->otel.traces_url;
+    if ((traces || want) && (!traces || !want || strcmp(traces, want) != 0))
+        cc_buf_printf(out, "otel traces %s -> %s; ", traces ? traces : "off", want ? want : "off");
     if (out->len >= 2) {
         out->len -= 2;
         out->data[out->len] = '\0';

@@ -11,10 +11,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "record/metrics.h"
 #include "record/recent.h"
 #include "record/records.h"
 #include "routing/shared_state.h"
 #include "log.h"
+#include "record/otel.h"
 #include "oauth.h"
 #include "reload.h"
 #include "worker.h"
@@ -87,13 +89,17 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
 
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
+    srv.metrics = cfg->metrics_enabled;
+    if (srv.metrics && cc_metrics_start() < 0)
+        cc_warn("GET /metrics is off: its record sink could not be added");
     if (cc_recent_start() < 0) cc_warn("the dashboard will show no requests: out of memory");
     fetch_tokens_now(cfg);
+    char err[4096] = "";
+    if (cc_otel_start(cfg, err, sizeof err) != 0) cc_error("no request traces: %s", err);
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
     int started = 0, rc = 0;
-    char err[4096] = "";
     for (; started < n; started++) {
         if (cc_worker_init(&workers[started], &srv, gen, started, err, sizeof err) < 0) {
             started++;

@@ -1,4 +1,5 @@
-/* stats.h: process-wide counters that /health reports (atomics: any thread may count). */
+/* stats.h: process-wide counters that /health and /metrics report (atomics: any thread may
+ * count). */
 #ifndef CC_STATS_H
 #define CC_STATS_H
 
@@ -12,6 +13,8 @@ typedef struct {
     atomic_ullong memory_errors;   /* script calls that hit the memory limit */
     atomic_llong lua_bytes;        /* memory held by all Lua states now */
     atomic_llong lua_peak_bytes;   /* the most they held at once */
+    atomic_llong requests_in_flight; /* exchanges started and not finished (exchange.c) */
+    atomic_llong open_streams;       /* of them, those whose client asked for a stream */
 } cc_stats_t;
 
 extern cc_stats_t cc_stats;

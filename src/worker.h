@@ -22,6 +22,7 @@ typedef struct cc_pool_s cc_pool_t;
 typedef struct {
     char at[32];           /* ISO time, "" before the first reload */
     unsigned count;        /* reloads attempted so far */
+    unsigned failed;       /* of them, those that failed */
     bool ok;
     char *error;           /* every problem, one per line (NULL when ok) */
     char *restart_needed;  /* settings that changed but apply only after a restart, or NULL */
@@ -37,6 +38,7 @@ typedef struct {
     int listen_port;          /* what the listeners were opened with */
     char *listen_host;
     int n_workers;
+    bool metrics;             /* GET /metrics is served (ccproxy.metrics_enabled at start) */
     pthread_mutex_t lock;     /* guards reload */
     cc_reload_status_t reload;
 } cc_server_t;

@@ -7,7 +7,10 @@
 #   3. memory: ccproxy's RSS idle, after 10k and after 50k proxied requests;
 #   4. streaming: the latency ccproxy adds to each server-sent event;
 #   5. routing cost: a group of 8 deployments under each routing strategy (and with Redis) vs
-#      a label that names one deployment.
+#      a label that names one deployment;
+#   6. the request record: every record sink on (the SQLite store, /metrics, traces to an OTLP
+#      endpoint, the session totals and the dashboard's) vs off, and RSS after 100k requests
+#      with them on.
 # From a fresh Debian 12 machine as root it installs what it needs (apt-get, quietly) and builds
 # the release binary in build-bench/ (CCPROXY_BIN=path uses another binary). Everything runs on
 # 127.0.0.1, in a temp dir, and every process it starts is stopped when it ends (a trap), even on
@@ -29,13 +32,16 @@ pipeline_n=2000
 route_rounds=6
 route_secs=2
 route_conns=16
-only=12345
+sink_rounds=6
+sink_secs=2
+sink_total=100000
+only=123456
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=2 mem_first=1000 mem_total=3000 sse_events=50 sse_rounds=2 pipeline_n=200 \
-      route_rounds=1 route_secs=2 ;;
+      route_rounds=1 route_secs=2 sink_rounds=1 sink_total=3000 ;;
     --only)
-      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-5]+$ ]]; then
+      if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-6]+$ ]]; then
         echo "spec/bench/run.sh: --only needs section numbers, e.g. --only 3 or --only 24" >&2
         exit 2
       fi
@@ -251,10 +257,13 @@ model_list:
 EOF
 }
 
-# Starts ccproxy on PORT with config DIR; sets proxy_pid.
+# Starts ccproxy on PORT with config DIR (and the VAR=value words of $proxy_env in its
+# environment); sets proxy_pid.
+proxy_env=
 start_proxy() {
   local dir=$1 port=$2
-  PORT=$port "$ccproxy" --config-dir "$dir" start >"$dir/ccproxy.log" 2>&1 &
+  # shellcheck disable=SC2086
+  env $proxy_env PORT="$port" "$ccproxy" --config-dir "$dir" start >"$dir/ccproxy.log" 2>&1 &
   pids+=($!)
   proxy_pid=$!
   wait_http "http://127.0.0.1:$port/health" "$proxy_pid" "ccproxy ($dir)" "$dir/ccproxy.log"
@@ -702,10 +711,84 @@ routing() {
   stop_pid "$redis_pid"
 }
 
+# --- 6. the request record's sinks --------------------------------------------------------
+
+# The same config as section 1's; "off" adds the settings that turn every optional sink off.
+write_sinks_config() {
+  local dir=$1 mode=$2
+  write_config "$dir" 1 "http://127.0.0.1:$up_port"
+  if [ "$mode" = off ]; then
+    awk '/^  server:$/ { print "  metrics_enabled: false"; print "  usage:"; \
+                         print "    store: false" } { print }' "$dir/ccproxy.yaml" >"$dir/y"
+    mv "$dir/y" "$dir/ccproxy.yaml"
+  fi
+}
+
+sinks() {
+  local p_off p_on pid_off pid_on r i cpu_off=() cpu_on=() rps_off=() rps_on=() m_off m_on
+  local before_rss after_rss rows
+  echo
+  echo "6. The request record: every sink on (store, /metrics, OTLP traces to nginx, session and"
+  echo "   dashboard totals) vs the optional ones off; wrk -t1 -c16, $sink_rounds round(s) of" \
+    "${sink_secs} s per row, in turn; the median round's figures"
+  p_off=$(free_port)
+  p_on=$(free_port)
+  write_sinks_config "$tmp/sinks-off" off
+  write_sinks_config "$tmp/sinks-on" on
+  start_proxy "$tmp/sinks-off" "$p_off"
+  pid_off=$proxy_pid
+  proxy_env="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$up_port OTEL_SERVICE_NAME=ccproxy-bench"
+  start_proxy "$tmp/sinks-on" "$p_on"
+  proxy_env=
+  pid_on=$proxy_pid
+  run_wrk "http://127.0.0.1:$p_off" 16 1
+  run_wrk "http://127.0.0.1:$p_on" 16 1
+  for ((r = 0; r < sink_rounds; r++)); do
+    for i in 0 1; do # the order turns each round
+      if [ $(((r + i) % 2)) = 0 ]; then
+        run_wrk "http://127.0.0.1:$p_off" 16 "$sink_secs" "" "$pid_off"
+        cpu_off+=("$w_cpu")
+        rps_off+=("$w_rps")
+      else
+        run_wrk "http://127.0.0.1:$p_on" 16 "$sink_secs" "" "$pid_on"
+        cpu_on+=("$w_cpu")
+        rps_on+=("$w_rps")
+      fi
+    done
+  done
+  m_off=$(printf '%s\n' "${cpu_off[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  m_on=$(printf '%s\n' "${cpu_on[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  printf '   %-34s %8s %8s %8s\n' row "req/s" "cpu us" "cpu x"
+  printf '   %-34s %8.0f %8s\n' "sinks off (baseline)" \
+    "$(printf '%s\n' "${rps_off[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')" "$m_off"
+  printf '   %-34s %8.0f %8s %8s\n' "every sink on" \
+    "$(printf '%s\n' "${rps_on[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')" "$m_on" \
+    "$(ratio "$m_on" "$m_off")"
+  awk -v a="$m_on" -v b="$m_off" 'BEGIN { d = (b > 0) ? (a / b - 1) * 100 : 0;
+    printf "   the sinks cost %+.1f %% CPU per request (target: under 5 %%)\n", d }'
+  # What the sinks saw: the store's rows, the metrics' count, the traces nginx took.
+  rows=-
+  if command -v sqlite3 >/dev/null 2>&1 && [ -f "$tmp/sinks-on/usage.db" ]; then
+    rows=$(sqlite3 "file:$tmp/sinks-on/usage.db?mode=ro" 'select count(*) from requests' \
+      2>/dev/null || echo "?")
+  fi
+  echo "   store rows: $rows; /metrics says" \
+    "$(curl -s "http://127.0.0.1:$p_on/metrics" | awk '/^ccproxy_requests_total/ { n += $NF }
+      END { printf "%d", n }') requests"
+  # Memory with every sink on.
+  before_rss=$(rss_of "$pid_on" | cut -d' ' -f1)
+  run_wrk "http://127.0.0.1:$p_on" 16 240 "$sink_total" "$pid_on"
+  after_rss=$(rss_of "$pid_on" | cut -d' ' -f1)
+  echo "   RSS with every sink on: ${before_rss} MB before, ${after_rss} MB after $w_requests" \
+    "more requests ($(ratio "$after_rss" "$before_rss"))"
+  stop_pid "$pid_off"
+  stop_pid "$pid_on"
+}
+
 # --- run ----------------------------------------------------------------------------------
 
 up_port=$(free_port)
-if want 1 || want 3; then start_nginx "$up_port"; fi
+if want 1 || want 3 || want 6; then start_nginx "$up_port"; fi
 write_config "$tmp/w1" 1 "http://127.0.0.1:$up_port"
 echo
 echo "$("$ccproxy" --version 2>/dev/null || echo ccproxy) ($ccproxy), $(nproc) cores," \
@@ -715,6 +798,7 @@ if want 2; then pipeline; fi
 if want 3; then memory; fi
 if want 4; then streaming; fi
 if want 5; then routing; fi
+if want 6; then sinks; fi
 echo
 echo "measured in $((SECONDS - prepared)) s (before that, installing and building:" \
   "$((prepared - started)) s); load average now $(cut -d' ' -f1-3 /proc/loadavg)"

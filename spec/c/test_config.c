@@ -656,6 +656,7 @@ static void test_defaults(void) {
     if (cfg) {
         CHECK(!cfg->debug);
         CHECK(cfg->default_model_passthrough);
+        CHECK(cfg->metrics_enabled);
         CHECK_EQ_INT(cfg->n_hooks + cfg->n_rules + cfg->n_oat_sources, 0);
         CHECK_EQ_STR(cfg->host, "127.0.0.1");
         CHECK_EQ_INT(cfg->port, 4000);
@@ -689,6 +690,16 @@ static void test_defaults(void) {
     CHECK(cfg != NULL && cfg->port == 4000 && cfg->default_model_passthrough);
     cc_config_free(cfg);
     CHECK_EQ_INT(err.len, 0);
+
+    /* metrics_enabled (the Python tool's key) turns GET /metrics off; it is a bool. */
+    cfg = load_mem("ccproxy:\n  metrics_enabled: false\n", one_model, &err, &warn);
+    CHECK(cfg != NULL && !cfg->metrics_enabled && warn.len == 0);
+    cc_config_free(cfg);
+    cfg = load_mem("ccproxy:\n  metrics_enabled: sometimes\n", one_model, &err, &warn);
+    CHECK(cfg == NULL);
+    CHECK(has_line(&err, "/cfgtest/ccproxy.yaml:2:20: ccproxy.metrics_enabled must be true or "
+                         "false, got \"sometimes\"; write true or false"));
+    cc_buf_reset(&err);
     cc_buf_free(&err);
     cc_buf_free(&warn);
 }
@@ -785,7 +796,7 @@ static void test_warnings_and_deprecations(void) {
     CHECK(has_line(&warn,
                    "%s:2:3: unknown key 'debgu' in ccproxy (known keys: debug, hooks, "
                    "rules, oat_sources, default_model_passthrough, credentials, handler, "
-                   "metrics_enabled, server, upstream, scripts, oat_timeout); check the spelling or remove it",
+                   "metrics_enabled, server, upstream, scripts, oat_timeout, otel); check the spelling or remove it",
                    c));
     CHECK(has_line(&warn,
                    "%s:3:12: ccproxy.handler is ignored: ccproxy has no handler file "

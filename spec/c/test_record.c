@@ -52,6 +52,32 @@ static void test_copy_and_json(void) {
     cc_record_delete(c);
 }
 
+static void test_tags(void) {
+    cc_record_tag_t tags[2] = {{"h.user-agent", "claude-cli/2.0"}, {"team", "a \"b\""}};
+    cc_record_t r = {.id = "r1", .tags = tags, .n_tags = 2};
+    cc_record_t *c = cc_record_copy(&r);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK(c->tags != tags);
+    CHECK(c->tags[0].name != tags[0].name);
+    CHECK_EQ_STR(c->tags[1].value, "a \"b\"");
+    cc_buf_t j = CC_BUF_INIT;
+    cc_record_json(c, &j);
+    cJSON *o = cJSON_Parse(j.data);
+    cJSON *t = cJSON_GetObjectItem(o, "tags");
+    CHECK_EQ_STR(cJSON_GetObjectItem(t, "h.user-agent")->valuestring, "claude-cli/2.0");
+    CHECK_EQ_STR(cJSON_GetObjectItem(t, "team")->valuestring, "a \"b\"");
+    cJSON_Delete(o);
+    cc_buf_reset(&j);
+    cc_record_delete(c);
+    r.n_tags = 0;
+    cc_record_json(&r, &j);
+    o = cJSON_Parse(j.data);
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "tags")), 0);
+    cJSON_Delete(o);
+    cc_buf_free(&j);
+}
+
 static void test_redact(void) {
     char out[128];
     const char *cases[][2] = {
@@ -69,6 +95,7 @@ static void test_redact(void) {
 
 int main(void) {
     CC_RUN(test_copy_and_json);
+    CC_RUN(test_tags);
     CC_RUN(test_redact);
     return CC_DONE();
 }

@@ -707,13 +707,15 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     static const char *const keys[] = {
         "debug",       "hooks",   "rules",           "oat_sources", "default_model_passthrough",
         "credentials", "handler", "metrics_enabled", "server",      "upstream",
-        "scripts",     "oat_timeout", NULL};
+        "scripts",     "oat_timeout", "otel", NULL};
     cc_config_t *cfg = x->cfg;
     if (cc__cfg_want_map(x, n, "ccproxy") != 0) return;
     cc__cfg_check_keys(x, n, "ccproxy", keys);
     cc__cfg_bool(x, cc_yaml_map_get(n, "debug"), "ccproxy.debug", &cfg->debug);
     cc__cfg_bool(x, cc_yaml_map_get(n, "default_model_passthrough"),
                  "ccproxy.default_model_passthrough", &cfg->default_model_passthrough);
+    cc__cfg_bool(x, cc_yaml_map_get(n, "metrics_enabled"), "ccproxy.metrics_enabled",
+                 &cfg->metrics_enabled);
     read_oat_sources(x, cc_yaml_map_get(n, "oat_sources"));
     const cc_yaml_node_t *cred = cc_yaml_map_get(n, "credentials");
     if (cred) read_credentials(x, cred);
@@ -728,6 +730,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     read_upstream(x, cc_yaml_map_get(n, "upstream"));
     read_scripts(x, cc_yaml_map_get(n, "scripts"));
     cc__cfg_seconds(x, n, "oat_timeout", "ccproxy", false, &cfg->limits.oat_timeout_ms);
+    cc__cfg_load_otel(x, cc_yaml_map_get(n, "otel"));
 }
 
 static void read_litellm(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
@@ -860,6 +863,7 @@ void cc_config_default_limits(cc_limits_t *l) {
 
 static void set_defaults(cc_config_t *cfg) {
     cfg->default_model_passthrough = true;
+    cfg->metrics_enabled = true;
     cfg->port = 4000;
     cfg->num_workers = 1;
     cc_config_default_limits(&cfg->limits);
@@ -928,6 +932,7 @@ static cc_config_t *load_texts(cc__cfgctx_t *x, const char *t1, size_t l1, const
         cc__cfg_load_router(x, r2, models_ok);
     }
     read_env_overrides(x);
+    cc__cfg_otel_env(x);
     if (models_ok) check_routes(x);
 
     cc_yaml_free(r1);
@@ -1057,6 +1062,7 @@ void cc_config_free(cc_config_t *cfg) {
         cc__cfg_free_model(&cfg->models[i]);
     free(cfg->models);
     cc__cfg_free_router(&cfg->router);
+    cc__cfg_free_otel(&cfg->otel);
     free(cfg);
 }
 

@@ -188,6 +188,21 @@ typedef struct {
     bool script_trusted;        /* modules get the full LuaJIT globals (default false) */
 } cc_limits_t;
 
+/** Where request traces go (record/otel.c): ccproxy.otel in ccproxy.yaml and the OpenTelemetry
+ *  SDK's environment variables (OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED,
+ *  OTEL_BSP_*), the environment winning key by key (config_otel.c). */
+typedef struct {
+    char *traces_url;        /* the URL spans are POSTed to (.../v1/traces); NULL: no traces */
+    cc_header_kv_t *headers; /* sent with every export; the values are secrets (never logged) */
+    size_t n_headers;
+    char *service_name;      /* the resource's service.name (default "ccproxy") */
+    char *ca_file;           /* OTEL_EXPORTER_OTLP_CERTIFICATE: the CA to trust, NULL: system */
+    unsigned timeout_ms;     /* one export's limit, connecting included (default 5 s) */
+    unsigned schedule_ms;    /* OTEL_BSP_SCHEDULE_DELAY: how often a batch goes (default 1 s) */
+    unsigned max_queue;      /* OTEL_BSP_MAX_QUEUE_SIZE: spans waiting at most (default 2048) */
+    unsigned max_batch;      /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE: spans per export (default 512) */
+} cc_otel_settings_t;
+
 /** Fills `l` with the default limits (config.c holds the only copy of them). */
 void cc_config_default_limits(cc_limits_t *l);
 
@@ -201,6 +216,7 @@ typedef struct {
     /* ccproxy: */
     bool debug;
     bool default_model_passthrough; /* default true */
+    bool metrics_enabled;           /* GET /metrics (metrics_enabled), default true */
     cc_hook_cfg_t *hooks;
     size_t n_hooks;
     cc_rule_cfg_t *rules;
@@ -208,6 +224,7 @@ typedef struct {
     cc_oat_source_t *oat_sources;
     size_t n_oat_sources;
     cc_limits_t limits;
+    cc_otel_settings_t otel; /* ccproxy.otel and the OTEL_* environment */
 
     /* litellm: (HOST and PORT from the environment override host and port) */
     char *host;      /* default "127.0.0.1" */

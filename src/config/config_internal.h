@@ -94,4 +94,13 @@ void cc__cfg_load_redis(cc__cfgctx_t *x, const cc_yaml_node_t *rs);
 /** Frees what the Redis settings own (wiping the password) and resets them to zero. */
 void cc__cfg_free_redis(cc_redis_settings_t *r);
 
+/** Reads ccproxy.yaml's ccproxy.otel map (`n`, NULL when absent) into x->cfg->otel. */
+void cc__cfg_load_otel(cc__cfgctx_t *x, const cc_yaml_node_t *n);
+
+/** Then the OTEL_* environment over it, and the defaults (config_otel.c says which wins). */
+void cc__cfg_otel_env(cc__cfgctx_t *x);
+
+/** Frees what the trace settings own (wiping the headers' values) and resets them to zero. */
+void cc__cfg_free_otel(cc_otel_settings_t *o);
+
 #endif

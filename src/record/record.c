@@ -37,6 +37,8 @@ cc_record_t *cc_record_copy(const cc_record_t *r) {
     *c = *r;
     c->attempts = NULL;
     c->n_attempts = 0;
+    c->tags = NULL;
+    c->n_tags = 0;
     bool ok = copy_strings(c, r);
     if (ok && r->n_attempts) {
         c->attempts = calloc(r->n_attempts, sizeof *c->attempts);
@@ -47,6 +49,16 @@ cc_record_t *cc_record_copy(const cc_record_t *r) {
                                                    dup_or_null(a->model), a->status,
                                                    dup_or_null(a->reason), a->ms};
             c->n_attempts = i + 1;
+        }
+    }
+    if (ok && r->n_tags) {
+        c->tags = calloc(r->n_tags, sizeof *c->tags);
+        ok = c->tags != NULL;
+        for (size_t i = 0; ok && i < r->n_tags; i++) {
+            c->tags[i] = (cc_record_tag_t){dup_or_null(r->tags[i].name),
+                                           dup_or_null(r->tags[i].value)};
+            c->n_tags = i + 1;
+            ok = (!r->tags[i].name || c->tags[i].name) && (!r->tags[i].value || c->tags[i].value);
         }
     }
     if (!ok) {
@@ -67,6 +79,11 @@ void cc_record_clear(cc_record_t *r) {
         free(r->attempts[i].reason);
     }
     free(r->attempts);
+    for (size_t i = 0; i < r->n_tags; i++) {
+        free(r->tags[i].name);
+        free(r->tags[i].value);
+    }
+    free(r->tags);
     memset(r, 0, sizeof *r);
 }
 
@@ -101,9 +118,8 @@ void cc_record_redact(const char *value, char *out, size_t outlen) {
     snprintf(out, outlen, "%.*s%.*s...%s", (int)scheme, value, (int)prefix, token, tail);
 }
 
-/* "name":"value" (or null), with a comma before it unless it is the first. */
-static void json_str(cc_buf_t *out, const char *name, const char *v) {
-    cc_buf_printf(out, ",\"%s\":", name);
+/* A JSON string (or null). */
+static void json_value(cc_buf_t *out, const char *v) {
     if (!v) {
         cc_buf_puts(out, "null");
         return;
@@ -111,6 +127,12 @@ static void json_str(cc_buf_t *out, const char *name, const char *v) {
     cc_buf_puts(out, "\"");
     cc_buf_json_escape(out, v, strlen(v));
     cc_buf_puts(out, "\"");
+}
+
+/* "name":"value" (or null), with a comma before it unless it is the first. */
+static void json_str(cc_buf_t *out, const char *name, const char *v) {
+    cc_buf_printf(out, ",\"%s\":", name);
+    json_value(out, v);
 }
 
 void cc_record_json(const cc_record_t *r, cc_buf_t *out) {
@@ -159,5 +181,12 @@ void cc_record_json(const cc_record_t *r, cc_buf_t *out) {
     cc_buf_printf(out, ",\"total_ms\":%.1f,\"bytes_in\":%zu,\"bytes_out\":%zu", r->total_ms,
                   r->bytes_in, r->bytes_out);
     json_str(out, "client", r->client);
-    cc_buf_puts(out, "}");
+    cc_buf_puts(out, ",\"tags\":{");
+    for (size_t i = 0; i < r->n_tags; i++) {
+        if (i) cc_buf_puts(out, ",");
+        json_value(out, r->tags[i].name ? r->tags[i].name : "");
+        cc_buf_puts(out, ":");
+        json_value(out, r->tags[i].value);
+    }
+    cc_buf_puts(out, "}}");
 }

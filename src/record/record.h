@@ -23,6 +23,12 @@ typedef struct {
     double ms;
 } cc_record_attempt_t;
 
+/** A name=value pair a script added to the request (req:tag; capture_headers' h.<name>). */
+typedef struct {
+    char *name;
+    char *value;
+} cc_record_tag_t;
+
 typedef struct {
     uint64_t time_ms;         /* wall clock when the request arrived */
     char *id;                 /* the request id (the log line's) */
@@ -48,6 +54,8 @@ typedef struct {
     size_t bytes_in, bytes_out; /* the client's request body, the answer's body */
     char *client;             /* who asked: the peer address and the kind of credential,
                                  redacted ("127.0.0.1 oauth sk-ant-oat01-…a1b2") */
+    cc_record_tag_t *tags;    /* the request's tags (the log line's), in the order added */
+    size_t n_tags;
 } cc_record_t;
 
 /** A credential as it may be shown (the rule of lua/ccproxy/redact.lua): its scheme, a key
@@ -64,7 +72,8 @@ void cc_record_delete(cc_record_t *r);
 
 /** The record as one JSON object (the store's and the endpoints' shape), appended to `out`:
  *  the fields above by their names, usage as {input, output, cache_creation, cache_read,
- *  web_search, web_fetch} (null when not seen), cost_usd null when not known. */
+ *  web_search, web_fetch} (null when not seen), cost_usd null when not known, tags as
+ *  {name: value} (a repeated name: the last value). */
 void cc_record_json(const cc_record_t *r, cc_buf_t *out);
 
 #endif
