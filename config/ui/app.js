@@ -24,6 +24,11 @@ function fmtCost(v) {
     return '$' + v.toFixed(2);
 }
 
+// A cost on an axis: at most three digits, no trailing zeros ("$0.00005", "$0.0125", "$2.5").
+function fmtCostAxis(v) {
+    return v === 0 ? '$0' : '$' + String(parseFloat(v.toPrecision(3)));
+}
+
 function fmtTokens(v) {
     if (v === null || v === undefined) return '–';
     if (v < 1000) return String(v);
@@ -119,7 +124,7 @@ function emptyChart(text) {
 // Vertical bars, stacked by series: rows [{key, label, title, values[], text}] (text: the
 // figure over the bar, else the values' sum).
 function columnChart(kind, rows, series, fmt) {
-    const W = 560, H = 180, L = 58, R = 10, T = 14, B = 30;
+    const W = 560, H = 180, L = 64, R = 10, T = 14, B = 30;
     const pw = W - L - R, ph = H - T - B;
     const total = (r) => r.values.reduce((a, b) => a + b, 0);
     const max = niceMax(Math.max(0, ...rows.map(total)));
@@ -131,7 +136,7 @@ function columnChart(kind, rows, series, fmt) {
         const y = T + ph - (ph * i) / 4;
         s.appendChild(svgEl('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }));
         s.appendChild(svgEl('text', { x: L - 6, y: y + 4, class: 'axis', 'text-anchor': 'end' },
-            fmt((max * i) / 4)));
+            (fmt === fmtCost ? fmtCostAxis : fmt)((max * i) / 4)));
     }
     const slot = pw / Math.max(rows.length, 1);
     const bw = Math.max(4, Math.min(44, slot * 0.7));
@@ -400,7 +405,11 @@ function draw(d) {
     up.textContent = 'updated ' + fmtTime(d.now_ms);
 }
 
+let busy = false; // a summary still on its way: the next tick waits for it
+
 async function refresh() {
+    if (busy) return;
+    busy = true;
     try {
         const res = await fetch('api/summary', { cache: 'no-store' });
         if (!res.ok)
@@ -413,6 +422,8 @@ async function refresh() {
             'cannot read the summary (' + e.message + '); the figures below may be old';
         if (document.body.getAttribute('data-state') === 'loading')
             document.body.setAttribute('data-state', 'error');
+    } finally {
+        busy = false;
     }
 }
 
