@@ -3,7 +3,8 @@
 # developer's checkout. It installs what the tests need (Debian packages, the npm packages of
 # spec/e2e), builds warnings-as-errors, and runs, in order:
 #   1. CTest on the release build: C unit tests, Lua specs of every rule and hook (inside the
-#      real binary), functional specs (the real binary against a mock upstream on loopback);
+#      real binary), functional specs (the real binary against a mock upstream on loopback;
+#      the dashboard's in headless Chromium, whose screenshot lands in build/spec-output/);
 #   2. the same CTest suite on an ASan+UBSan build;
 #   3. the fuzz targets, briefly, over their seed corpora (clang, libFuzzer);
 #   4. end-to-end tests with real clients: the Claude Code CLI and the official SDKs.
@@ -16,7 +17,7 @@ quick=0
 
 debs=(build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson-dev libssl-dev
       libyaml-dev libhiredis-dev node-llhttp lua-busted lua-socket openssl curl clang
-      libclang-rt-14-dev redis-server haproxy prometheus tmux)
+      libclang-rt-14-dev redis-server haproxy prometheus tmux chromium)
 command -v node >/dev/null 2>&1 || debs+=(nodejs)
 command -v npm >/dev/null 2>&1 || debs+=(npm)
 missing=()

@@ -1,6 +1,7 @@
 /* endpoints.c: what each path of the API does. POST /v1/messages and
  * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health,
- * GET /metrics, GET /ccproxy/sessions/<id> and the 404/405 answers are served here. */
+ * GET /metrics, GET /ccproxy/sessions/<id> and the 404/405 answers are served here; /ui/ by
+ * the dashboard (dashboard.c). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "http/conn.h"
+#include "dashboard.h"
 #include "endpoints.h"
 #include "exchange.h"
 #include "record/metrics.h"
@@ -28,7 +30,7 @@ static void respond_json(cc_conn_t *c, int status, cJSON *obj) {
 }
 
 /* "cooldowns": the deployments left out of every pick now, until when and why. */
-static void add_cooldowns(cJSON *o, cc_worker_t *w) {
+void cc_endpoints_add_cooldowns(cJSON *o, cc_worker_t *w) {
     cc_cooldown_t cd[64];
     uint64_t now = cc_now_ns() / 1000000;
     const cc_config_t *cfg = w->current->gen->cfg;
@@ -77,7 +79,16 @@ static void serve_health(cc_conn_t *c) {
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&w->server->requests_total));
     cJSON_AddNumberToObject(o, "workers", w->server->n_workers);
-    cc_server_t *srv = w->server;
+    cc_endpoints_add_last_reload(o, w->server);
+    cc_endpoints_add_cooldowns(o, w);
+    add_shared_state(o, w);
+    cc_otel_add_json(o);
+    cc_stats_add_json(o);
+    respond_json(c, 200, o);
+}
+
+/* "last_reload": what the last reload did, null before the first. */
+void cc_endpoints_add_last_reload(cJSON *o, cc_server_t *srv) {
     pthread_mutex_lock(&srv->lock);
     if (srv->reload.at[0]) {
         cJSON *r = cJSON_AddObjectToObject(o, "last_reload");
@@ -94,11 +105,6 @@ static void serve_health(cc_conn_t *c) {
         cJSON_AddNullToObject(o, "last_reload");
     }
     pthread_mutex_unlock(&srv->lock);
-    add_cooldowns(o, w);
-    add_shared_state(o, w);
-    cc_otel_add_json(o);
-    cc_stats_add_json(o);
-    respond_json(c, 200, o);
 }
 
 /* GET /metrics: the Prometheus text format (record/metrics.h), the requests' series and the
@@ -264,10 +270,14 @@ void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
             serve_session(c, p + 18);
         return;
     }
+    if (cc_dashboard_path(p)) {
+        cc_dashboard_serve(c, req);
+        return;
+    }
     char msg[512];
     snprintf(msg, sizeof msg, "%s %s is not an endpoint of ccproxy (it serves POST /v1/messages, "
-             "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics and "
-             "GET /ccproxy/sessions/<id>)",
+             "POST /v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics, "
+             "GET /ccproxy/sessions/<id>, GET /ui/)",
              req->method, p);
     cc_conn_respond_error(c, 404, "not_found_error", msg);
 }

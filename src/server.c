@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "record/metrics.h"
+#include "record/recent.h"
 #include "record/records.h"
 #include "record/sessions.h"
 #include "routing/shared_state.h"
@@ -92,6 +93,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     srv.metrics = cfg->metrics_enabled;
     if (srv.metrics && cc_metrics_start() < 0)
         cc_warn("GET /metrics is off: its record sink could not be added");
+    if (cc_recent_start() < 0) cc_warn("the dashboard will show no requests: out of memory");
     fetch_tokens_now(cfg);
     char err[4096] = "";
     if (cc_otel_start(cfg, err, sizeof err) != 0) cc_error("no request traces: %s", err);
