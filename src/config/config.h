@@ -208,6 +208,11 @@ typedef struct {
     cc_oat_source_t *oat_sources;
     size_t n_oat_sources;
     cc_limits_t limits;
+    /* ccproxy.usage: the request store (record/store.c), which `ccproxy usage` reads */
+    bool usage_store;              /* store: true (the default) or a path; false: off */
+    char *usage_db;                /* the database file, absolute (set also when off):
+                                      <dir>/usage.db, or store's path (relative to <dir>) */
+    unsigned usage_retention_days; /* retention_days (default 90); 0 keeps every row */
 
     /* litellm: (HOST and PORT from the environment override host and port) */
     char *host;      /* default "127.0.0.1" */
