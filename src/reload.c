@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "oauth.h"
+#include "record/store.h"
 
 static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
                               const char *restart) {
@@ -36,6 +37,7 @@ static void restart_needs(const cc_server_t *srv, const cc_config_t *cfg, cc_buf
                       cfg->host, cfg->port);
     if (workers != srv->n_workers)
         cc_buf_printf(out, "num_workers %d -> %d; ", srv->n_workers, workers);
+    cc_store_restart_needs(cfg, out);
     if (out->len >= 2) {
         out->len -= 2;
         out->data[out->len] = '\0';

@@ -11,6 +11,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "record/records.h"
+#include "record/store.h"
 #include "routing/shared_state.h"
 #include "log.h"
 #include "oauth.h"
@@ -86,6 +88,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     int n = cfg->num_workers > 0 ? cfg->num_workers : 1;
     srv.n_workers = n;
     fetch_tokens_now(cfg);
+    cc_store_start(cfg); /* a store that cannot open is logged; the proxy runs without it */
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
@@ -125,6 +128,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     for (int i = 0; i < n; i++) cc_worker_destroy(&workers[i]);
     cc_info("ccproxy stopped");
 done:
+    cc_records_stop(); /* every worker has stopped: no take() is to come; flushes the store */
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);
