@@ -24,6 +24,7 @@ static const command_t commands[] = {
     {"run", cc_cmd_run, "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL set"},
     {"check", cc_cmd_check, "validate the configuration and scripts, run the modules' examples"},
     {"explain", cc_cmd_explain, "show what the pipeline does with a captured request"},
+    {"usage", cc_cmd_usage, "requests, tokens and cost from the request store"},
     {"lua", cc_cmd_lua, "run a Lua script with the ccproxy runtime (used by the specs)"},
 };
 
