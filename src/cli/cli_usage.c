@@ -54,6 +54,13 @@ static const grouping_t groupings[] = {
     {"agent", "agent_id", "agent", "(no agent id)", false},
 };
 
+/* A request whose cost is not known: its answer reported tokens of a kind that has no price,
+ * or it answered /v1/messages with a 2xx (possibly cut short) whose usage was not read
+ * (compressed, say). A request without usage otherwise (an error answer, count_tokens) cost
+ * nothing. */
+#define COST_UNKNOWN                                                                           \
+    "cost_usd IS NULL AND (input_tokens IS NOT NULL OR (endpoint = 'messages' AND status < 400))"
+
 /* One row of the report. */
 typedef struct {
     char *group; /* NULL: the group of requests without the key */
@@ -152,7 +159,7 @@ static int query(sqlite3 *db, const grouping_t *g, long long since_ms, const cha
     snprintf(sql, sizeof sql,
              "SELECT %s AS g, COUNT(*), SUM(status >= 400 OR outcome IS NOT NULL),"
              " TOTAL(input_tokens), TOTAL(output_tokens), TOTAL(cache_creation_tokens),"
-             " TOTAL(cache_read_tokens), TOTAL(cost_usd), SUM(cost_usd IS NULL)"
+             " TOTAL(cache_read_tokens), TOTAL(cost_usd), SUM(" COST_UNKNOWN ")"
              " FROM requests WHERE time_ms >= ?1%s GROUP BY g ORDER BY %s",
              g->expr, session ? " AND session_id = ?2" : "",
              g->by_time ? "MIN(time_ms)" : "COUNT(*) DESC, g");
@@ -298,7 +305,8 @@ static void print_table(const grouping_t *g, const row_t *rows, size_t n, const 
     }
     if (mark)
         printf("\n?  cost partly unknown: %lld of %lld requests have no known cost (no price for "
-               "their model, or no usage reported); the figure shown is the sum of the others\n",
+               "their model, or their answer's usage was not read); the figure shown is the sum "
+               "of the others\n",
                total->cost_unknown, total->requests);
 }
 
