@@ -16,8 +16,8 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
 debs=(build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson-dev libssl-dev
-      libyaml-dev libhiredis-dev node-llhttp lua-busted lua-socket openssl curl clang
-      libclang-rt-14-dev redis-server haproxy prometheus tmux chromium)
+      libyaml-dev libhiredis-dev libsqlite3-dev sqlite3 node-llhttp lua-busted lua-socket openssl
+      curl clang libclang-rt-14-dev redis-server haproxy prometheus tmux chromium)
 command -v node >/dev/null 2>&1 || debs+=(nodejs)
 command -v npm >/dev/null 2>&1 || debs+=(npm)
 missing=()

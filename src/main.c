@@ -25,6 +25,7 @@ static const command_t commands[] = {
     {"statusline", cc_cmd_statusline, "one line about a Claude Code session (statusLine)"},
     {"check", cc_cmd_check, "validate the configuration and scripts, run the modules' examples"},
     {"explain", cc_cmd_explain, "show what the pipeline does with a captured request"},
+    {"usage", cc_cmd_usage, "requests, tokens and cost from the request store"},
     {"lua", cc_cmd_lua, "run a Lua script with the ccproxy runtime (used by the specs)"},
 };
 

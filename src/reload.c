@@ -12,6 +12,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "record/otel.h"
+#include "record/store.h"
 
 static void set_reload_status(cc_server_t *srv, bool ok, const char *error,
                               const char *restart) {
@@ -44,6 +45,7 @@ static void restart_needs(const cc_server_t *srv, const cc_config_t *cfg, cc_buf
     const char *traces = cc_otel_running_url(), *want = cfg->otel.traces_url;
     if ((traces || want) && (!traces || !want || strcmp(traces, want) != 0))
         cc_buf_printf(out, "otel traces %s -> %s; ", traces ? traces : "off", want ? want : "off");
+    cc_store_restart_needs(cfg, out);
     if (out->len >= 2) {
         out->len -= 2;
         out->data[out->len] = '\0';

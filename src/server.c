@@ -15,6 +15,7 @@
 #include "record/recent.h"
 #include "record/records.h"
 #include "record/sessions.h"
+#include "record/store.h"
 #include "routing/shared_state.h"
 #include "log.h"
 #include "record/otel.h"
@@ -99,6 +100,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     if (cc_otel_start(cfg, err, sizeof err) != 0) cc_error("no request traces: %s", err);
     if (cc_sessions_start(CC_SESSIONS_MAX) != 0) /* GET /ccproxy/sessions/<id>, statusline */
         cc_warn("the per-session totals are off (out of memory or record sinks)");
+    cc_store_start(cfg); /* a store that cannot open is logged; the proxy runs without it */
     cc_gen_t *gen = cc_gen_new(cfg, 1);
     cc_worker_t *workers = calloc((size_t)n, sizeof *workers);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
@@ -137,7 +139,7 @@ int cc_server_run(cc_config_t *cfg, int ready_fd) {
     for (int i = 0; i < n; i++) cc_worker_destroy(&workers[i]);
     cc_info("ccproxy stopped");
 done:
-    cc_records_stop(); /* no worker runs any more: the sinks write out what they hold */
+    cc_records_stop(); /* every worker has stopped: no take() is to come; flushes the store */
     for (int i = 0; i < n; i++)
         if (workers[i].pending) cc_gen_unref(workers[i].pending);
     cc_gen_unref(gen);

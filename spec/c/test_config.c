@@ -796,7 +796,7 @@ static void test_warnings_and_deprecations(void) {
     CHECK(has_line(&warn,
                    "%s:2:3: unknown key 'debgu' in ccproxy (known keys: debug, hooks, "
                    "rules, oat_sources, default_model_passthrough, credentials, handler, "
-                   "metrics_enabled, server, upstream, scripts, oat_timeout, otel); check the spelling or remove it",
+                   "metrics_enabled, server, upstream, scripts, oat_timeout, otel, usage); check the spelling or remove it",
                    c));
     CHECK(has_line(&warn,
                    "%s:3:12: ccproxy.handler is ignored: ccproxy has no handler file "

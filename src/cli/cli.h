@@ -27,5 +27,9 @@ int cc_cmd_explain(const char *config_dir, int argc, char **argv);
  *  ccproxy modules and the request constructor available (how the busted specs run against
  *  the real request view). */
 int cc_cmd_lua(const char *config_dir, int argc, char **argv);
+/** `ccproxy usage [--since WHEN] [--by KEY] [--session ID] [--json]`: the requests, errors,
+ *  tokens and cost the request store (record/store.h) holds, per day, model, deployment,
+ *  label, session or agent, read-only. */
+int cc_cmd_usage(const char *config_dir, int argc, char **argv);
 
 #endif

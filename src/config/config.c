@@ -703,11 +703,56 @@ static void read_scripts(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     }
 }
 
+static const char *home_dir(void);
+
+/* ccproxy.usage: {store: true | false | <path>, retention_days: N}. */
+static void read_usage(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
+    static const char *const keys[] = {"store", "retention_days", NULL};
+    const char *s = "ccproxy.usage";
+    cc_config_t *cfg = x->cfg;
+    char d[96];
+    long v;
+    if (cc__cfg_want_map(x, n, s) != 0) return;
+    cc__cfg_check_keys(x, n, s, keys);
+    const cc_yaml_node_t *st = cc_yaml_map_get(n, "store");
+    if (st && !cc_yaml_is_null(st)) {
+        bool on;
+        if (cc_yaml_get_bool(st, &on) == 0) {
+            cfg->usage_store = on;
+        } else if (st->kind != CC_YAML_SCALAR || !st->len ||
+                   cc_yaml_scalar_type(st) != CC_YAML_STR) {
+            cc__cfg_error(x, st,
+                          "ccproxy.usage.store must be true, false or the database file, got "
+                          "%s; write e.g. \"store: true\" or \"store: ~/ccproxy-usage.db\"",
+                          cc_yaml_describe(st, d, sizeof d));
+        } else {
+            const char *home = home_dir();
+            char *path;
+            if (st->text[0] == '~' && st->text[1] == '/' && home)
+                path = cc_path_join(home, st->text + 2);
+            else if (st->text[0] == '/')
+                path = strdup(st->text);
+            else
+                path = cc_path_join(cfg->dir, st->text);
+            if (!path) {
+                cc__cfg_error(x, st, "out of memory");
+                return;
+            }
+            free(cfg->usage_db);
+            cfg->usage_db = path;
+            cfg->usage_store = true;
+        }
+    }
+    if (cc__cfg_int(x, cc_yaml_map_get(n, "retention_days"), "ccproxy.usage.retention_days", 0,
+                    1000000, &v) == 0)
+        cfg->usage_retention_days = (unsigned)v;
+}
+
 static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     static const char *const keys[] = {
         "debug",       "hooks",   "rules",           "oat_sources", "default_model_passthrough",
         "credentials", "handler", "metrics_enabled", "server",      "upstream",
-        "scripts",     "oat_timeout", "otel", NULL};
+        "scripts",     "oat_timeout", "otel",     "usage",    NULL};
     cc_config_t *cfg = x->cfg;
     if (cc__cfg_want_map(x, n, "ccproxy") != 0) return;
     cc__cfg_check_keys(x, n, "ccproxy", keys);
@@ -729,6 +774,7 @@ static void read_ccproxy(cc__cfgctx_t *x, const cc_yaml_node_t *n) {
     read_server(x, cc_yaml_map_get(n, "server"));
     read_upstream(x, cc_yaml_map_get(n, "upstream"));
     read_scripts(x, cc_yaml_map_get(n, "scripts"));
+    read_usage(x, cc_yaml_map_get(n, "usage"));
     cc__cfg_seconds(x, n, "oat_timeout", "ccproxy", false, &cfg->limits.oat_timeout_ms);
     cc__cfg_load_otel(x, cc_yaml_map_get(n, "otel"));
 }
@@ -868,6 +914,8 @@ static void set_defaults(cc_config_t *cfg) {
     cfg->num_workers = 1;
     cc_config_default_limits(&cfg->limits);
     cc__cfg_router_defaults(&cfg->router);
+    cfg->usage_store = true;
+    cfg->usage_retention_days = 90;
 }
 
 static char *absolute(const char *dir) {
@@ -887,7 +935,9 @@ static cc_config_t *config_new(const char *dir) {
     cfg->ccproxy_yaml_path = cc_path_join(dir, "ccproxy.yaml");
     cfg->config_yaml_path = cc_path_join(dir, "config.yaml");
     cfg->files = calloc(2, sizeof *cfg->files);
-    if (!cfg->host || !cfg->dir || !cfg->ccproxy_yaml_path || !cfg->config_yaml_path || !cfg->files)
+    cfg->usage_db = cfg->dir ? cc_path_join(cfg->dir, "usage.db") : NULL;
+    if (!cfg->host || !cfg->dir || !cfg->ccproxy_yaml_path || !cfg->config_yaml_path ||
+        !cfg->files || !cfg->usage_db)
         goto fail;
     cfg->files[0] = strdup(cfg->ccproxy_yaml_path);
     cfg->files[1] = strdup(cfg->config_yaml_path);
@@ -1058,6 +1108,7 @@ void cc_config_free(cc_config_t *cfg) {
     }
     free(cfg->oat_sources);
     free(cfg->host);
+    free(cfg->usage_db);
     for (size_t i = 0; i < cfg->n_models; i++)
         cc__cfg_free_model(&cfg->models[i]);
     free(cfg->models);

@@ -225,6 +225,11 @@ typedef struct {
     size_t n_oat_sources;
     cc_limits_t limits;
     cc_otel_settings_t otel; /* ccproxy.otel and the OTEL_* environment */
+    /* ccproxy.usage: the request store (record/store.c), which `ccproxy usage` reads */
+    bool usage_store;              /* store: true (the default) or a path; false: off */
+    char *usage_db;                /* the database file, absolute (set also when off):
+                                      <dir>/usage.db, or store's path (relative to <dir>) */
+    unsigned usage_retention_days; /* retention_days (default 90); 0 keeps every row */
 
     /* litellm: (HOST and PORT from the environment override host and port) */
     char *host;      /* default "127.0.0.1" */
