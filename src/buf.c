@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ int cc_buf_reserve(cc_buf_t *b, size_t extra) {
     return 0;
 }
 
-int cc_buf_append(cc_buf_t *b, const void *data, size_t len) {
+int cc_buf_append_grow(cc_buf_t *b, const void *data, size_t len) {
     if (cc_buf_reserve(b, len) < 0) return -ENOMEM;
     if (len) memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -27,20 +28,64 @@ int cc_buf_append(cc_buf_t *b, const void *data, size_t len) {
     return 0;
 }
 
-int cc_buf_puts(cc_buf_t *b, const char *s) {
-    return cc_buf_append(b, s, strlen(s));
-}
-
 int cc_buf_vprintf(cc_buf_t *b, const char *fmt, va_list ap) {
+    /* Formatted once into the room there is; a second time only when it did not fit. */
+    if (cc_buf_reserve(b, 64) < 0) return -ENOMEM;
+    size_t room = b->cap - b->len;
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(b->data + b->len, room, fmt, ap2);
     va_end(ap2);
-    if (n < 0) return -EINVAL;
-    if (cc_buf_reserve(b, (size_t)n) < 0) return -ENOMEM;
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return -EINVAL;
+    }
+    if ((size_t)n >= room) {
+        if (cc_buf_reserve(b, (size_t)n) < 0) {
+            b->data[b->len] = '\0';
+            return -ENOMEM;
+        }
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
     b->len += (size_t)n;
     return 0;
+}
+
+int cc_buf_put_u64(cc_buf_t *b, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return cc_buf_append(b, tmp + sizeof tmp - n, n);
+}
+
+int cc_buf_put_i64(cc_buf_t *b, int64_t v) {
+    if (v >= 0) return cc_buf_put_u64(b, (uint64_t)v);
+    if (cc_buf_append(b, "-", 1) < 0) return -ENOMEM;
+    return cc_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
+}
+
+int cc_buf_put_fixed(cc_buf_t *b, double v, int places) {
+    static const double scale[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    if (places < 0 || places > 9 || !(fabs(v) * scale[places] < 1e15))
+        return cc_buf_printf(b, "%.*f", places < 0 ? 0 : places, v); /* NaN, inf, huge */
+    double scaled = v * scale[places];
+    bool neg = scaled < 0;
+    uint64_t u = (uint64_t)llround(neg ? -scaled : scaled);
+    uint64_t p10 = (uint64_t)scale[places];
+    if (neg && u && cc_buf_append(b, "-", 1) < 0) return -ENOMEM;
+    if (cc_buf_put_u64(b, u / p10) < 0) return -ENOMEM;
+    if (places == 0) return 0;
+    char frac[10];
+    uint64_t f = u % p10;
+    for (int i = places - 1; i >= 0; i--) {
+        frac[i] = (char)('0' + f % 10);
+        f /= 10;
+    }
+    if (cc_buf_append(b, ".", 1) < 0) return -ENOMEM;
+    return cc_buf_append(b, frac, (size_t)places);
 }
 
 int cc_buf_printf(cc_buf_t *b, const char *fmt, ...) {
@@ -97,6 +142,12 @@ int cc_buf_json_escape(cc_buf_t *b, const char *s, size_t len) {
         run = ++i;
     }
     return cc_buf_append(b, s + run, len - run);
+}
+
+int cc_buf_json_string(cc_buf_t *b, const char *s) {
+    if (!s) return cc_buf_append(b, "null", 4);
+    if (cc_buf_append(b, "\"", 1) < 0 || cc_buf_json_escape(b, s, strlen(s)) < 0) return -ENOMEM;
+    return cc_buf_append(b, "\"", 1);
 }
 
 void cc_buf_consume(cc_buf_t *b, size_t n) {

@@ -164,21 +164,25 @@ static void describe_client(const cc_request_t *c, char *out, size_t n) {
              red);
 }
 
-/* The request's record, to every record sink (they copy what they keep). */
+/* The request's record, to every record sink. */
 static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
     const cc_preq_t *r = &ex->r;
     const cc_request_t *c = &ex->req;
     const cc_model_t *dep = r->routed ? &ex->cfg->models[r->deployment] : NULL;
     char client[200];
     describe_client(c, client, sizeof client);
-    cc_record_attempt_t *att = r->n_attempts ? calloc(r->n_attempts, sizeof *att) : NULL;
+    /* The draft lends its strings and, mostly, its arrays from the stack: the sinks get one
+     * packed copy (cc_records_emit). */
+    cc_record_attempt_t att_here[8];
+    cc_record_tag_t tags_here[16];
+    cc_record_attempt_t *att = r->n_attempts <= 8 ? att_here : calloc(r->n_attempts, sizeof *att);
     size_t n_att = att ? r->n_attempts : 0;
     for (size_t i = 0; i < n_att; i++) {
         const cc_model_t *m = &ex->cfg->models[r->attempts[i].deployment];
         att[i] = (cc_record_attempt_t){m->model_name, m->model, r->attempts[i].status,
                                        (char *)r->attempts[i].reason, r->attempts[i].ms};
     }
-    cc_record_tag_t *tags = r->tags.n ? calloc(r->tags.n, sizeof *tags) : NULL;
+    cc_record_tag_t *tags = r->tags.n <= 16 ? tags_here : calloc(r->tags.n, sizeof *tags);
     size_t n_tags = tags ? r->tags.n : 0;
     for (size_t i = 0; i < n_tags; i++)
         tags[i] = (cc_record_tag_t){r->tags.items[i].name, r->tags.items[i].value};
@@ -213,8 +217,8 @@ static void emit_record(exchange_t *ex, const char *outcome, uint64_t now) {
         .n_tags = n_tags,
     };
     cc_records_emit(&rec);
-    free(att);
-    free(tags);
+    if (att != att_here) free(att);
+    if (tags != tags_here) free(tags);
 }
 
 /* Every way out of an exchange ends here, once: the client's side is already answered (or

@@ -32,14 +32,16 @@ pipeline_n=2000
 route_rounds=6
 route_secs=2
 route_conns=16
-sink_rounds=6
-sink_secs=2
+sink_rounds=12
+sink_count=10000
+sink_iso_n=20000
+sink_iso_runs=5
 sink_total=100000
 only=123456
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=2 mem_first=1000 mem_total=3000 sse_events=50 sse_rounds=2 pipeline_n=200 \
-      route_rounds=1 route_secs=2 sink_rounds=1 sink_total=3000 ;;
+      route_rounds=1 route_secs=2 sink_rounds=1 sink_count=2000 sink_iso_n=2000 sink_iso_runs=1 sink_total=3000 ;;
     --only)
       if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-6]+$ ]]; then
         echo "spec/bench/run.sh: --only needs section numbers, e.g. --only 3 or --only 24" >&2
@@ -63,7 +65,7 @@ started=$SECONDS
 
 debs=()
 for p in build-essential cmake pkg-config libuv1-dev libluajit2-5.1-dev libcjson-dev \
-         libssl-dev libyaml-dev node-llhttp curl procps; do
+         libssl-dev libyaml-dev libhiredis-dev libsqlite3-dev node-llhttp curl procps; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || debs+=("$p")
 done
 command -v wrk >/dev/null 2>&1 || debs+=(wrk)
@@ -77,19 +79,28 @@ if [ ${#debs[@]} -gt 0 ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
+# bench_records (spec/bench/records_bench.c, section 6) is built with the binary; with
+# CCPROXY_BIN it is the one next to that binary, from the same build.
 if [ -n "${CCPROXY_BIN:-}" ]; then
   ccproxy=$(realpath "$CCPROXY_BIN")
+  bench_records="$(dirname "$ccproxy")/bench_records"
 else
   ccproxy="$root/build-bench/ccproxy"
+  bench_records="$root/build-bench/bench_records"
   cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
   build_log="$root/build-bench/bench-build.log"
-  if ! cmake --build "$root/build-bench" --target ccproxy -j2 >"$build_log" 2>&1; then
+  if ! cmake --build "$root/build-bench" --target ccproxy bench_records -j2 >"$build_log" 2>&1; then
     cat "$build_log" >&2
     echo "spec/bench/run.sh: the release build failed (log above)" >&2
     exit 1
   fi
 fi
 [ -x "$ccproxy" ] || { echo "spec/bench/run.sh: no ccproxy binary at $ccproxy" >&2; exit 1; }
+if want 6 && ! [ -x "$bench_records" ]; then
+  echo "spec/bench/run.sh: section 6 needs bench_records next to $ccproxy (cmake --build" \
+    "$(dirname "$ccproxy") --target bench_records)" >&2
+  exit 1
+fi
 
 # --- processes and cleanup ----------------------------------------------------------------
 
@@ -316,10 +327,12 @@ run_wrk() {
   fi
   w_requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
   w_cpu=-
+  w_cpu_exact=-
   if [ -n "$pid" ]; then
     t1=$(cpu_ticks "$pid")
-    w_cpu=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$w_requests" \
-      'BEGIN { printf "%.0f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
+    w_cpu_exact=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$w_requests" \
+      'BEGIN { printf "%.2f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
+    w_cpu=$(awk -v c="$w_cpu_exact" 'BEGIN { printf "%.0f", c }')
   fi
   w_rps=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")
   w_p50=$(awk -v us="$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")" \
@@ -334,6 +347,8 @@ rss_of() {
     "/proc/$1/status"
 }
 
+# The median of the numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 
 # --- 1. relay overhead --------------------------------------------------------------------
@@ -724,55 +739,103 @@ write_sinks_config() {
   fi
 }
 
+# Starts the two proxies of section 6, in the order given ("off on" or "on off"); sets pid_off
+# and pid_on.
+start_sink_proxies() {
+  local m
+  for m in "$@"; do
+    if [ "$m" = on ]; then
+      proxy_env="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$up_port OTEL_SERVICE_NAME=ccproxy-bench"
+      start_proxy "$tmp/sinks-on" "$p_on"
+      pid_on=$proxy_pid
+    else
+      proxy_env=
+      start_proxy "$tmp/sinks-off" "$p_off"
+      pid_off=$proxy_pid
+    fi
+  done
+  proxy_env=
+  run_wrk "http://127.0.0.1:$p_off" 16 1
+  run_wrk "http://127.0.0.1:$p_on" 16 1
+}
+
 sinks() {
-  local p_off p_on pid_off pid_on r i cpu_off=() cpu_on=() rps_off=() rps_on=() m_off m_on
-  local before_rss after_rss rows
+  local p_off p_on pid_off= pid_on= r i cpu_off=() cpu_on=() rps_off=() rps_on=() ratios=()
+  local before_rss after_rss rows c_off c_on
   echo
   echo "6. The request record: every sink on (store, /metrics, OTLP traces to nginx, session and"
-  echo "   dashboard totals) vs the optional ones off; wrk -t1 -c16, $sink_rounds round(s) of" \
-    "${sink_secs} s per row, in turn; the median round's figures"
+  echo "   dashboard totals) vs the optional ones off; wrk -t1 -c16, $sink_rounds pair(s) of" \
+    "rounds of $sink_count requests; before each pair both proxies start afresh (which starts"
+  echo "   first turns, as does which runs first), and the pairs are compared one by one"
   p_off=$(free_port)
   p_on=$(free_port)
   write_sinks_config "$tmp/sinks-off" off
   write_sinks_config "$tmp/sinks-on" on
-  start_proxy "$tmp/sinks-off" "$p_off"
-  pid_off=$proxy_pid
-  proxy_env="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$up_port OTEL_SERVICE_NAME=ccproxy-bench"
-  start_proxy "$tmp/sinks-on" "$p_on"
-  proxy_env=
-  pid_on=$proxy_pid
-  run_wrk "http://127.0.0.1:$p_off" 16 1
-  run_wrk "http://127.0.0.1:$p_on" 16 1
   for ((r = 0; r < sink_rounds; r++)); do
+    # Fresh processes each pair: on this kind of machine a process keeps for its life whatever
+    # made it a few per cent faster or slower than another (seen with two identical ones).
+    [ -n "$pid_off" ] && stop_pid "$pid_off"
+    [ -n "$pid_on" ] && stop_pid "$pid_on"
+    if [ $((r % 4)) -lt 2 ]; then start_sink_proxies off on; else start_sink_proxies on off; fi
     for i in 0 1; do # the order turns each round
       if [ $(((r + i) % 2)) = 0 ]; then
-        run_wrk "http://127.0.0.1:$p_off" 16 "$sink_secs" "" "$pid_off"
+        run_wrk "http://127.0.0.1:$p_off" 16 30 "$sink_count" "$pid_off"
         cpu_off+=("$w_cpu")
         rps_off+=("$w_rps")
+        c_off=$w_cpu_exact
       else
-        run_wrk "http://127.0.0.1:$p_on" 16 "$sink_secs" "" "$pid_on"
+        run_wrk "http://127.0.0.1:$p_on" 16 30 "$sink_count" "$pid_on"
         cpu_on+=("$w_cpu")
         rps_on+=("$w_rps")
+        c_on=$w_cpu_exact
       fi
     done
+    ratios+=("$(awk -v a="$c_on" -v b="$c_off" 'BEGIN { printf "%.4f", (b > 0) ? a / b : 1 }')")
   done
-  m_off=$(printf '%s\n' "${cpu_off[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  m_on=$(printf '%s\n' "${cpu_on[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
   printf '   %-34s %8s %8s %8s\n' row "req/s" "cpu us" "cpu x"
-  printf '   %-34s %8.0f %8s\n' "sinks off (baseline)" \
-    "$(printf '%s\n' "${rps_off[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')" "$m_off"
-  printf '   %-34s %8.0f %8s %8s\n' "every sink on" \
-    "$(printf '%s\n' "${rps_on[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')" "$m_on" \
-    "$(ratio "$m_on" "$m_off")"
-  awk -v a="$m_on" -v b="$m_off" 'BEGIN { d = (b > 0) ? (a / b - 1) * 100 : 0;
-    printf "   the sinks cost %+.1f %% CPU per request (target: under 5 %%)\n", d }'
+  printf '   %-34s %8.0f %8s\n' "sinks off (baseline)" "$(median "${rps_off[@]}")" \
+    "$(median "${cpu_off[@]}")"
+  printf '   %-34s %8.0f %8s %8s\n' "every sink on" "$(median "${rps_on[@]}")" \
+    "$(median "${cpu_on[@]}")" "$(awk -v x="$(median "${ratios[@]}")" 'BEGIN { printf "%.2fx", x }')"
+  # The pairs' ratios: their median is the figure; the quartiles show how much the machine moved.
+  printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END {
+    q1 = a[int((NR + 3) / 4)]; m = a[int((NR + 1) / 2)]; q3 = a[int((3 * NR + 3) / 4)];
+    printf "   the sinks cost %+.1f %% CPU per request (pairs: quartiles %+.1f %% .. %+.1f %%;" \
+      " target: under 5 %%)\n", (m - 1) * 100, (q1 - 1) * 100, (q3 - 1) * 100 }'
+  # The same sinks in isolation: records handed straight to cc_records_emit, no sockets on
+  # the request side; the fastest of 5 runs per mode (other work can only add time).
+  local mode k v best iso=()
+  for mode in off metrics store otel on; do
+    best=
+    for ((k = 0; k < sink_iso_runs; k++)); do
+      rm -rf "$tmp/iso"
+      mkdir -p "$tmp/iso"
+      v=$("$bench_records" "$mode" "$tmp/iso" "$sink_iso_n" "http://127.0.0.1:$up_port/v1/traces") ||
+        { echo "spec/bench/run.sh: bench_records $mode failed" >&2; exit 1; }
+      if ! grep -q ' dropped=0 ' <<<"$v"; then
+        echo "spec/bench/run.sh: bench_records $mode dropped records, its figure is too low: $v" >&2
+        exit 1
+      fi
+      v=$(sed -n 's/.* cpu_us=\([0-9.]*\).*/\1/p' <<<"$v")
+      if [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$v; fi
+    done
+    iso+=("$best")
+  done
+  echo "   in isolation (bench_records, $sink_iso_n records, fastest of $sink_iso_runs), CPU us per" \
+    "record, all threads:"
+  awk -v off="${iso[0]}" -v me="${iso[1]}" -v st="${iso[2]}" -v ot="${iso[3]}" -v on="${iso[4]}" \
+    -v relay="$(median "${cpu_off[@]}")" 'BEGIN {
+    printf "     session + dashboard totals (always on) %.2f; + /metrics %+.2f; + store %+.2f;" \
+      " + traces %+.2f\n", off, me - off, st - off, ot - off;
+    printf "     every optional sink on: %+.2f us per record = %.1f %% of a relayed request'"'"'s" \
+      " %s us (target: under 5 %%)\n", on - off, (relay > 0) ? (on - off) / relay * 100 : 0, relay }'
   # What the sinks saw: the store's rows, the metrics' count, the traces nginx took.
   rows=-
   if command -v sqlite3 >/dev/null 2>&1 && [ -f "$tmp/sinks-on/usage.db" ]; then
     rows=$(sqlite3 "file:$tmp/sinks-on/usage.db?mode=ro" 'select count(*) from requests' \
       2>/dev/null || echo "?")
   fi
-  echo "   store rows: $rows; /metrics says" \
+  echo "   store rows, from every run of the sinks-on proxy: $rows; the last one's /metrics says" \
     "$(curl -s "http://127.0.0.1:$p_on/metrics" | awk '/^ccproxy_requests_total/ { n += $NF }
       END { printf "%d", n }') requests"
   # Memory with every sink on.

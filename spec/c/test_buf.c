@@ -1,6 +1,7 @@
 /* test_buf.c: the byte buffer (buf.h): growth, consume, steal, and the JSON string escaper
  * against a byte-by-byte reference on every byte value, at every alignment of the eight-byte
- * fast path. */
+ * fast path; printf into the buffer at every size, and the number writers against printf. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,68 @@ static void test_basics(void) {
     p = cc_buf_steal(&b, &n); /* an empty buffer gives an empty string */
     CHECK(p != NULL && n == 0 && p[0] == '\0');
     free(p);
+}
+
+/* printf formats once into the room there is, again only when that was too small: long
+ * output, output that fills the room exactly, and appending after it. */
+static void test_printf_sizes(void) {
+    char want[700];
+    for (size_t n = 0; n < 600; n += 7) {
+        cc_buf_t b = CC_BUF_INIT;
+        cc_buf_puts(&b, "ab");
+        memset(want, 'x', n);
+        want[n] = '\0';
+        CHECK_EQ_INT(cc_buf_printf(&b, "%s|%d", want, 7), 0);
+        CHECK_EQ_INT(b.len, 2 + n + 2);
+        CHECK(memcmp(b.data, "ab", 2) == 0 && memcmp(b.data + 2, want, n) == 0);
+        CHECK_EQ_STR(b.data + 2 + n, "|7");
+        CHECK(b.data[b.len] == '\0' && b.len < b.cap);
+        cc_buf_puts(&b, "!");
+        CHECK_EQ_STR(b.data + b.len - 3, "|7!");
+        cc_buf_free(&b);
+    }
+}
+
+/* The number writers print what printf would. */
+static void test_numbers(void) {
+    const unsigned long long us[] = {0, 7, 10, 99, 1000, 4294967295ull, 18446744073709551615ull};
+    const long long is[] = {0, -1, 42, -9223372036854775807ll - 1, 9223372036854775807ll};
+    char want[400];
+    cc_buf_t b = CC_BUF_INIT;
+    for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) {
+        cc_buf_reset(&b);
+        cc_buf_put_u64(&b, us[i]);
+        snprintf(want, sizeof want, "%llu", us[i]);
+        CHECK_EQ_STR(b.data, want);
+    }
+    for (size_t i = 0; i < sizeof is / sizeof is[0]; i++) {
+        cc_buf_reset(&b);
+        cc_buf_put_i64(&b, is[i]);
+        snprintf(want, sizeof want, "%lld", is[i]);
+        CHECK_EQ_STR(b.data, want);
+    }
+    /* Values with no tie at the last place: exactly printf's digits. */
+    const double ds[] = {0, 1, 2.7, -2.3, 0.1, 0.00125, 12.3456789, 1234567.891, -0.04443,
+                         99.96, 1e-7, 123456789012.0};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        for (int places = 0; places <= 9; places++) {
+            cc_buf_reset(&b);
+            cc_buf_put_fixed(&b, ds[i], places);
+            snprintf(want, sizeof want, "%.*f", places, ds[i]);
+            /* printf keeps the sign of a value that rounds to zero ("-0.00"); we drop it */
+            if (want[0] == '-' && strspn(want + 1, "0.") == strlen(want + 1)) {
+                CHECK_EQ_STR(b.data, want + 1);
+                continue;
+            }
+            CHECK_EQ_STR(b.data, want);
+        }
+    }
+    /* Out of the fast range: printf's own answer. */
+    cc_buf_reset(&b);
+    cc_buf_put_fixed(&b, 1e300, 2);
+    snprintf(want, sizeof want, "%.2f", 1e300);
+    CHECK_EQ_STR(b.data, want);
+    cc_buf_free(&b);
 }
 
 /* The escape of each byte, looked up plainly. */
@@ -90,6 +153,8 @@ static void test_json_escape(void) {
 
 int main(void) {
     CC_RUN(test_basics);
+    CC_RUN(test_printf_sizes);
+    CC_RUN(test_numbers);
     CC_RUN(test_json_escape);
     return CC_DONE();
 }

@@ -427,7 +427,9 @@ static void test_sink_and_process(void) {
     CHECK(s != NULL && strcmp(s->name, "metrics") == 0);
     cc_record_attempt_t att[1];
     cc_record_t r = base_record(att);
-    s->take(s, &r);
+    cc_record_t *packed = cc_record_pack(&r);
+    s->take(s, packed);
+    cc_record_release(packed);
     char *text = render(m, NULL);
     CHECK(has_line(text, "ccproxy_upstream_attempts_total{deployment=\"mock-haiku\",result=\"200\"} 1"));
     free(text);

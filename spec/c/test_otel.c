@@ -23,67 +23,65 @@
 
 /* ---- records ------------------------------------------------------------------------------ */
 
-static char *sdup(const char *s) {
-    return s ? strdup(s) : NULL;
-}
-
 /* A streamed request that took two attempts: the first timed out after 100 ms, the second
- * answered 200 after 50 ms; head at 300 ms, end at 1000 ms. */
+ * answered 200 after 50 ms; head at 300 ms, end at 1000 ms. Packed, as sinks get records;
+ * a test may still change its fields before handing it on. */
 static cc_record_t *sample(void) {
-    cc_record_t *r = calloc(1, sizeof *r);
-    r->time_ms = 1700000000123ull;
-    r->id = sdup("r42");
-    r->session_id = sdup("sess-1");
-    r->endpoint = sdup("messages");
-    r->label = sdup("background");
-    r->rule = sdup("background");
-    r->requested_model = sdup("claude-haiku-5-5");
-    r->sent_model = sdup("claude-haiku-5-5-20261001");
-    r->deployment = sdup("haiku-b");
-    r->provider = sdup("anthropic");
-    r->n_attempts = 2;
-    r->attempts = calloc(2, sizeof *r->attempts);
-    r->attempts[0] = (cc_record_attempt_t){sdup("haiku-a"), sdup("anthropic/claude-haiku-5-5"), 0,
-                                           sdup("timeout"), 100};
-    r->attempts[1] = (cc_record_attempt_t){sdup("haiku-b"), sdup("anthropic/*"), 200, NULL, 50};
-    r->status = 200;
-    r->stream = true;
-    r->usage = (cc_usage_t){.seen = true, .input = 12, .output = 34, .cache_creation = 5,
-                            .cache_read = 6};
-    r->cost_known = true;
-    r->cost_usd = 0.00125;
-    r->ttfb_ms = 300;
-    r->total_ms = 1000;
-    r->bytes_in = 111;
-    r->bytes_out = 2222;
-    r->client = sdup("127.0.0.1 oauth sk-ant-oat01-…a1b2");
-    r->n_tags = 2;
-    r->tags = calloc(2, sizeof *r->tags);
-    r->tags[0] = (cc_record_tag_t){sdup("h.user-agent"), sdup("claude-cli/2.0 (external, cli)")};
-    r->tags[1] = (cc_record_tag_t){sdup("h.x-bad"), sdup("caf\xc3\xa9 \xff end")};
-    return r;
+    cc_record_attempt_t att[2] = {
+        {(char *)"haiku-a", (char *)"anthropic/claude-haiku-5-5", 0, (char *)"timeout", 100},
+        {(char *)"haiku-b", (char *)"anthropic/*", 200, NULL, 50}};
+    cc_record_tag_t tags[2] = {{(char *)"h.user-agent", (char *)"claude-cli/2.0 (external, cli)"},
+                               {(char *)"h.x-bad", (char *)"caf\xc3\xa9 \xff end"}};
+    cc_record_t d = {
+        .time_ms = 1700000000123ull,
+        .id = (char *)"r42",
+        .session_id = (char *)"sess-1",
+        .endpoint = (char *)"messages",
+        .label = (char *)"background",
+        .rule = (char *)"background",
+        .requested_model = (char *)"claude-haiku-5-5",
+        .sent_model = (char *)"claude-haiku-5-5-20261001",
+        .deployment = (char *)"haiku-b",
+        .provider = (char *)"anthropic",
+        .attempts = att,
+        .n_attempts = 2,
+        .status = 200,
+        .stream = true,
+        .usage = {.seen = true, .input = 12, .output = 34, .cache_creation = 5, .cache_read = 6},
+        .cost_known = true,
+        .cost_usd = 0.00125,
+        .ttfb_ms = 300,
+        .total_ms = 1000,
+        .bytes_in = 111,
+        .bytes_out = 2222,
+        .client = (char *)"127.0.0.1 oauth sk-ant-oat01-…a1b2",
+        .tags = tags,
+        .n_tags = 2,
+    };
+    return cc_record_pack(&d);
 }
 
 /* One attempt that answered 200 at once: head at 20 ms (the attempt took 15), end at 80. */
 static cc_record_t *simple(int status, const char *outcome) {
-    cc_record_t *r = calloc(1, sizeof *r);
-    r->time_ms = 1700000001000ull;
-    r->id = sdup("r7");
-    r->endpoint = sdup("messages");
-    r->label = sdup("default");
-    r->requested_model = sdup("claude-sonnet-5-5");
-    r->sent_model = sdup("claude-sonnet-5-5");
-    r->deployment = sdup("claude-*");
-    r->provider = sdup("gemini");
-    r->n_attempts = 1;
-    r->attempts = calloc(1, sizeof *r->attempts);
-    r->attempts[0] = (cc_record_attempt_t){sdup("claude-*"), sdup("gemini/gemini-2.5-pro"), status,
-                                           NULL, 15};
-    r->status = status;
-    r->outcome = sdup(outcome);
-    r->ttfb_ms = 20;
-    r->total_ms = 80;
-    return r;
+    cc_record_attempt_t att = {(char *)"claude-*", (char *)"gemini/gemini-2.5-pro", status, NULL,
+                               15};
+    cc_record_t d = {
+        .time_ms = 1700000001000ull,
+        .id = (char *)"r7",
+        .endpoint = (char *)"messages",
+        .label = (char *)"default",
+        .requested_model = (char *)"claude-sonnet-5-5",
+        .sent_model = (char *)"claude-sonnet-5-5",
+        .deployment = (char *)"claude-*",
+        .provider = (char *)"gemini",
+        .attempts = &att,
+        .n_attempts = 1,
+        .status = status,
+        .outcome = (char *)outcome,
+        .ttfb_ms = 20,
+        .total_ms = 80,
+    };
+    return cc_record_pack(&d);
 }
 
 /* ---- reading the JSON back ---------------------------------------------------------------- */
@@ -249,7 +247,7 @@ static void test_spans_of_a_record(void) {
 
     cJSON_Delete(root);
     cc_buf_free(&json);
-    cc_record_delete(r);
+    cc_record_release(r);
 }
 
 static void test_attempt_times(void) {
@@ -262,7 +260,7 @@ static void test_attempt_times(void) {
     /* No head (every attempt failed): the last one ends at the end. */
     r->ttfb_ms = -1;
     r->attempts[1].status = 0;
-    r->attempts[1].reason = sdup("unreachable");
+    r->attempts[1].reason = (char *)"unreachable";
     cc__otel_attempt_times(r, 1, &s, &e);
     CHECK(s == 950 && e == 1000);
     /* Durations longer than the request (clocks disagree): kept inside it. */
@@ -271,12 +269,12 @@ static void test_attempt_times(void) {
     CHECK(s == 0 && e == 1000);
     cc__otel_attempt_times(r, 1, &s, &e);
     CHECK(s == 1000 && e == 1000);
-    cc_record_delete(r);
+    cc_record_release(r);
 
     r = simple(200, NULL); /* one attempt: exact, head at 20 after 15 ms */
     cc__otel_attempt_times(r, 0, &s, &e);
     CHECK(s == 5 && e == 80);
-    cc_record_delete(r);
+    cc_record_release(r);
 }
 
 static void test_error_statuses(void) {
@@ -304,7 +302,7 @@ static void test_error_statuses(void) {
                          cases[i].outcome);
         CHECK_EQ_STR(attr_s(cJSON_GetArrayItem(spans, 0), "gen_ai.system"), "gcp.gemini");
         cJSON_Delete(root);
-        cc_record_delete(r);
+        cc_record_release(r);
     }
     cc_buf_free(&json);
 }
@@ -312,8 +310,7 @@ static void test_error_statuses(void) {
 static void test_several_records(void) {
     cc_record_t *recs[3] = {sample(), simple(200, NULL), simple(200, NULL)};
     /* count_tokens: no chat operation, named after the endpoint; no usage, no cost */
-    free(recs[2]->endpoint);
-    recs[2]->endpoint = sdup("count_tokens");
+    recs[2]->endpoint = (char *)"count_tokens";
     cc_buf_t json = CC_BUF_INIT;
     cJSON *root = export_of(recs, 3, &json);
     cJSON *spans = spans_of(root);
@@ -332,7 +329,7 @@ static void test_several_records(void) {
     CHECK(attr(s3, "session.id") == NULL);
     cJSON_Delete(root);
     cc_buf_free(&json);
-    for (int i = 0; i < 3; i++) cc_record_delete(recs[i]);
+    for (int i = 0; i < 3; i++) cc_record_release(recs[i]);
 }
 
 static void test_system_names(void) {
@@ -503,9 +500,6 @@ static void test_queue_bound_and_drops(void) {
     CHECK_EQ_INT(st.exports, 0);
     /* One more span fills a batch: the export goes at once, and fails. */
     cc_record_t *one = simple(200, NULL);
-    free(one->attempts[0].deployment);
-    free(one->attempts[0].model);
-    free(one->attempts);
     one->attempts = NULL;
     one->n_attempts = 0;
     s->take(s, one);
@@ -524,8 +518,8 @@ static void test_queue_bound_and_drops(void) {
     double t0 = now_s();
     s->stop(s); /* the last 3 spans fail too, quickly */
     CHECK(now_s() - t0 < 2.5);
-    cc_record_delete(r);
-    cc_record_delete(one);
+    cc_record_release(r);
+    cc_record_release(one);
 }
 
 static void test_exports_to_a_receiver(void) {
@@ -596,7 +590,7 @@ static void test_exports_to_a_receiver(void) {
     CHECK_EQ_INT(cJSON_GetArraySize(spans_of(root)), 6);
     cJSON_Delete(root);
     receiver_stop(&rx);
-    cc_record_delete(r);
+    cc_record_release(r);
 }
 
 static void test_collector_that_never_answers(void) {
@@ -625,7 +619,7 @@ static void test_collector_that_never_answers(void) {
     s->stop(s);
     CHECK(now_s() - t0 < 1.5); /* at most the export timeout per batch still tried */
     close(fd);
-    cc_record_delete(r);
+    cc_record_release(r);
 }
 
 static void test_bad_urls(void) {

@@ -26,9 +26,11 @@ static bool near(double a, double b) {
 }
 
 /* A record of a request with usage (in, out) and, when cost >= 0, that cost. */
+static cc_record_attempt_t one_attempt = {(char *)"dep", (char *)"anthropic/*", 200, NULL, 10};
+
 static cc_record_t rec(const char *id, uint64_t t, const char *sent, int status, unsigned in,
                        unsigned out, double cost) {
-    cc_record_t r = {.time_ms = t, .id = (char *)id, .endpoint = "messages", .label = "default",
+    cc_record_t r = {.attempts = &one_attempt, .time_ms = t, .id = (char *)id, .endpoint = "messages", .label = "default",
                      .requested_model = "claude-x", .sent_model = (char *)sent,
                      .deployment = "dep", .provider = "anthropic", .n_attempts = 1,
                      .status = status, .ttfb_ms = 10, .total_ms = 20};

@@ -54,7 +54,7 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-/* A record as the exchange makes one (the strings are the test's; take() copies them). */
+/* A record's draft as the exchange makes one (the strings are the test's: give() packs it). */
 static cc_record_t sample(uint64_t time_ms, const char *id) {
     cc_record_t r;
     memset(&r, 0, sizeof r);
@@ -72,6 +72,15 @@ static cc_record_t sample(uint64_t time_ms, const char *id) {
     r.bytes_in = 300;
     r.bytes_out = 1200;
     return r;
+}
+
+/* Hands the draft `d` to the sink as cc_records_emit does: packed, then released. */
+static void give(cc_record_sink_t *s, const cc_record_t *d) {
+    cc_record_t *r = cc_record_pack(d);
+    CHECK(r != NULL);
+    if (!r) return;
+    s->take(s, r);
+    cc_record_release(r);
 }
 
 static sqlite3 *open_read(const char *path) {
@@ -147,7 +156,7 @@ static void test_writes_every_field(void) {
                                    NULL, 30.0}};
     a.attempts = att;
     a.n_attempts = 2;
-    s->take(s, &a);
+    give(s, &a);
 
     /* A failed one: no usage, no cost, no head, an outcome, no session. */
     cc_record_t b = sample(1767225600999ull, "r2");
@@ -156,12 +165,12 @@ static void test_writes_every_field(void) {
     b.ttfb_ms = -1;
     b.deployment = NULL;
     b.sent_model = NULL;
-    s->take(s, &b);
+    give(s, &b);
 
     /* Usage seen, cost not known (no price for the model). */
     cc_record_t c = sample(1767225601000ull, "r3");
     c.usage = (cc_usage_t){true, 5, 6, 0, 0, 0, 0};
-    s->take(s, &c);
+    give(s, &c);
     s->stop(s);
 
     struct stat sb;
@@ -258,7 +267,7 @@ static void test_writes_every_field(void) {
     CHECK(s != NULL);
     if (!s) return;
     cc_record_t d = sample(now_ms(), "r4");
-    s->take(s, &d);
+    give(s, &d);
     s->stop(s);
     CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM requests"), 4);
 }
@@ -276,7 +285,7 @@ static void test_batches(void) {
     for (int i = 0; i < 25; i++) {
         snprintf(ids[i], sizeof ids[i], "r%d", i);
         cc_record_t r = sample(t + (uint64_t)i, ids[i]);
-        s->take(s, &r);
+        give(s, &r);
     }
     CHECK(wait_written(s, 20));
     sleep_ms(100);
@@ -300,7 +309,7 @@ static void test_batches(void) {
     if (!s) return;
     cc_record_t r = sample(now_ms(), "lonely");
     uint64_t t0 = now_ms();
-    s->take(s, &r);
+    give(s, &r);
     CHECK(wait_written(s, 1));
     uint64_t took = now_ms() - t0;
     CHECK(took >= 40);
@@ -320,9 +329,9 @@ static void test_retention(void) {
     if (!s) return;
     cc_record_t old = sample(t - 100 * day, "old"), mid = sample(t - 10 * day, "mid"),
                  now = sample(t, "now");
-    s->take(s, &old);
-    s->take(s, &mid);
-    s->take(s, &now);
+    give(s, &old);
+    give(s, &mid);
+    give(s, &now);
     s->stop(s);
     CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM requests"), 3);
 
@@ -342,7 +351,7 @@ static void test_retention(void) {
     CHECK_EQ_INT(st.deleted, 1);
     CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM requests WHERE id = 'old'"), 0);
     cc_record_t late = sample(t - 40 * day, "late");
-    s->take(s, &late);
+    give(s, &late);
     for (int i = 0; i < 300; i++) {
         cc_store_stats(s, &st);
         if (st.deleted >= 2) break;
@@ -380,7 +389,7 @@ static void test_full_queue_drops(void) {
     for (int i = 0; i < 100; i++) {
         snprintf(ids[i], sizeof ids[i], "q%d", i);
         cc_record_t r = sample(t, ids[i]);
-        s->take(s, &r);
+        give(s, &r);
         if (i == 10) sleep_ms(50); /* the writer has taken its batch and waits for the lock */
     }
     uint64_t took = now_ms() - t0 - 50;

@@ -109,6 +109,31 @@ static void test_clean(void) {
     cc_buf_free(&b);
 }
 
+/* cc_utf8_valid says yes exactly when cc_utf8_clean would replace nothing: on each sample, at
+ * every offset into a run of ASCII (the eight-byte fast path's every alignment). */
+static void test_valid(void) {
+    const char *samples[] = {"", "plain ascii text", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
+                             "bad \xFF", "\xE2\x82", "\xC0\xAF", "\xED\xA0\x80",
+                             "\xF4\x90\x80\x80", "\x80", "ok\xC3\xA9"};
+    char text[64];
+    for (size_t k = 0; k < sizeof samples / sizeof samples[0]; k++) {
+        for (size_t pad = 0; pad <= 17; pad++) {
+            size_t n = strlen(samples[k]);
+            memset(text, 'a', pad);
+            memcpy(text + pad, samples[k], n);
+            memset(text + pad + n, 'z', 9);
+            for (size_t tail = 0; tail <= 9; tail += 9) {
+                size_t len = pad + n + tail;
+                cc_buf_t b = CC_BUF_INIT;
+                bool clean = cc_utf8_clean(&b, text, len) == 0;
+                cc_buf_free(&b);
+                CHECK_EQ_INT(cc_utf8_valid(text, len), clean);
+            }
+        }
+    }
+    CHECK(cc_utf8_valid("a\0b", 3)); /* NUL bytes are ASCII */
+}
+
 static void test_cut(void) {
     /* 40 two-byte characters (80 bytes) cut to 64: 32 characters. */
     char e[81];
@@ -149,6 +174,7 @@ int main(void) {
     CC_RUN(test_len_matches_reference);
     CC_RUN(test_encode_decode);
     CC_RUN(test_clean);
+    CC_RUN(test_valid);
     CC_RUN(test_cut);
     return CC_DONE();
 }

@@ -1,6 +1,21 @@
 /* utf8.c: the parts of utf8.h that are not inline: cleaning and cutting text. */
 #include "json/utf8.h"
 
+#include <string.h>
+
+bool cc_utf8_valid(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint64_t x;
+        while (n - i >= 8 && (memcpy(&x, s + i, 8), (x & 0x8080808080808080ull) == 0)) i += 8;
+        if (i >= n) break;
+        size_t k = cc_utf8_len(s + i, n - i);
+        if (!k) return false;
+        i += k;
+    }
+    return true;
+}
+
 size_t cc_utf8_clean(cc_buf_t *out, const char *s, size_t n) {
     size_t bad = 0, run = 0, i = 0;
     while (i < n) {

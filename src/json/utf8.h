@@ -7,6 +7,7 @@
 #ifndef CC_UTF8_H
 #define CC_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,9 @@ static inline size_t cc_utf8_encode(uint32_t cp, char out[4]) {
     out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
 }
+
+/** Whether s[0..n) is well-formed UTF-8 throughout (eight ASCII bytes at a time). */
+bool cc_utf8_valid(const char *s, size_t n);
 
 /** Appends s[0..n) with every byte that does not belong to a well-formed sequence replaced by
  *  U+FFFD, so text from elsewhere cannot break the JSON it is written into. Returns how many

@@ -308,7 +308,7 @@ typedef struct {
 /* Set at start before any worker runs, cleared at exit after the last: no lock. */
 static cc_metrics_t *process_metrics;
 
-static void sink_take(cc_record_sink_t *s, const cc_record_t *r) {
+static void sink_take(cc_record_sink_t *s, cc_record_t *r) {
     cc_metrics_take(((metrics_sink_t *)s)->m, r);
 }
 

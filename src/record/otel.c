@@ -2,7 +2,7 @@
  * otel.h).
  *
  *   worker threads    take(): reserve room for the record's spans under the mutex (or drop
- *                     and count them), copy the record, queue it, wake the exporter when a
+ *                     and count them), hold the record, queue it, wake the exporter when a
  *                     batch is full
  *   exporter thread   its own libuv loop: a timer every schedule_ms and the wake-up take a
  *                     batch (at most max_batch spans), print it as JSON, POST it; one export
@@ -102,23 +102,41 @@ static uint64_t next_id(uint64_t *state) {
 }
 
 static void put_hex(cc_buf_t *b, uint64_t v) {
-    cc_buf_printf(b, "%016llx", (unsigned long long)v);
+    static const char digits[] = "0123456789abcdef";
+    char h[16];
+    for (int i = 15; i >= 0; i--, v >>= 4) h[i] = digits[v & 15];
+    cc_buf_append(b, h, sizeof h);
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
 /* A JSON string: the text made valid UTF-8, then escaped. */
-static void put_string(cc_buf_t *b, const char *s) {
-    cc_buf_t clean = CC_BUF_INIT;
-    size_t n = strlen(s);
-    cc_buf_puts(b, "\"");
-    if (cc_utf8_clean(&clean, s, n) == 0) {
+static void put_string_n(cc_buf_t *b, const char *s, size_t n) {
+    cc_buf_append(b, "\"", 1);
+    if (cc_utf8_valid(s, n)) {
         cc_buf_json_escape(b, s, n);
     } else {
+        cc_buf_t clean = CC_BUF_INIT;
+        cc_utf8_clean(&clean, s, n);
         cc_buf_json_escape(b, clean.data, clean.len);
+        cc_buf_free(&clean);
     }
-    cc_buf_free(&clean);
-    cc_buf_puts(b, "\"");
+    cc_buf_append(b, "\"", 1);
+}
+
+static void put_string(cc_buf_t *b, const char *s) {
+    put_string_n(b, s, strlen(s));
+}
+
+/* A number with up to `places` decimals, trailing zeros dropped (a JSON number). */
+static void put_number(cc_buf_t *b, double v, int places) {
+    size_t start = b->len;
+    cc_buf_put_fixed(b, v, places);
+    const char *dot = memchr(b->data + start, '.', b->len - start);
+    if (!dot) return;
+    while (b->len > start && b->data[b->len - 1] == '0') b->len--;
+    if (b->data[b->len - 1] == '.') b->len--;
+    b->data[b->len] = '\0';
 }
 
 typedef struct {
@@ -126,11 +144,12 @@ typedef struct {
     bool any;
 } attrs_t;
 
+/* The attribute's key: one of the names below, plain ASCII with nothing to escape. */
 static void attr_key(attrs_t *a, const char *key) {
-    cc_buf_puts(a->b, a->any ? ",{\"key\":" : "{\"key\":");
+    cc_buf_puts(a->b, a->any ? ",{\"key\":\"" : "{\"key\":\"");
     a->any = true;
-    put_string(a->b, key);
-    cc_buf_puts(a->b, ",\"value\":{");
+    cc_buf_puts(a->b, key);
+    cc_buf_puts(a->b, "\",\"value\":{");
 }
 
 static void attr_str(attrs_t *a, const char *key, const char *v) {
@@ -144,18 +163,23 @@ static void attr_str(attrs_t *a, const char *key, const char *v) {
 /* OTLP/JSON writes 64-bit integers as strings (the protobuf JSON mapping). */
 static void attr_int(attrs_t *a, const char *key, long long v) {
     attr_key(a, key);
-    cc_buf_printf(a->b, "\"intValue\":\"%lld\"}}", v);
+    cc_buf_puts(a->b, "\"intValue\":\"");
+    cc_buf_put_i64(a->b, v);
+    cc_buf_puts(a->b, "\"}}");
 }
 
-static void attr_double(attrs_t *a, const char *key, double v) {
+/* A double to `places` decimals (costs to a billionth of a dollar, times to a microsecond). */
+static void attr_double(attrs_t *a, const char *key, double v, int places) {
     if (!isfinite(v)) return;
     attr_key(a, key);
-    cc_buf_printf(a->b, "\"doubleValue\":%.17g}}", v);
+    cc_buf_puts(a->b, "\"doubleValue\":");
+    put_number(a->b, v, places);
+    cc_buf_puts(a->b, "}}");
 }
 
 static void attr_bool(attrs_t *a, const char *key, bool v) {
     attr_key(a, key);
-    cc_buf_printf(a->b, "\"boolValue\":%s}}", v ? "true" : "false");
+    cc_buf_puts(a->b, v ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
 }
 
 const char *cc__otel_system(const char *p) {
@@ -217,16 +241,33 @@ static const char *path_of(const char *endpoint) {
 
 /* The span's name: "<operation> <model>". */
 static void put_name(cc_buf_t *b, const char *op, const char *model) {
-    cc_buf_t n = CC_BUF_INIT;
-    cc_buf_puts(&n, op);
-    if (model && *model) cc_buf_printf(&n, " %s", model);
-    put_string(b, n.data);
-    cc_buf_free(&n);
+    if (!model || !*model) {
+        put_string(b, op);
+        return;
+    }
+    char n[256];
+    size_t lo = strlen(op), lm = strlen(model);
+    if (lo + 1 + lm > sizeof n) {
+        cc_buf_t t = CC_BUF_INIT;
+        cc_buf_puts(&t, op);
+        cc_buf_puts(&t, " ");
+        cc_buf_puts(&t, model);
+        put_string_n(b, t.data, t.len);
+        cc_buf_free(&t);
+        return;
+    }
+    memcpy(n, op, lo);
+    n[lo] = ' ';
+    memcpy(n + lo + 1, model, lm);
+    put_string_n(b, n, lo + 1 + lm);
 }
 
 static void put_times(cc_buf_t *b, uint64_t start, uint64_t end) {
-    cc_buf_printf(b, ",\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
-                  (unsigned long long)start, (unsigned long long)end);
+    cc_buf_puts(b, ",\"startTimeUnixNano\":\"");
+    cc_buf_put_u64(b, start);
+    cc_buf_puts(b, "\",\"endTimeUnixNano\":\"");
+    cc_buf_put_u64(b, end);
+    cc_buf_puts(b, "\"");
 }
 
 /* status {code: 2 (ERROR), message} or {} (UNSET). */
@@ -279,8 +320,8 @@ static void put_server_span(cc_buf_t *b, const cc_record_t *r, uint64_t trace_hi
             attr_int(&a, "ccproxy.usage.web_fetch_requests", (long long)r->usage.web_fetch);
     }
     if (r->cost_known) {
-        attr_double(&a, "gen_ai.usage.cost", r->cost_usd);
-        attr_double(&a, "ccproxy.cost_usd", r->cost_usd);
+        attr_double(&a, "gen_ai.usage.cost", r->cost_usd, 9);
+        attr_double(&a, "ccproxy.cost_usd", r->cost_usd, 9);
     }
     attr_str(&a, "http.request.method", "POST");
     attr_str(&a, "url.path", path_of(r->endpoint));
@@ -300,22 +341,29 @@ static void put_server_span(cc_buf_t *b, const cc_record_t *r, uint64_t trace_hi
     attr_int(&a, "ccproxy.attempts", (long long)r->n_attempts);
     attr_bool(&a, "ccproxy.stream", r->stream);
     attr_str(&a, "ccproxy.outcome", r->outcome);
-    if (r->ttfb_ms >= 0) attr_double(&a, "ccproxy.ttfb_ms", r->ttfb_ms);
+    if (r->ttfb_ms >= 0) attr_double(&a, "ccproxy.ttfb_ms", r->ttfb_ms, 3);
     for (size_t i = 0; i < r->n_tags; i++) {
         if (!r->tags[i].name || !r->tags[i].value) continue;
+        /* A script named the tag: its key is escaped like any string. */
         cc_buf_t key = CC_BUF_INIT;
-        cc_buf_printf(&key, "ccproxy.tag.%s", r->tags[i].name);
-        attr_str(&a, key.data, r->tags[i].value);
+        cc_buf_puts(&key, "ccproxy.tag.");
+        cc_buf_puts(&key, r->tags[i].name);
+        cc_buf_puts(b, a.any ? ",{\"key\":" : "{\"key\":");
+        a.any = true;
+        put_string_n(b, key.data, key.len);
+        cc_buf_puts(b, ",\"value\":{\"stringValue\":");
+        put_string(b, r->tags[i].value);
+        cc_buf_puts(b, "}}");
         cc_buf_free(&key);
     }
     cc_buf_puts(b, "]");
     /* The client leaving is not the proxy's failure; every other outcome is. */
     bool failed = r->outcome && strcmp(r->outcome, "client-closed") != 0;
     bool error = r->status >= 500 || failed;
-    char msg[128];
+    char msg[128] = "";
     if (failed)
         snprintf(msg, sizeof msg, "%s", r->outcome);
-    else
+    else if (error)
         snprintf(msg, sizeof msg, "status %d", r->status);
     put_status(b, error, error ? msg : NULL);
     cc_buf_puts(b, "}");
@@ -356,13 +404,13 @@ static void put_attempt_span(cc_buf_t *b, const cc_record_t *r, size_t i, uint64
     attr_str(&a, "error.type", at->reason);
     attr_str(&a, "ccproxy.deployment", at->deployment);
     attr_int(&a, "ccproxy.attempt", (long long)i + 1);
-    attr_double(&a, "ccproxy.attempt_ms", at->ms);
+    attr_double(&a, "ccproxy.attempt_ms", at->ms, 3);
     cc_buf_puts(b, "]");
     bool error = at->reason || at->status >= 400;
-    char msg[128];
+    char msg[128] = "";
     if (at->reason)
         snprintf(msg, sizeof msg, "%s", at->reason);
-    else
+    else if (error)
         snprintf(msg, sizeof msg, "status %d", at->status);
     put_status(b, error, error ? msg : NULL);
     cc_buf_puts(b, "}");
@@ -532,7 +580,7 @@ static void export_next(otel_t *o) {
     }
     cc__otel_export_json(o->service_name, (const cc_record_t *const *)batch, n, &o->rng,
                          &o->body);
-    for (size_t i = 0; i < n; i++) cc_record_delete(batch[i]);
+    for (size_t i = 0; i < n; i++) cc_record_release(batch[i]);
     o->inflight_spans = spans;
     o->status = 0;
     cc_upstream_req_t req = {
@@ -620,7 +668,7 @@ static void *thread_main(void *arg) {
 
 /* ---- the sink ----------------------------------------------------------------------------- */
 
-static void otel_take(cc_record_sink_t *s, const cc_record_t *r) {
+static void otel_take(cc_record_sink_t *s, cc_record_t *r) {
     otel_t *o = (otel_t *)s;
     size_t n = cc__otel_span_count(r);
     pthread_mutex_lock(&o->mu);
@@ -632,25 +680,19 @@ static void otel_take(cc_record_sink_t *s, const cc_record_t *r) {
         atomic_fetch_add(&o->dropped_full, n);
         return;
     }
-    cc_record_t *c = cc_record_copy(r);
     pthread_mutex_lock(&o->mu);
-    if (c) {
-        /* There is a slot: records in the ring never outnumber the spans reserved. */
-        o->ring[(o->head + o->count) % o->max_queue] = c;
-        o->count++;
-    } else {
-        o->queued_spans -= n;
-    }
+    /* There is a slot: records in the ring never outnumber the spans reserved. */
+    o->ring[(o->head + o->count) % o->max_queue] = cc_record_hold(r);
+    o->count++;
     bool full = o->queued_spans >= o->max_batch;
     pthread_mutex_unlock(&o->mu);
-    if (!c) atomic_fetch_add(&o->dropped, n);
     if (full) uv_async_send(&o->wake);
 }
 
 static void free_otel(otel_t *o) {
     if (!o) return;
     for (size_t i = 0; o->ring && i < o->count; i++)
-        cc_record_delete(o->ring[(o->head + i) % o->max_queue]);
+        cc_record_release(o->ring[(o->head + i) % o->max_queue]);
     free(o->ring);
     free(o->url);
     free(o->target);

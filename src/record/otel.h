@@ -9,7 +9,7 @@
  *   each attempt  a CLIENT span under it, "chat <model>", with its deployment, status or
  *                 failure.
  *
- * take() copies the record onto a bounded queue (cc_otel_settings_t.max_queue spans: when it
+ * take() holds the record on a bounded queue (cc_otel_settings_t.max_queue spans: when it
  * is full the record's spans are dropped and counted) and returns; the exporter sends a batch
  * every schedule_ms, or sooner when max_batch spans wait, one export at a time, each within
  * timeout_ms. A collector that is down, slow or refusing costs requests nothing: its batches

@@ -285,7 +285,7 @@ void cc_recent_add_json(const cc_recent_snapshot_t *s, cJSON *obj) {
 
 /* --- the record sink ------------------------------------------------------------------- */
 
-static void sink_take(cc_record_sink_t *s, const cc_record_t *rec) {
+static void sink_take(cc_record_sink_t *s, cc_record_t *rec) {
     cc_recent_take((cc_recent_t *)s, rec);
 }
 

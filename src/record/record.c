@@ -1,96 +1,91 @@
-/* record.c: copying, freeing and printing request records (see record.h). */
+/* record.c: packing, sharing and printing request records (see record.h). */
 #include "record/record.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
+/* A packed record: its reference count, the record, then (in the same allocation) its
+ * attempts, its tags and every string they point at. */
+typedef struct {
+    atomic_uint refs;
+    cc_record_t rec;
+} packed_t;
+
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+static size_t str_size(const char *s) {
+    return s ? strlen(s) + 1 : 0;
 }
 
-/* Copies every string field of `from` into `to` (whose other fields are set); false when out
- * of memory (what was copied is freed by the caller's cc_record_clear). */
-static bool copy_strings(cc_record_t *to, const cc_record_t *from) {
-    char **dst[] = {&to->id,         &to->session_id,      &to->agent_id, &to->parent_agent_id,
-                    &to->endpoint,   &to->label,           &to->rule,     &to->requested_model,
-                    &to->sent_model, &to->deployment,      &to->provider, &to->outcome,
-                    &to->client};
-    const char *src[] = {from->id,         from->session_id,      from->agent_id,
-                         from->parent_agent_id, from->endpoint,   from->label,
-                         from->rule,       from->requested_model, from->sent_model,
-                         from->deployment, from->provider,        from->outcome,
-                         from->client};
-    bool ok = true;
-    for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
-        *dst[i] = dup_or_null(src[i]);
-        if (src[i] && !*dst[i]) ok = false;
-    }
-    return ok;
+/* Copies `s` to *at and moves *at past it; NULL stays NULL. */
+static char *put_str(char **at, const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = memcpy(*at, s, n);
+    *at += n;
+    return d;
 }
 
-cc_record_t *cc_record_copy(const cc_record_t *r) {
-    cc_record_t *c = malloc(sizeof *c);
-    if (!c) return NULL;
-    *c = *r;
-    c->attempts = NULL;
-    c->n_attempts = 0;
-    c->tags = NULL;
-    c->n_tags = 0;
-    bool ok = copy_strings(c, r);
-    if (ok && r->n_attempts) {
-        c->attempts = calloc(r->n_attempts, sizeof *c->attempts);
-        ok = c->attempts != NULL;
-        for (size_t i = 0; ok && i < r->n_attempts; i++) {
-            const cc_record_attempt_t *a = &r->attempts[i];
-            c->attempts[i] = (cc_record_attempt_t){dup_or_null(a->deployment),
-                                                   dup_or_null(a->model), a->status,
-                                                   dup_or_null(a->reason), a->ms};
-            c->n_attempts = i + 1;
-        }
+#define RECORD_STRINGS(r)                                                                       \
+    &(r)->id, &(r)->session_id, &(r)->agent_id, &(r)->parent_agent_id, &(r)->endpoint,         \
+        &(r)->label, &(r)->rule, &(r)->requested_model, &(r)->sent_model, &(r)->deployment,   \
+        &(r)->provider, &(r)->outcome, &(r)->client
+
+cc_record_t *cc_record_pack(const cc_record_t *draft) {
+    cc_record_t *from = (cc_record_t *)draft; /* read only: the macro wants lvalues */
+    char **src[] = {RECORD_STRINGS(from)};
+    size_t n_src = sizeof src / sizeof src[0];
+    size_t bytes = 0;
+    for (size_t i = 0; i < n_src; i++) bytes += str_size(*src[i]);
+    for (size_t i = 0; i < draft->n_attempts; i++) {
+        const cc_record_attempt_t *a = &draft->attempts[i];
+        bytes += str_size(a->deployment) + str_size(a->model) + str_size(a->reason);
     }
-    if (ok && r->n_tags) {
-        c->tags = calloc(r->n_tags, sizeof *c->tags);
-        ok = c->tags != NULL;
-        for (size_t i = 0; ok && i < r->n_tags; i++) {
-            c->tags[i] = (cc_record_tag_t){dup_or_null(r->tags[i].name),
-                                           dup_or_null(r->tags[i].value)};
-            c->n_tags = i + 1;
-            ok = (!r->tags[i].name || c->tags[i].name) && (!r->tags[i].value || c->tags[i].value);
-        }
+    for (size_t i = 0; i < draft->n_tags; i++)
+        bytes += str_size(draft->tags[i].name) + str_size(draft->tags[i].value);
+    size_t att_at = ALIGN8(sizeof(packed_t));
+    size_t tags_at = ALIGN8(att_at + draft->n_attempts * sizeof(cc_record_attempt_t));
+    size_t strs_at = tags_at + draft->n_tags * sizeof(cc_record_tag_t);
+    packed_t *p = malloc(strs_at + bytes);
+    if (!p) return NULL;
+    atomic_init(&p->refs, 1);
+    cc_record_t *r = &p->rec;
+    *r = *draft;
+    char *at = (char *)p + strs_at;
+    char **dst[] = {RECORD_STRINGS(r)};
+    for (size_t i = 0; i < n_src; i++) *dst[i] = put_str(&at, *src[i]);
+    r->attempts = draft->n_attempts ? (cc_record_attempt_t *)((char *)p + att_at) : NULL;
+    for (size_t i = 0; i < draft->n_attempts; i++) {
+        const cc_record_attempt_t *a = &draft->attempts[i];
+        r->attempts[i] = (cc_record_attempt_t){put_str(&at, a->deployment),
+                                               put_str(&at, a->model), a->status,
+                                               put_str(&at, a->reason), a->ms};
     }
-    if (!ok) {
-        cc_record_delete(c);
-        return NULL;
-    }
-    return c;
+    r->tags = draft->n_tags ? (cc_record_tag_t *)((char *)p + tags_at) : NULL;
+    for (size_t i = 0; i < draft->n_tags; i++)
+        r->tags[i] = (cc_record_tag_t){put_str(&at, draft->tags[i].name),
+                                       put_str(&at, draft->tags[i].value)};
+    return r;
 }
 
-void cc_record_clear(cc_record_t *r) {
-    char *fields[] = {r->id,         r->session_id, r->agent_id, r->parent_agent_id, r->endpoint,
-                      r->label,      r->rule,       r->requested_model, r->sent_model,
-                      r->deployment, r->provider,   r->outcome,  r->client};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
-    for (size_t i = 0; i < r->n_attempts; i++) {
-        free(r->attempts[i].deployment);
-        free(r->attempts[i].model);
-        free(r->attempts[i].reason);
-    }
-    free(r->attempts);
-    for (size_t i = 0; i < r->n_tags; i++) {
-        free(r->tags[i].name);
-        free(r->tags[i].value);
-    }
-    free(r->tags);
-    memset(r, 0, sizeof *r);
+static packed_t *packed_of(const cc_record_t *r) {
+    return (packed_t *)((char *)r - offsetof(packed_t, rec));
 }
 
-void cc_record_delete(cc_record_t *r) {
+cc_record_t *cc_record_hold(cc_record_t *r) {
+    if (r) atomic_fetch_add_explicit(&packed_of(r)->refs, 1, memory_order_relaxed);
+    return r;
+}
+
+void cc_record_release(cc_record_t *r) {
     if (!r) return;
-    cc_record_clear(r);
-    free(r);
+    packed_t *p = packed_of(r);
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) free(p);
 }
 
 void cc_record_redact(const char *value, char *out, size_t outlen) {
@@ -118,15 +113,8 @@ void cc_record_redact(const char *value, char *out, size_t outlen) {
     snprintf(out, outlen, "%.*s%.*s...%s", (int)scheme, value, (int)prefix, token, tail);
 }
 
-/* A JSON string (or null). */
 static void json_value(cc_buf_t *out, const char *v) {
-    if (!v) {
-        cc_buf_puts(out, "null");
-        return;
-    }
-    cc_buf_puts(out, "\"");
-    cc_buf_json_escape(out, v, strlen(v));
-    cc_buf_puts(out, "\"");
+    cc_buf_json_string(out, v);
 }
 
 /* "name":"value" (or null), with a comma before it unless it is the first. */

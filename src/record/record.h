@@ -2,8 +2,11 @@
  * finish() (exchange.c) and handed to every record sink (records.h): the store, `ccproxy
  * usage`, the statusline's session totals, /metrics, traces.
  *
- * Ownership: a record owns its strings (cc_record_free); a sink that keeps one past its
- * take() call copies it (cc_record_copy). */
+ * Ownership: the exchange fills a draft whose strings it only lends, and packs it
+ * (cc_record_pack): one allocation holding the record and everything it points at, with a
+ * reference count. Every sink reads that one packed record; a sink that keeps it past its
+ * take() call holds it (cc_record_hold) and releases it when done (cc_record_release), on any
+ * thread. The last release frees it. Nothing writes a packed record once it is shared. */
 #ifndef CC_RECORD_H
 #define CC_RECORD_H
 
@@ -63,12 +66,13 @@ typedef struct {
  *  characters when more than 8 are left to hide; "Basic ..." for Basic credentials. */
 void cc_record_redact(const char *value, char *out, size_t outlen);
 
-/** A deep copy (NULL when out of memory). */
-cc_record_t *cc_record_copy(const cc_record_t *r);
-/** Frees what the record owns (and not the record itself: see cc_record_delete). */
-void cc_record_clear(cc_record_t *r);
-/** cc_record_clear, then free(r). NULL is fine. */
-void cc_record_delete(cc_record_t *r);
+/** A packed copy of `draft` (which only needs to live for this call), holding one reference;
+ *  NULL when out of memory. */
+cc_record_t *cc_record_pack(const cc_record_t *draft);
+/** One more reference to the packed record `r` (NULL is fine); returns `r`. */
+cc_record_t *cc_record_hold(cc_record_t *r);
+/** Drops one reference to the packed record `r`; the last frees it. NULL is fine. */
+void cc_record_release(cc_record_t *r);
 
 /** The record as one JSON object (the store's and the endpoints' shape), appended to `out`:
  *  the fields above by their names, usage as {input, output, cache_creation, cache_read,

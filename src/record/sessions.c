@@ -457,7 +457,7 @@ typedef struct {
 
 static cc_sessions_t *process_table;
 
-static void sink_take(cc_record_sink_t *s, const cc_record_t *r) {
+static void sink_take(cc_record_sink_t *s, cc_record_t *r) {
     cc_sessions_take(((sessions_sink_t *)s)->table, r);
 }
 

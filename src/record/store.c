@@ -1,7 +1,7 @@
 /* store.c: the request store (see store.h): one SQLite row per request record.
  *
- * Threads. take() runs on the workers: it copies the record and puts the copy on a bounded
- * ring under a mutex held for a few instructions; when the ring is full it counts the drop
+ * Threads. take() runs on the workers: it holds the (shared, packed) record and puts it on a
+ * bounded ring under a mutex held for a few instructions; when the ring is full it counts the drop
  * (and logs, at most once a minute) instead of waiting. One writer thread owns the database
  * connection: it waits until the first queued record is CC_STORE_FLUSH_MS old or
  * CC_STORE_BATCH_MAX are queued, takes up to a batch off the ring and inserts it in one
@@ -264,28 +264,17 @@ static void attempts_json(const cc_record_t *r, cc_buf_t *b) {
     cc_buf_puts(b, "[");
     for (size_t i = 0; i < r->n_attempts; i++) {
         const cc_record_attempt_t *a = &r->attempts[i];
-        const char *names[] = {"deployment", "model"};
-        const char *vals[] = {a->deployment, a->model};
-        cc_buf_puts(b, i ? ",{" : "{");
-        for (int k = 0; k < 2; k++) {
-            cc_buf_printf(b, "\"%s\":", names[k]);
-            if (vals[k]) {
-                cc_buf_puts(b, "\"");
-                cc_buf_json_escape(b, vals[k], strlen(vals[k]));
-                cc_buf_puts(b, "\",");
-            } else {
-                cc_buf_puts(b, "null,");
-            }
-        }
-        cc_buf_printf(b, "\"status\":%d,\"reason\":", a->status);
-        if (a->reason) {
-            cc_buf_puts(b, "\"");
-            cc_buf_json_escape(b, a->reason, strlen(a->reason));
-            cc_buf_puts(b, "\"");
-        } else {
-            cc_buf_puts(b, "null");
-        }
-        cc_buf_printf(b, ",\"ms\":%.1f}", a->ms);
+        cc_buf_puts(b, i ? ",{\"deployment\":" : "{\"deployment\":");
+        cc_buf_json_string(b, a->deployment);
+        cc_buf_puts(b, ",\"model\":");
+        cc_buf_json_string(b, a->model);
+        cc_buf_puts(b, ",\"status\":");
+        cc_buf_put_i64(b, a->status);
+        cc_buf_puts(b, ",\"reason\":");
+        cc_buf_json_string(b, a->reason);
+        cc_buf_puts(b, ",\"ms\":");
+        cc_buf_put_fixed(b, a->ms, 1);
+        cc_buf_puts(b, "}");
     }
     cc_buf_puts(b, "]");
 }
@@ -336,8 +325,7 @@ static int insert_one(store_t *s, const cc_record_t *r) {
     else
         sqlite3_bind_text(st, 28, "[]", 2, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_reset(st); /* every parameter is bound again for the next row */
     cc_buf_free(&att);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -445,7 +433,7 @@ static void *writer_main(void *arg) {
         }
         if (!held) { /* out of memory at start: drop what comes rather than keep it */
             while (s->count) {
-                cc_record_delete(s->ring[s->head]);
+                cc_record_release(s->ring[s->head]);
                 s->head = (s->head + 1) % s->cap;
                 s->count--;
                 s->st.failed++;
@@ -478,7 +466,7 @@ static void *writer_main(void *arg) {
             s->st.failed += n_held;
         }
         if (rc != 1) {
-            for (size_t i = 0; i < n_held; i++) cc_record_delete(held[i]);
+            for (size_t i = 0; i < n_held; i++) cc_record_release(held[i]);
             n_held = 0;
         }
     }
@@ -489,14 +477,13 @@ static void *writer_main(void *arg) {
 
 /* ---- the sink ----------------------------------------------------------------------------- */
 
-static void store_take(cc_record_sink_t *sink, const cc_record_t *r) {
+static void store_take(cc_record_sink_t *sink, cc_record_t *r) {
     store_t *s = (store_t *)sink;
-    cc_record_t *c = cc_record_copy(r);
     uint64_t now = mono_ms();
     bool log_drop = false;
     unsigned long long dropped = 0;
     pthread_mutex_lock(&s->mu);
-    if (!c || s->count >= s->cap || s->stopping) {
+    if (s->count >= s->cap || s->stopping) {
         s->st.dropped++;
         if (!s->drop_logged_ms || now - s->drop_logged_ms >= LOG_EVERY_MS) {
             s->drop_logged_ms = now;
@@ -504,8 +491,7 @@ static void store_take(cc_record_sink_t *sink, const cc_record_t *r) {
             dropped = (unsigned long long)s->st.dropped;
         }
     } else {
-        s->ring[(s->head + s->count) % s->cap] = c;
-        c = NULL;
+        s->ring[(s->head + s->count) % s->cap] = cc_record_hold(r);
         if (s->count++ == 0) {
             s->first_ms = now;
             pthread_cond_signal(&s->cond);
@@ -515,7 +501,6 @@ static void store_take(cc_record_sink_t *sink, const cc_record_t *r) {
         s->st.taken++;
     }
     pthread_mutex_unlock(&s->mu);
-    cc_record_delete(c);
     if (log_drop)
         cc_warn("usage store %s: its queue is full (%zu requests wait for a database that is "
                 "slow or locked): %llu requests not recorded so far",
@@ -523,7 +508,7 @@ static void store_take(cc_record_sink_t *sink, const cc_record_t *r) {
 }
 
 static void store_free(store_t *s) {
-    for (size_t i = 0; i < s->count; i++) cc_record_delete(s->ring[(s->head + i) % s->cap]);
+    for (size_t i = 0; i < s->count; i++) cc_record_release(s->ring[(s->head + i) % s->cap]);
     free(s->ring);
     sqlite3_finalize(s->insert);
     if (s->db) sqlite3_close(s->db);

@@ -1,11 +1,11 @@
 /* store.h: the request store, a record sink (records.h) that keeps one row per finished
  * request in an SQLite database (<config dir>/usage.db by default), which `ccproxy usage`
- * reads. take() only copies the record onto a bounded queue (a full queue drops and counts,
+ * reads. take() only holds the record on a bounded queue (a full queue drops and counts,
  * it never waits); a writer thread of the store's own inserts the queued rows in batches, one
  * transaction per batch, and deletes the rows older than the retention.
  *
  * Ownership: cc_store_open returns a sink that owns its database connection, its thread and
- * the copies on its queue; its stop() (cc_records_stop, or the caller's own call) writes out
+ * its references to the records on its queue; its stop() (cc_records_stop, or the caller's own call) writes out
  * what is queued, closes the database and frees it. */
 #ifndef CC_STORE_H
 #define CC_STORE_H
