@@ -123,6 +123,8 @@ static void log_line(exchange_t *ex, const char *outcome, uint64_t now) {
         cc_buf_printf(&tags, " cost=$%.6f", ex->cost_usd);
     else if (ex->ans.usage.seen)
         cc_buf_puts(&tags, " cost=?");
+    else if (ex->ans.unread_encoding[0]) /* an upstream that compressed although asked not to */
+        cc_buf_printf(&tags, " usage=unread(content-encoding %s)", ex->ans.unread_encoding);
     if (ex->plan.attempts > 1)
         cc_buf_printf(&tags, " attempts=%u failed=%s", ex->plan.attempts,
                       ex->tried.data ? ex->tried.data + 1 : "-");
@@ -631,10 +633,13 @@ static void start_attempt(exchange_t *ex) {
     ex->state = EX_UPSTREAM;
     int status = 500;
     cc_buf_t err = CC_BUF_INIT;
-    /* The answer is read when event hooks need it, or when a tpm limit needs its usage (an
-     * encoded answer could not be). */
+    /* The upstream is asked for plain bytes (Accept-Encoding: identity) where the answer is
+     * read: by event hooks, and for the usage of every /v1/messages answer, which the
+     * request's record, tpm limits and usage-based routing need (an encoded answer could not
+     * be read as it passes). Other answers (count_tokens, ...) keep the client's encoding. */
+    bool messages = !ex->r.endpoint || strcmp(ex->r.endpoint, "messages") == 0;
     bool read = cc_pipeline_stages(ex->wg->pipeline)->event ||
-                (ex->cfg->router.strategy == CC_STRATEGY_USAGE && ex->cfg->models[ex->dep].tpm);
+                (messages && (cc_records_wanted() || ex->cfg->models[ex->dep].tpm));
     ex->attempt = cc_attempt_new(&ex->r, ex->dep, read,
                                  &status, &err);
     if (!ex->attempt) {

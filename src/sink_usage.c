@@ -1,7 +1,11 @@
 /* sink_usage.c: reads the answer's token usage as it passes (see sinks.h and usage.h). The
  * bytes go on unchanged and at once; the reader keeps at most one usage event (or a whole
  * answer's usage member). Only a 2xx answer in plain bytes is read: a compressed body, an
- * error or a status that turns into one at the end leaves the usage unseen. */
+ * error or a status that turns into one at the end leaves the usage unseen (a compressed one
+ * says so in ans->unread_encoding, for the log line). ccproxy asks upstreams for plain
+ * /v1/messages answers (exchange.c), so only an upstream that ignores that compresses. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,14 +24,28 @@ static bool plain(const cc_headers_t *h) {
     return !ce || !*ce || strcasecmp(ce, "identity") == 0;
 }
 
+/* The content-encoding as it may go in a log line: its token characters, cut short. */
+static void encoding_name(const char *ce, char *out, size_t n) {
+    size_t k = 0;
+    for (; ce && *ce && k + 1 < n; ce++)
+        if (isalnum((unsigned char)*ce) || *ce == '-' || *ce == ',') out[k++] = *ce;
+    out[k] = '\0';
+    if (!k) snprintf(out, n, "unknown");
+}
+
 static void usage_head(cc_sink_t *s, int status, cc_headers_t *h, long long cl) {
     usage_sink_t *k = (usage_sink_t *)s;
     cc_usage_reader_free(k->reader);
     k->reader = NULL;
     memset(&k->ans->usage, 0, sizeof k->ans->usage);
+    k->ans->unread_encoding[0] = '\0';
     cc_usage_form_t form = cc_usage_form(cc_headers_get(h, "content-type"));
-    if (status >= 200 && status <= 299 && form != CC_USAGE_NONE && plain(h))
+    bool ok = status >= 200 && status <= 299 && form != CC_USAGE_NONE;
+    if (ok && plain(h))
         k->reader = cc_usage_reader_new(form, &k->ans->usage); /* NULL: not read, no harm */
+    else if (ok)
+        encoding_name(cc_headers_get(h, "content-encoding"), k->ans->unread_encoding,
+                      sizeof k->ans->unread_encoding);
     cc_sink_head(s->next, status, h, cl);
 }
 

@@ -1,7 +1,8 @@
 -- spec/functional/proxy_basic_spec.lua: the real ccproxy binary relaying to the mock upstream
 -- on loopback: responses and their headers, live streaming, what travels upstream (query,
 -- headers, Host, hop-by-hop fields), the byte-identical model splice, the local endpoints
--- (/v1/models, /health), upstream errors relayed as-is, gzip, and upstream keep-alive.
+-- (/v1/models, /health), upstream errors relayed as-is, compression (plain /v1/messages
+-- answers asked for, a compressed count_tokens answer passed on), and upstream keep-alive.
 local H = require("proxy_harness")
 
 local CCPROXY_YAML = [[
@@ -136,18 +137,30 @@ describe("ccproxy relaying to an Anthropic upstream", function()
       assert.equals("slow down", body.error.message)
     end)
 
-    it("passes a gzip response through with its content-encoding intact", function()
-      mock:script({ { text = "zipped hello", gzip = true } })
+    it("asks for a plain /v1/messages answer, whose usage it reads, though the client takes gzip", function()
+      mock:script({ { text = "plain hello", gzip = true } })
       local res = proxy:messages(H.messages_body(), {
         headers = { { "Content-Type", "application/json" }, { "Accept-Encoding", "gzip" } },
       })
       assert.equals(200, res.status)
+      assert.equals("identity", H.record_header(mock:last_request(), "accept-encoding"))
+      assert.is_nil(res.headers["content-encoding"])
+      assert.equals("plain hello", text_of(H.decode(res.body)))
+    end)
+
+    it("passes a gzip count_tokens answer through with its content-encoding intact", function()
+      mock:script({ { endpoint = "count_tokens", count_tokens = 321, gzip = true } })
+      local res = proxy:messages(H.messages_body(), {
+        path = "/v1/messages/count_tokens",
+        headers = { { "Content-Type", "application/json" }, { "Accept-Encoding", "gzip" } },
+      })
+      assert.equals(200, res.status, res.body)
       assert.equals("gzip", res.headers["content-encoding"])
       assert.equals("\31\139", res.body:sub(1, 2)) -- the gzip magic bytes
       local sh = require("sh")
       local r = sh.run({ "gzip", "-dc" }, { stdin = res.body })
       assert.equals(0, r.code, r.stderr)
-      assert.equals("zipped hello", text_of(H.decode(r.stdout)))
+      assert.equals(321, H.decode(r.stdout).input_tokens)
       -- The client's Accept-Encoding went upstream, so the upstream could choose gzip.
       assert.equals("gzip", H.record_header(mock:last_request(), "accept-encoding"))
     end)

@@ -2,8 +2,10 @@
 -- the request's log line (tokens=in:N,out:N,cache_read:N,cache_write:N): an Anthropic stream
 -- (message_delta's totals win over message_start's), an Anthropic whole answer, an
 -- OpenAI-compatible stream translated to Anthropic's, message_start's alone for a stream that
--- ends in an error event, and none for an error answer, a compressed answer (relayed as it
--- is, not read) or count_tokens. The client's bytes are what the upstream sent.
+-- ends in an error event, and none for an error answer or count_tokens. A client that accepts
+-- gzip still gets its usage read (ccproxy asks the upstream for plain bytes); an upstream that
+-- compresses anyway is relayed as it is, its usage logged as unread. The client's bytes are
+-- what the upstream sent.
 local H = require("proxy_harness")
 local sh = require("sh")
 
@@ -140,8 +142,21 @@ describe("token usage in the log line", function()
     assert.equal("in:5,out:2,cache_read:0,cache_write:0", t, line)
   end)
 
-  it("leaves a compressed answer alone: relayed as it is, no tokens", function()
-    mock:script({ { text = "squeezed", gzip = true,
+  it("reads the usage of a client that accepts gzip: the upstream is asked for plain bytes", function()
+    mock:script({ { text = "plain", gzip = true, usage = { input_tokens = 9, output_tokens = 4 } } })
+    local res = proxy:messages(H.messages_body({ stream = true }), {
+      headers = { { "Content-Type", "application/json" },
+                  { "Accept-Encoding", "gzip, deflate, br, zstd" } },
+    })
+    assert.equal(200, res.status, res.body)
+    assert.equal("identity", H.record_header(mock:last_request(), "accept-encoding"))
+    assert.is_nil(res.headers["content-encoding"])
+    local t, line = tokens(res)
+    assert.equal("in:9,out:4,cache_read:0,cache_write:0", t, line)
+  end)
+
+  it("relays an answer compressed against its asking as it is, and logs its usage unread", function()
+    mock:script({ { text = "squeezed", gzip = "always",
       usage = { input_tokens = 9, output_tokens = 4 } } })
     local res = proxy:messages(H.messages_body(), {
       headers = { { "Content-Type", "application/json" }, { "Accept-Encoding", "gzip" } },
@@ -151,6 +166,7 @@ describe("token usage in the log line", function()
     assert.equal("\31\139", res.body:sub(1, 2))
     local t, line = tokens(res)
     assert.is_nil(t, line)
+    assert.truthy(line:find(" usage=unread(content-encoding gzip)", 1, true), line)
   end)
 
   it("reads an OpenAI-compatible stream after its translation", function()

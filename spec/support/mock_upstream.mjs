@@ -1473,7 +1473,9 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
         return;
     }
 
-    const gzip = !!step.gzip && acceptsGzip(req);
+    /* gzip: when the request accepts it; gzip: "always": even when it does not (an upstream
+     * that ignores Accept-Encoding). */
+    const gzip = step.gzip === 'always' || (!!step.gzip && acceptsGzip(req));
     if (gzip) {
         headers['content-encoding'] = 'gzip';
         headers['vary'] = 'accept-encoding';
