@@ -210,8 +210,11 @@ static int run_detached(cc_config_t *cfg, const char *config_dir, const char *pi
     }
     while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == '\r'))
         text.data[--text.len] = '\0';
+    /* The child said why and is exiting: wait for it (half a second at most), so that its pid
+     * file is gone when this command returns; one it left behind goes too. */
+    int st = child_status(pid);
+    cc__pidfile_remove_if(pidfile, pid);
     if (!text.len) {
-        int st = child_status(pid);
         if (st >= 0 && WIFEXITED(st))
             cc_buf_printf(&text, "it exited with code %d before it was ready", WEXITSTATUS(st));
         else if (st >= 0 && WIFSIGNALED(st))
