@@ -161,9 +161,9 @@ static void serve_summary(cc_conn_t *c) {
 
 void cc_dashboard_serve(cc_conn_t *c, cc_request_t *req) {
     cc_worker_t *w = cc_conn_worker(c);
-    if (strcmp(req->method, "GET") != 0) {
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         cc_conn_respond_error(c, 405, "invalid_request_error",
-                              "the dashboard is read-only: use GET");
+                              "the dashboard is read-only: use GET (or HEAD)");
         return;
     }
     if (!cc_dashboard_loopback(w->server->listen_host)) {

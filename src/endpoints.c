@@ -1,7 +1,7 @@
 /* endpoints.c: what each path of the API does. POST /v1/messages and
- * /v1/messages/count_tokens go through the proxy (proxy.c); GET /v1/models, GET /health,
+ * /v1/messages/count_tokens go through the proxy (exchange.c); GET /, GET /v1/models, GET /health,
  * GET /metrics, GET /ccproxy/sessions/<id> and the 404/405 answers are served here; /ui/ by
- * the dashboard (dashboard.c). */
+ * the dashboard (dashboard.c). HEAD works wherever GET does. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +84,17 @@ static void serve_health(cc_conn_t *c) {
     add_shared_state(o, w);
     cc_otel_add_json(o);
     cc_stats_add_json(o);
+    respond_json(c, 200, o);
+}
+
+/* GET /: who answers here and where to look next. */
+static void serve_root(cc_conn_t *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", "ccproxy");
+    cJSON_AddStringToObject(o, "version", CCPROXY_VERSION);
+    cJSON_AddStringToObject(o, "messages", "/v1/messages");
+    cJSON_AddStringToObject(o, "health", "/health");
+    cJSON_AddStringToObject(o, "dashboard", "/ui/");
     respond_json(c, 200, o);
 }
 
@@ -238,13 +249,23 @@ static void serve_session(cc_conn_t *c, const char *raw_id) {
 
 void cc_endpoints_dispatch(cc_conn_t *c, cc_request_t *req) {
     const char *p = req->path;
-    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    /* HEAD is GET without the body (the connection leaves the body out, http/conn.c). */
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    bool post = strcmp(req->method, "POST") == 0;
     if (strcmp(p, "/v1/messages") == 0 || strcmp(p, "/v1/messages/count_tokens") == 0) {
         if (!post) {
             cc_conn_respond_error(c, 405, "invalid_request_error", "use POST for this endpoint");
             return;
         }
         cc_exchange_start(c, req);
+        return;
+    }
+    if (strcmp(p, "/") == 0) {
+        /* The root: clients probe it (Claude Code sends HEAD / before its first request). */
+        if (!get)
+            cc_conn_respond_error(c, 405, "invalid_request_error", "use GET or HEAD for /");
+        else
+            serve_root(c);
         return;
     }
     if (strcmp(p, "/health") == 0 || strcmp(p, "/health/liveliness") == 0 ||

@@ -419,6 +419,34 @@ model_list:
       assert.is_true(h.generation >= 1)
       assert.equals(proxy.pid, h.pid)
     end)
+
+    it("answers HEAD without a body, so the connection stays usable (HEAD / is 200)", function()
+      local conn = H.connect(proxy.port)
+      -- Three requests in one write: if a HEAD answer carried a body, the next answer's head
+      -- would start inside it.
+      assert(conn:send("HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        .. "HEAD /no/such/path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        .. "HEAD /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        .. "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+      local root = assert(conn:read_response({ method = "HEAD" }))
+      assert.equals(200, root.status)
+      assert.matches("^application/json", root.headers["content-type"])
+      assert.is_truthy(tonumber(root.headers["content-length"]) > 0) -- what GET would send
+      assert.is_nil(root.headers["transfer-encoding"])
+      local missing = assert(conn:read_response({ method = "HEAD" }))
+      assert.equals(404, missing.status)
+      local wrong = assert(conn:read_response({ method = "HEAD" }))
+      assert.equals(405, wrong.status)
+      -- Whatever is left must be exactly the next answer.
+      local health = assert(conn:read_response())
+      assert.equals(200, health.status)
+      assert.equals("ok", H.decode(health.body).status)
+      conn:close()
+      -- GET / names the proxy.
+      local res = proxy:request({ method = "GET", path = "/" })
+      assert.equals(200, res.status)
+      assert.equals("ccproxy", H.decode(res.body).name)
+    end)
   end)
 
   describe("upstream keep-alive", function()

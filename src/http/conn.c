@@ -30,6 +30,8 @@ struct cc_conn_s {
     bool chunked;         /* response framing */
     bool close_after;     /* close once the response is written */
     bool close_delimited; /* HTTP/1.0 body without length: close ends it */
+    bool head_request;    /* the request being answered is a HEAD */
+    bool no_body;         /* HEAD, 1xx, 204, 304: the head is the whole response */
     size_t write_queued;
     bool write_failed;    /* a write failed at once: the connection closes on the next turn */
     cc_conn_observer_t obs;
@@ -221,7 +223,13 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
     cc_buf_printf(&out, "x-ccproxy-request-id: %s\r\n", c->request_id);
     c->chunked = false;
     c->close_delimited = false;
-    if (content_length >= 0) {
+    c->no_body = c->head_request || status == 204 || status == 304 ||
+                 (status >= 100 && status < 200);
+    if (c->no_body) {
+        /* The length a GET would have had, when known; never a body, never chunk framing. */
+        if (content_length >= 0 && status != 204 && status != 304)
+            cc_buf_printf(&out, "Content-Length: %lld\r\n", content_length);
+    } else if (content_length >= 0) {
         cc_buf_printf(&out, "Content-Length: %lld\r\n", content_length);
     } else if (minor == 1) {
         cc_buf_puts(&out, "Transfer-Encoding: chunked\r\n");
@@ -241,7 +249,7 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
 
 int cc_conn_write_body(cc_conn_t *c, const char *data, size_t len) {
     if (c->state == ST_CLOSING) return -1;
-    if (len == 0) return 0;
+    if (len == 0 || c->no_body) return 0;
     if (!c->chunked) {
         uv_buf_t piece = uv_buf_init((char *)data, (unsigned)len);
         return write_pieces(c, &piece, 1);
@@ -394,6 +402,9 @@ static void dispatch_request(cc_conn_t *c) {
     c->state = ST_HANDLING;
     c->head_sent = false;
     c->chunked = false;
+    c->no_body = false;
+    const cc_request_t *req = cc_http_request_current(&c->rp);
+    c->head_request = req->method && strcmp(req->method, "HEAD") == 0; /* a handler may take req */
     uint64_t id = atomic_fetch_add(c->host->next_request_id, 1);
     snprintf(c->request_id, sizeof c->request_id, "r%llu", (unsigned long long)id);
     atomic_fetch_add(c->host->requests_total, 1);
@@ -416,6 +427,7 @@ static void process_input(cc_conn_t *c, const char *data, size_t len) {
 }
 
 static void start_next_request(cc_conn_t *c) {
+    c->head_request = false;
     cc_http_request_next(&c->rp);
     c->state = ST_READING;
     c->head_sent = false;

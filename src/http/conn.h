@@ -82,7 +82,9 @@ void cc_conn_set_observer(cc_conn_t *c, const cc_conn_observer_t *obs);
 size_t cc_conn_write_queue(const cc_conn_t *c);
 /** Sends the status line and headers. `content_length` < 0 means the body length is not
  *  known (chunked for HTTP/1.1 clients, close-delimited for HTTP/1.0). Content-Length,
- *  Transfer-Encoding, Connection and Date are set here; hop-by-hop fields in `h` are dropped. */
+ *  Transfer-Encoding, Connection and Date are set here; hop-by-hop fields in `h` are dropped.
+ *  The answer to a HEAD request (and a 1xx, 204 or 304) has no body: the body calls are then
+ *  no-ops, so a handler serves HEAD by serving GET. */
 int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long long content_length);
 /** Sends body bytes (framed as the head said). Returns 0, or -1 when the client is gone. */
 int cc_conn_write_body(cc_conn_t *c, const char *data, size_t len);
