@@ -12,7 +12,9 @@
  *
  * The client leaving, in any state, abandons the attempt and finishes the exchange; the
  * client's side is never touched again. Failures before the client has the head get an
- * Anthropic error; after it, an event stream gets `event: error` and any other body is cut.
+ * Anthropic error; after it, the client's answer breaks as the upstream's did (its
+ * connection closes without the rest of the framing), so the client recovers as it would
+ * from the upstream itself.
  */
 #include "exchange.h"
 
@@ -331,9 +333,15 @@ static int compose_chain(exchange_t *ex, const cc_attempt_t *a) {
     return link_sink(ex, &tail, cc_sink_client_new(ex->conn, &ex->ans));
 }
 
-/* The answer is complete: the chain's end ends the client's response. */
+/* The upstream's answer ended: the chain's end ends the client's response. A 2xx event
+ * stream that ended without message_stop went to the client exactly so (the client recovers
+ * as it would from the upstream itself); the outcome says what happened. */
 static void end_answer(exchange_t *ex, const char *outcome) {
     cc_sink_end(ex->chain, 0);
+    if (!outcome && ex->ans.stream_read && ex->ans.usage.stream_end != CC_STREAM_END_STOP) {
+        outcome = ex->ans.usage.stream_end == CC_STREAM_END_ERROR ? "upstream-error-event"
+                                                                   : "upstream-incomplete";
+    }
     finish(ex, outcome);
 }
 
@@ -542,12 +550,13 @@ static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool 
              cc_attempt_host(ex->attempt), msg);
     cc_warn("%s %s", ex->id, text);
     if (after_head && ex->ans.head_sent) {
-        cc_sink_client_break(ex->client, text);
-        finish(ex, "upstream-broke");
+        /* The client's answer breaks as the upstream's did: no error event is made up. */
+        cc_sink_client_break(ex->client, kind == CC_UP_RESET);
+        finish(ex, kind == CC_UP_TIMEOUT ? "upstream-stalled" : "upstream-broke");
         return;
     }
     /* Nothing reached the client yet (a held answer is dropped): another attempt may do. */
-    static const char *const reasons[] = {"unreachable", "tls", "timeout", "broken"};
+    static const char *const reasons[] = {"unreachable", "tls", "timeout", "broken", "reset"};
     ex->retry_after_ms = 0;
     uint64_t now = cc_now_ns();
     cc_failure_t f = cc_failure_of_transport(kind == CC_UP_TIMEOUT);

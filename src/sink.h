@@ -31,6 +31,8 @@ typedef struct {
     bool head_sent; /* the client has the head: a failure now breaks the answer */
     unsigned attempts; /* upstream attempts it took (x-ccproxy-attempts when more than 1) */
     cc_usage_t usage;  /* the tokens the answer reports (sink_usage.c; seen false: unknown) */
+    bool stream_read;  /* a 2xx event stream whose events were read: usage.stream_end tells
+                          whether it ended with message_stop (sink_usage.c) */
     char unread_encoding[24]; /* a 2xx answer whose usage was not read because the upstream
                                  encoded it: its content-encoding ("gzip"), else "" */
 } cc_answer_t;

@@ -1,8 +1,6 @@
 /* sink_client.c: the last sink of every chain: the client's connection (see sinks.h). */
 #include <stdlib.h>
 
-#include "http/api_error.h"
-#include "buf.h"
 #include "sinks.h"
 
 typedef struct {
@@ -42,16 +40,6 @@ cc_sink_t *cc_sink_client_new(cc_conn_t *conn, cc_answer_t *ans) {
     return &c->base;
 }
 
-void cc_sink_client_break(cc_sink_t *s, const char *message) {
-    client_sink_t *c = (client_sink_t *)s;
-    if (!c->ans->sse) {
-        cc_conn_abort(c->conn);
-        return;
-    }
-    cc_buf_t ev = CC_BUF_INIT;
-    cc_api_error_sse(&ev, "api_error", message);
-    cc_conn_write_body(c->conn, ev.data, ev.len);
-    cc_buf_free(&ev);
-    cc_conn_close_after_response(c->conn);
-    cc_conn_end(c->conn);
+void cc_sink_client_break(cc_sink_t *s, bool reset) {
+    cc_conn_break(((client_sink_t *)s)->conn, reset);
 }

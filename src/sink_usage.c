@@ -39,10 +39,13 @@ static void usage_head(cc_sink_t *s, int status, cc_headers_t *h, long long cl) 
     k->reader = NULL;
     memset(&k->ans->usage, 0, sizeof k->ans->usage);
     k->ans->unread_encoding[0] = '\0';
+    k->ans->stream_read = false;
     cc_usage_form_t form = cc_usage_form(cc_headers_get(h, "content-type"));
     bool ok = status >= 200 && status <= 299 && form != CC_USAGE_NONE;
-    if (ok && plain(h))
+    if (ok && plain(h)) {
         k->reader = cc_usage_reader_new(form, &k->ans->usage); /* NULL: not read, no harm */
+        k->ans->stream_read = k->reader && form == CC_USAGE_SSE;
+    }
     else if (ok)
         encoding_name(cc_headers_get(h, "content-encoding"), k->ans->unread_encoding,
                       sizeof k->ans->unread_encoding);

@@ -14,10 +14,11 @@
 
 /** The client's connection: writes the head and the body, and ends the response. */
 cc_sink_t *cc_sink_client_new(cc_conn_t *c, cc_answer_t *ans);
-/** The answer broke after the client got its head: an event stream gets an `event: error`
- *  carrying `message` and ends (the connection then closes); any other body is cut off by
- *  closing the connection, so the client cannot take it for complete. */
-void cc_sink_client_break(cc_sink_t *client, const char *message);
+/** The upstream's answer broke after the client got its head: the client's answer breaks the
+ *  same way (cc_conn_break: what it has so far, then the connection closes without the rest
+ *  of the framing, reset when the upstream's was `reset`). No `event: error` is made up: a
+ *  client that sees a broken stream recovers as it would from the upstream itself. */
+void cc_sink_client_break(cc_sink_t *client, bool reset);
 
 /** Another provider's answer, translated to Anthropic's by `prov` (streamed or whole). While
  *  a translated stream is silent for `ping_ms`, a ping event keeps the client waiting.

@@ -7,7 +7,8 @@
  * event's data is kept is decided at its first data line, from the `event:` name given before
  * it, as Anthropic always sends it: an event whose data comes before its name is skipped, and
  * one whose final name is no longer a usage event is not read. Only message_start and
- * message_delta data is parsed (cJSON), at most one event's at a time.
+ * message_delta data is parsed (cJSON), at most one event's at a time; message_stop and error
+ * are only noted.
  *
  * Whole answers are scanned incrementally, not buffered: a small pushdown automaton checks
  * that the body is one JSON value (structure, strings and their escapes, numbers, literals;
@@ -72,7 +73,7 @@ static void apply_usage(const cJSON *u, cc_usage_t *out) {
 
 enum { LINE_START, LINE_NAME, LINE_SPACE, LINE_VALUE };  /* where in a line */
 enum { FIELD_OTHER, FIELD_DATA, FIELD_EVENT };            /* the line's field */
-enum { EV_OTHER, EV_START, EV_DELTA };                    /* an event name */
+enum { EV_OTHER, EV_START, EV_DELTA, EV_STOP, EV_ERROR }; /* an event name */
 enum { TAKE_UNDECIDED, TAKE_YES, TAKE_NO };               /* an event's data is kept */
 
 /* The JSON scanner's states. */
@@ -161,6 +162,8 @@ void cc_usage_reader_free(cc_usage_reader_t *r) {
 static int event_kind(const cc_usage_reader_t *r) {
     if (r->ev_len == 13 && memcmp(r->ev, "message_start", 13) == 0) return EV_START;
     if (r->ev_len == 13 && memcmp(r->ev, "message_delta", 13) == 0) return EV_DELTA;
+    if (r->ev_len == 12 && memcmp(r->ev, "message_stop", 12) == 0) return EV_STOP;
+    if (r->ev_len == 5 && memcmp(r->ev, "error", 5) == 0) return EV_ERROR;
     return EV_OTHER;
 }
 
@@ -172,9 +175,16 @@ static void drop_kept(cc_usage_reader_t *r) {
         cc_buf_reset(&r->buf);
 }
 
+static bool usage_event(int kind) {
+    return kind == EV_START || kind == EV_DELTA;
+}
+
 static void sse_dispatch(cc_usage_reader_t *r) {
     int kind = event_kind(r);
-    if (r->has_data && r->take == TAKE_YES && kind != EV_OTHER) {
+    /* An event without data is none (WHATWG): only one with data ends the stream. */
+    if (r->has_data && kind == EV_STOP) r->out->stream_end = CC_STREAM_END_STOP;
+    if (r->has_data && kind == EV_ERROR) r->out->stream_end = CC_STREAM_END_ERROR;
+    if (r->has_data && r->take == TAKE_YES && usage_event(kind)) {
         cJSON *root = cJSON_ParseWithLength(r->buf.data ? r->buf.data : "", r->buf.len);
         if (kind == EV_START)
             apply_usage(cJSON_GetObjectItemCaseSensitive(
@@ -195,7 +205,7 @@ static void begin_value(cc_usage_reader_t *r) {
         r->field = FIELD_DATA;
         if (!r->has_data) {
             r->has_data = true;
-            r->take = event_kind(r) != EV_OTHER ? TAKE_YES : TAKE_NO;
+            r->take = usage_event(event_kind(r)) ? TAKE_YES : TAKE_NO;
         } else if (r->take == TAKE_YES) {
             if (r->buf.len + 1 > r->max_event || cc_buf_append(&r->buf, "\n", 1) < 0) {
                 r->take = TAKE_NO;

@@ -5,7 +5,9 @@
  *                  are parsed; every other event's bytes are skipped, never stored. A usage
  *                  field present in a later event replaces the earlier value (message_delta's
  *                  output_tokens is the total so far). At most one event's data is kept, up
- *                  to 256 KiB; a longer usage event is skipped.
+ *                  to 256 KiB; a longer usage event is skipped. The names `message_stop`
+ *                  and `error` are noted (stream_end): a stream that ends without
+ *                  message_stop is incomplete.
  *   whole JSON     the top-level `usage` object of a valid JSON object, scanned as it passes;
  *                  only that member's bytes are kept (up to 64 KiB).
  *
@@ -17,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -29,7 +32,11 @@ typedef struct {
     unsigned long long cache_read;     /* cache_read_input_tokens */
     unsigned long long web_search;     /* server_tool_use.web_search_requests */
     unsigned long long web_fetch;      /* server_tool_use.web_fetch_requests */
+    uint8_t stream_end; /* how an event stream ended: CC_STREAM_END_* (a whole answer: 0) */
 } cc_usage_t;
+
+/** The last of the events that end an Anthropic stream that the reader saw. */
+enum { CC_STREAM_END_NONE, CC_STREAM_END_STOP /* message_stop */, CC_STREAM_END_ERROR /* error */ };
 
 /** input + cache_creation + cache_read + output: the tokens a tpm limit counts. */
 unsigned long long cc_usage_total(const cc_usage_t *u);

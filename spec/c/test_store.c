@@ -146,7 +146,7 @@ static void test_writes_every_field(void) {
     a.provider = (char *)"gemini";
     a.deployment = (char *)"long_context";
     a.stream = true;
-    a.usage = (cc_usage_t){true, 100, 20, 3, 4000, 2, 1};
+    a.usage = (cc_usage_t){.seen = true, .input = 100, .output = 20, .cache_creation = 3, .cache_read = 4000, .web_search = 2, .web_fetch = 1};
     a.cost_known = true;
     a.cost_usd = 0.0123;
     a.client = (char *)"127.0.0.1 oauth sk-ant-oat01-\xe2\x80\xa6" "a1b2";
@@ -169,7 +169,7 @@ static void test_writes_every_field(void) {
 
     /* Usage seen, cost not known (no price for the model). */
     cc_record_t c = sample(1767225601000ull, "r3");
-    c.usage = (cc_usage_t){true, 5, 6, 0, 0, 0, 0};
+    c.usage = (cc_usage_t){.seen = true, .input = 5, .output = 6};
     give(s, &c);
     s->stop(s);
 

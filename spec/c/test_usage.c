@@ -1,7 +1,8 @@
 /* test_usage.c: the usage reader (usage.h). Event streams give the same usage however their
  * bytes are split (whole, byte by byte, random pieces); message_delta's fields replace
  * message_start's; other events are never kept, however large; an oversize usage event is
- * skipped; line endings, data lines and byte order marks as SSE has them. Whole answers: the
+ * skipped; line endings, data lines and byte order marks as SSE has them; how a stream ended
+ * (message_stop, an error event, neither). Whole answers: the
  * top-level usage only, nothing from invalid JSON; the sum and the log line's field. */
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,8 @@ static cc_usage_t read_as(cc_usage_form_t form, const char *in, size_t n, size_t
 static bool same(const cc_usage_t *a, const cc_usage_t *b) {
     return a->seen == b->seen && a->input == b->input && a->output == b->output &&
            a->cache_creation == b->cache_creation && a->cache_read == b->cache_read &&
-           a->web_search == b->web_search && a->web_fetch == b->web_fetch;
+           a->web_search == b->web_search && a->web_fetch == b->web_fetch &&
+           a->stream_end == b->stream_end;
 }
 
 /* The usage of `in`, checked to be the same for whole, byte-by-byte and random splits. */
@@ -112,6 +114,31 @@ static void test_stream_any_split(void) {
     CHECK_EQ_INT(u.cache_read, 4000);
     CHECK_EQ_INT(u.web_search, 0);
     CHECK_EQ_INT(cc_usage_total(&u), 12 + 300 + 4000 + 42);
+    CHECK_EQ_INT(u.stream_end, CC_STREAM_END_STOP);
+}
+
+/* How a stream ended: message_stop, an error event, or neither (cut short, however cleanly). */
+static void test_stream_end(void) {
+    /* The whole stream without its last event: usage read, no end. */
+    const char *stop = strstr(STREAM, "event: message_stop");
+    cc_usage_t u = read_all(CC_USAGE_SSE, STREAM, (size_t)(stop - STREAM));
+    CHECK(u.seen);
+    CHECK_EQ_INT(u.output, 42);
+    CHECK_EQ_INT(u.stream_end, CC_STREAM_END_NONE);
+    /* Its name alone, or with no data, is no event. */
+    CHECK_EQ_INT(READ_SSE("event: message_stop\n\n").stream_end, CC_STREAM_END_NONE);
+    CHECK_EQ_INT(READ_SSE("event: message_stop\ndata: {}\n\n").stream_end, CC_STREAM_END_STOP);
+    /* The last line without its blank line still counts at the end of the body. */
+    CHECK_EQ_INT(READ_SSE("event: message_stop\ndata: {}").stream_end, CC_STREAM_END_STOP);
+    CHECK_EQ_INT(READ_SSE("event: message_stopped\ndata: {}\n\n").stream_end, CC_STREAM_END_NONE);
+    CHECK_EQ_INT(READ_SSE("event: error\ndata: {\"type\":\"error\"}\n\n").stream_end,
+                 CC_STREAM_END_ERROR);
+    /* What came last wins: an error after message_stop is the end the client saw last. */
+    CHECK_EQ_INT(READ_SSE("event: message_stop\ndata: {}\n\nevent: error\ndata: {}\n\n")
+                     .stream_end,
+                 CC_STREAM_END_ERROR);
+    /* A whole answer has none. */
+    CHECK_EQ_INT(READ_JSON(WHOLE).stream_end, CC_STREAM_END_NONE);
 }
 
 /* Every field message_delta has replaces the earlier value; the others stay. */
@@ -385,7 +412,8 @@ static void test_forms_and_field(void) {
     CHECK(!read_as(CC_USAGE_JSON, STREAM, sizeof STREAM - 1, 0, 0).seen);
     CHECK(!read_as(CC_USAGE_NONE, WHOLE, sizeof WHOLE - 1, 0, 0).seen);
 
-    cc_usage_t u = {true, 1, 2, 3, 4, 5, 6};
+    cc_usage_t u = {.seen = true, .input = 1, .output = 2, .cache_creation = 3, .cache_read = 4,
+                    .web_search = 5, .web_fetch = 6};
     cc_buf_t b = CC_BUF_INIT;
     cc_usage_log_field(&u, &b);
     CHECK_EQ_STR(b.data, " tokens=in:1,out:2,cache_read:4,cache_write:3");
@@ -412,6 +440,7 @@ static void test_forms_and_field(void) {
 
 int main(void) {
     CC_RUN(test_stream_any_split);
+    CC_RUN(test_stream_end);
     CC_RUN(test_delta_replaces);
     CC_RUN(test_other_events_never_kept);
     CC_RUN(test_oversize_usage_event);

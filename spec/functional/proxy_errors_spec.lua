@@ -1,6 +1,7 @@
 -- spec/functional/proxy_errors_spec.lua: the real ccproxy binary on the client side of HTTP
 -- (bad requests, limits, Expect: 100-continue, chunked bodies, pipelining) and when the
--- upstream fails (down, too slow, broken mid-stream). A client that goes away: cancel_spec.lua.
+-- upstream fails (down, too slow). Broken mid-answer: broken_answers_spec.lua. A client that
+-- goes away: cancel_spec.lua.
 local H = require("proxy_harness")
 local sh = require("sh")
 
@@ -319,25 +320,7 @@ describe("ccproxy's answers to client and upstream failures", function()
       end, 2))
     end)
 
-    it("ends a stream broken by the upstream with an error event", function()
-      mock:script({ { text = "partial answer", close_after_events = 3 } })
-      local conn = H.connect(proxy.port)
-      local res = proxy:messages(H.messages_body({ stream = true }), { timeout = 5, conn = conn })
-      assert.equals(200, res.status)
-      assert.equals(4, #res.events)
-      assert.equals("message_start", res.events[1].event)
-      assert.equals("content_block_start", res.events[3].event)
-      local last = res.events[4]
-      assert.equals("error", last.event)
-      local err = H.decode(last.data)
-      assert.equals("error", err.type)
-      assert.is_string(err.error.type)
-      -- The stream ends (the chunked body is terminated) and the connection closes.
-      assert.is_true(res.complete)
-      assert.is_true(res.closed or conn:wait_closed(2))
-      conn:close()
-    end)
-
+    -- An answer that breaks after its head went out: broken_answers_spec.lua.
     -- A client that goes away (mid-stream and at every other stage): cancel_spec.lua.
 
     it("keeps serving after all of the above", function()

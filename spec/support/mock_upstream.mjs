@@ -42,7 +42,8 @@
 // Directives, one per line of the last user message's text, combinable: MOCK:text <words>,
 // MOCK:thinking <words>, MOCK:tool_use <Name> <json-input>, MOCK:error <status> [<type>],
 // MOCK:slow <ms between events>, MOCK:delay <ms before the answer>, MOCK:hang [<events>],
-// MOCK:reset [<events>] (the hang_after_events and reset_after_events fields below).
+// MOCK:reset [<events>], MOCK:close [<events>], MOCK:end [<events>] (the hang_after_events,
+// reset_after_events, close_after_events and end_after_events fields below).
 //
 // Step fields (all optional, combine freely): text, tool_use [{name, input, id?}], thinking,
 // signature, stop_reason, usage {...}, status + error {type, message}, error_in_stream,
@@ -54,7 +55,11 @@
 // Misbehaving on purpose: hang_after_events N (a stream: send N frames, then nothing more, the
 // connection kept open; N = 0 is `hang`), hang_after_bytes N (a whole answer: its head, with
 // the full Content-Length, and its first N bytes, then nothing more), reset_after_events N
-// (reset the connection, TCP RST, after N frames of a stream, or before any answer when N = 0).
+// (reset the connection, TCP RST, after N frames of a stream, or before any answer when N = 0),
+// close_after_events N (the same with a FIN), end_after_events N (a stream: N frames, then the
+// body ends cleanly, its last frames never sent: no message_stop). A whole answer (no stream)
+// with reset_after_events or close_after_events N > 0: its head with the full Content-Length,
+// half of its body, then the reset or the close.
 // For the OpenAI and Gemini dialects: thinking becomes reasoning_content (DeepSeek style) or
 // thought parts; stop_reason maps to finish_reason / finishReason (max_tokens -> length /
 // MAX_TOKENS) unless finish_reason is given as the dialect spells it; usage takes Anthropic
@@ -313,6 +318,8 @@ function applyDirective(step, name, arg) {
             break;
         }
         case 'hang':
+        case 'close':
+        case 'end':
         case 'reset': {
             const n = arg === '' ? 0 : Number(arg);
             if (!Number.isInteger(n) || n < 0) throw new Error(`expected MOCK:${name} [<events>]`);
@@ -1494,6 +1501,23 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
     if (!stream) {
         const payload = dialect.whole(step, route, body, inputTokens);
         rec.status = step.status || 200;
+        /* Broken in the middle: the head promises the whole body, half of it comes, then the
+         * connection is reset (reset_after_events) or closed (close_after_events). */
+        const cut = step.reset_after_events > 0 ? 'reset' : step.close_after_events > 0 ? 'close' : null;
+        if (cut) {
+            const text = Buffer.from(JSON.stringify(payload));
+            res.writeHead(rec.status, {
+                'content-type': 'application/json',
+                ...headers,
+                'content-length': text.length,
+            });
+            res.write(text.subarray(0, text.length >> 1), () => {
+                rec.selfClosed = true;
+                if (cut === 'reset') req.socket.resetAndDestroy();
+                else req.socket.destroy();
+            });
+            return;
+        }
         if (step.hang_after_bytes !== undefined) {
             /* The head promises the whole body; only its start comes. */
             const text = Buffer.from(JSON.stringify(payload));
@@ -1534,6 +1558,7 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
             return;
         }
         if (step.hang_after_events !== undefined && i + 1 >= step.hang_after_events) return;
+        if (step.end_after_events !== undefined && i + 1 >= step.end_after_events) break;
     }
     if (!isGone(res)) await writer.end();
 }

@@ -209,6 +209,28 @@ local Conn = {}
 Conn.__index = Conn
 H.Conn = Conn
 
+-- recv(2) on a socket select() found readable, through the FFI: luasocket reports a reset as
+-- "closed", and the specs tell a FIN from a RST. Returns data, or nil and "closed" (a FIN),
+-- "connection reset by peer" (a RST), "timeout" (nothing after all) or the errno.
+local ffi = require("ffi")
+ffi.cdef([[ long recv(int fd, void *buf, size_t n, int flags); ]])
+local recv_buf, recv_cap = nil, 0
+local function raw_recv(sock, max)
+  if recv_cap < max then
+    recv_buf, recv_cap = ffi.new("char[?]", max), max
+  end
+  local n = tonumber(ffi.C.recv(sock:getfd(), recv_buf, max, 0x40 --[[MSG_DONTWAIT]]))
+  if n > 0 then
+    return ffi.string(recv_buf, n)
+  elseif n == 0 then
+    return nil, "closed"
+  end
+  local e = ffi.errno()
+  if e == 11 then return nil, "timeout" end -- EAGAIN
+  if e == 104 then return nil, "connection reset by peer" end
+  return nil, "errno " .. e
+end
+
 --- Opens a TCP connection to 127.0.0.1:port. Raises when it cannot.
 function H.connect(port, host)
   local s = socket.tcp()
@@ -262,11 +284,10 @@ function Conn:fill(deadline, max)
   if not ready or #ready == 0 then
     return false, "timeout"
   end
-  self.sock:settimeout(0)
-  local data, err, partial = self.sock:receive(max or 65536)
-  data = data or partial
+  local data, err = raw_recv(self.sock, max or 65536)
   if err == "closed" or (err and err ~= "timeout") then
     self.eof = true
+    self.eof_reason = err -- "closed" (a FIN) or "connection reset by peer" (a RST)
   end
   if data and #data > 0 then
     self.last_t = socket.gettime()

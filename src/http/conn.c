@@ -34,6 +34,7 @@ struct cc_conn_s {
     bool no_body;         /* HEAD, 1xx, 204, 304: the head is the whole response */
     size_t write_queued;
     bool write_failed;    /* a write failed at once: the connection closes on the next turn */
+    bool reset_on_drain;  /* a broken answer: reset the connection once the queue is written */
     cc_conn_observer_t obs;
     char request_id[24];
     char read_buf[65536];
@@ -120,11 +121,17 @@ static void arm_timer(cc_conn_t *c, unsigned ms) {
 
 /* --- writing --------------------------------------------------------------------------- */
 
+static void reset_close(cc_conn_t *c);
+
 static void on_write(uv_write_t *wr, int status) {
     write_req_t *r = (write_req_t *)wr;
     cc_conn_t *c = r->c;
     c->write_queued -= r->len;
     free(r);
+    if (c->reset_on_drain && c->write_queued == 0) {
+        reset_close(c);
+        return;
+    }
     if (status < 0 && c->state != ST_CLOSING) {
         conn_close(c);
         return;
@@ -304,6 +311,27 @@ void cc_conn_end(cc_conn_t *c) {
     start_next_request(c);
 }
 
+void cc_conn_break(cc_conn_t *c, bool reset) {
+    if (c->state == ST_CLOSING) return;
+    memset(&c->obs, 0, sizeof c->obs);
+    if (c->write_failed) {
+        c->state = ST_READING;
+        conn_close(c);
+        return;
+    }
+    /* A body delimited by the close would look complete after a FIN: it is reset too. */
+    if (!reset && !c->close_delimited) {
+        close_gracefully(c); /* FIN after what is queued; no last chunk went out */
+        return;
+    }
+    c->state = ST_CLOSING;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->write_queued == 0)
+        reset_close(c);
+    else
+        c->reset_on_drain = true; /* on_write resets it when the last byte is written */
+}
+
 void cc_conn_abort(cc_conn_t *c) {
     memset(&c->obs, 0, sizeof c->obs);
     conn_close(c);
@@ -366,6 +394,17 @@ static void conn_close(cc_conn_t *c) {
     untrack(c);
     if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+/* Closes with a TCP reset (RST) instead of a FIN. */
+static void reset_close(cc_conn_t *c) {
+    c->reset_on_drain = false;
+    if (c->handles_open == 0 || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    c->state = ST_CLOSING;
+    memset(&c->obs, 0, sizeof c->obs);
+    untrack(c);
+    if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (uv_tcp_close_reset(&c->tcp, on_handle_closed) < 0) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
 /* --- reading --------------------------------------------------------------------------- */

@@ -90,6 +90,12 @@ int cc_conn_write_head(cc_conn_t *c, int status, const cc_headers_t *h, long lon
 int cc_conn_write_body(cc_conn_t *c, const char *data, size_t len);
 /** Finishes the response; the connection then reads the next request or closes. */
 void cc_conn_end(cc_conn_t *c);
+/** Ends a response that broke (its upstream's did): what is queued is written, then the
+ *  connection closes without the rest of the framing (no last chunk, a body short of its
+ *  Content-Length), with a FIN, or with a TCP reset when `reset` (the upstream reset its
+ *  connection) or when only the close could end the body (HTTP/1.0). The client sees the
+ *  broken answer a direct connection would have shown it. Its `gone` is not called. */
+void cc_conn_break(cc_conn_t *c, bool reset);
 /** Closes the connection now (a broken response: the client must not take it as complete).
  *  For the handler itself: its `gone` is not called. */
 void cc_conn_abort(cc_conn_t *c);

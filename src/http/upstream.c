@@ -215,7 +215,7 @@ static void on_conn_closed(cc_upconn_t *u, int status, const char *err, void *ar
     char msg[320];
     snprintf(msg, sizeof msg, "%s%s", err ? err : "the upstream connection failed",
              x->head_done ? " (mid-response)" : "");
-    x_fail(x, CC_UP_BROKEN, msg);
+    x_fail(x, status == UV_ECONNRESET ? CC_UP_RESET : CC_UP_BROKEN, msg);
 }
 
 static void write_request(cc_upstream_t *x) {

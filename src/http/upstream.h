@@ -31,6 +31,7 @@ typedef enum {
     CC_UP_TLS,         /* TLS handshake or verification failed */
     CC_UP_TIMEOUT,     /* no response headers in time, or silence inside the response */
     CC_UP_BROKEN,      /* the connection broke or the response was not valid HTTP */
+    CC_UP_RESET,       /* the upstream reset the connection (ECONNRESET) */
 } cc_up_fail_t;
 
 typedef struct {

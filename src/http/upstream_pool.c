@@ -20,9 +20,11 @@
  */
 #include "http/upstream_pool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "log.h"
@@ -259,6 +261,18 @@ int cc_upconn_write(cc_upconn_t *u, const char *data, size_t len) {
 
 static void finish_connect(cc_upconn_t *u);
 
+/* Whether the socket holds a reset not yet reported. libuv reports EOF when a hang-up comes
+ * with the last bytes in one poll, without the read that would have returned ECONNRESET; the
+ * pending socket error still tells a reset from a close. */
+static bool reset_pending(uv_tcp_t *tcp) {
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)tcp, &fd) != 0) return false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return false;
+    return err == ECONNRESET;
+}
+
 static void on_uc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     cc_upconn_t *u = s->data;
     if (nread == 0) return;
@@ -267,6 +281,7 @@ static void on_uc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         uc_close(u, 0, NULL, false);
         return;
     }
+    if (nread == UV_EOF && reset_pending(u->tcp)) nread = UV_ECONNRESET;
     if (nread < 0) {
         const char *why = nread == UV_EOF ? "the upstream closed the connection"
                                           : uv_strerror((int)nread);

@@ -255,13 +255,16 @@ static int finish_answer(cc_xlate_resp_t *t, cc_buf_t *out) {
     const char *f = t->finish;
     cc_buf_t msg = CC_BUF_INIT;
     int rc = 0;
+    if (!f && !t->block_reason && t->stream) {
+        /* Ended cleanly before its finishReason: the client's stream ends here too, without
+         * message_stop, as an Anthropic stream cut short would; no error event is made up
+         * (the exchange's log line says "upstream-incomplete"). */
+        t->failed = true;
+        return -1;
+    }
     if (!f && !t->block_reason) {
         resp_fail(t, "api_error",
-                  t->stream ? "the Gemini stream ended before its finishReason (cut off); "
-                              "retry the request"
-                            : "Gemini answered without a candidate or finishReason; retry the "
-                              "request",
-                  out);
+                  "Gemini answered without a candidate or finishReason; retry the request", out);
         return -1;
     }
     if (f && in_set(f, failed_reasons)) {

@@ -592,6 +592,15 @@ int cc__oa_response_end(cc_xlate_resp_t *t, cc_buf_t *out) {
         finish(t, out);
         return 0;
     }
+    /* Ended cleanly before its end (no finish_reason, no [DONE]): a client's stream ends here
+     * too, without message_stop, as an Anthropic stream cut short would, and no error event is
+     * made up (the exchange's log line says "upstream-incomplete"); a whole answer becomes an
+     * error, its head being still held. */
+    if (t->client_stream) {
+        t->done = true;
+        t->failed = true;
+        return -1;
+    }
     fail_now(t, "api_error",
              "the upstream stream ended before the answer was complete (no finish_reason and no "
              "[DONE])",

@@ -410,6 +410,17 @@ int cc_acheck_stream(const char *data, size_t len, cc_buf_t *err) {
     return report(c, rc, err);
 }
 
+int cc_acheck_stream_prefix(const char *data, size_t len, cc_buf_t *err) {
+    cc_acheck_t *c = cc_acheck_new();
+    if (!c) return -1;
+    int rc = cc_acheck_feed(c, data, len);
+    if (!rc && (c->sse.line.len || c->sse.has_data))
+        rc = fail(c, "the stream ends inside an event (no blank line after it)");
+    if (!rc && (c->got_stop || c->got_error))
+        rc = fail(c, "the stream has its end (message_stop or an error event): not a prefix");
+    return report(c, rc, err);
+}
+
 /* ---- whole messages ------------------------------------------------------------------------- */
 
 static int check_message(cc_acheck_t *c, const cJSON *m) {

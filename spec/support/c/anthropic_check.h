@@ -36,6 +36,10 @@ int cc_acheck_tool_uses(const cc_acheck_t *c);
 /** A whole stream at once (feed + end). Returns 0, or -1 with the violation appended to `err`
  *  (may be NULL). */
 int cc_acheck_stream(const char *data, size_t len, cc_buf_t *err);
+/** The start of a stream that was cut short cleanly: every event so far valid and whole (no
+ *  partial event), and no end (message_stop or an error event) yet. Returns 0, or -1 with
+ *  the violation appended to `err` (may be NULL). */
+int cc_acheck_stream_prefix(const char *data, size_t len, cc_buf_t *err);
 /** One non-streamed message (a response body): the same rules for its blocks, stop_reason
  *  and usage. Returns 0, or -1 with the violation appended to `err` (may be NULL). */
 int cc_acheck_message(const char *json, size_t len, cc_buf_t *err);
