@@ -7,7 +7,9 @@
 #      the dashboard's in headless Chromium, whose screenshot lands in build/spec-output/);
 #   2. the same CTest suite on an ASan+UBSan build;
 #   3. the fuzz targets, briefly, over their seed corpora (clang, libFuzzer);
-#   4. end-to-end tests with real clients: the Claude Code CLI and the official SDKs.
+#   4. end-to-end tests with real clients: the Claude Code CLI and the official SDKs;
+#   5. the conformance matrix: the real CLI straight at the mock and through ccproxy on each
+#      kind of route, scenario by scenario (spec/conformance/).
 # Options: --quick skips 2 and 3. Everything talks to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,3 +69,7 @@ step "end-to-end: Claude Code CLI and the official SDKs"
 cd "$root/spec/e2e"
 npm ci --no-audit --no-fund --loglevel=error
 CCPROXY_BIN="$root/build/ccproxy" npm test
+
+step "conformance: Claude Code direct vs through ccproxy, scenario x route"
+cd "$root"
+CCPROXY_BIN="$root/build/ccproxy" node spec/conformance/run.mjs

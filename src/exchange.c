@@ -564,6 +564,20 @@ static void on_attempt_fail(void *arg, cc_up_fail_t kind, const char *msg, bool 
     if (kind == CC_UP_TIMEOUT) /* a deployment that times out is slow: so it counts */
         cc_router_latency(router(ex), ex->dep, ms_since(ex->attempt_ns, now), now / 1000000);
     if (retry(ex, 0, reasons[kind], f)) return;
+    if (after_head && (kind == CC_UP_RESET || kind == CC_UP_BROKEN) && ex->ans.status >= 200 &&
+        ex->ans.status < 300) {
+        /* The body of a good answer broke while ccproxy held it (a whole answer to
+         * translate): the client gets its head and a connection broken the same way, as a
+         * direct client would have (Claude Code tells a connection lost mid-answer from one
+         * that never answered). */
+        cc_headers_t h = CC_HEADERS_INIT;
+        cc_headers_set(&h, "Content-Type", "application/json");
+        cc_sink_head(ex->client, 200, &h, -1);
+        cc_headers_free(&h);
+        cc_sink_client_break(ex->client, kind == CC_UP_RESET);
+        finish(ex, "upstream-broke");
+        return;
+    }
     switch (kind) {
     case CC_UP_UNREACHABLE: fail(ex, 529, "overloaded_error", text, "upstream-failed", false); break;
     case CC_UP_TIMEOUT: fail(ex, 504, "api_error", text, "upstream-failed", false); break;

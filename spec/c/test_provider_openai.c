@@ -702,6 +702,7 @@ static void test_error_mapping(void) {
         {500, "<html>oops</html>", NULL, 500, "api_error", "HTTP 500: <html>oops</html>"},
         {502, "", NULL, 500, "api_error", "HTTP 502: (no details)"},
         {503, "{\"message\":\"overloaded\"}", "30", 529, "overloaded_error", "overloaded"},
+        {529, "{\"error\":{\"message\":\"Overloaded\"}}", NULL, 529, "overloaded_error", "Overloaded"},
         {504, "{\"error\":{\"message\":\"upstream timeout\",\"metadata\":{\"raw\":\"deadline\"}}}",
          NULL, 500, "api_error", "upstream timeout (deadline)"},
         {418, "teapot", NULL, 400, "invalid_request_error", "teapot"},

@@ -204,6 +204,24 @@ describe("an upstream answer that breaks", function()
         assert.matches(" upstream%-incomplete", log_line(res))
       end)
 
+      it("breaks a whole answer it was translating the way the provider's broke", function()
+        for _, how in ipairs({ "reset_after_events", "close_after_events" }) do
+          mock:reset()
+          mock:script({ { dialect = dialect, text = "a whole answer that breaks", [how] = 1 } })
+          local conn = H.connect(proxy.port)
+          local res = proxy:messages(H.messages_body({ model = model }), { timeout = 5, conn = conn })
+          conn:wait_closed(2)
+          conn:close()
+          -- The provider's head came: so does the client's, and then the same break.
+          assert.equals(200, res.status, how)
+          assert.is_false(res.complete, how)
+          assert.equals("", res.body, how)
+          assert.equals(how == "reset_after_events" and "connection reset by peer" or "closed",
+            conn.eof_reason, how)
+          assert.matches(" upstream%-broke", log_line(res))
+        end
+      end)
+
       it("maps the provider's own error in the stream to an error event", function()
         local res = stream(model, {
           dialect = dialect, text = "partial", status = 503, error_in_stream = true,

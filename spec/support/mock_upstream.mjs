@@ -41,6 +41,9 @@
 //
 // Directives, one per line of the last user message's text, combinable: MOCK:text <words>,
 // MOCK:thinking <words>, MOCK:tool_use <Name> <json-input>, MOCK:error <status> [<type>],
+// MOCK:error_event [<status> [<type>]] (a stream that carries the error as an event; 529),
+// MOCK:end_text [<pieces>] (end_after_text: the stream ends cleanly after that many pieces of
+// text, 1 by default, at the same point of the answer in every dialect),
 // MOCK:slow <ms between events>, MOCK:delay <ms before the answer>, MOCK:hang [<events>],
 // MOCK:reset [<events>], MOCK:close [<events>], MOCK:end [<events>] (the hang_after_events,
 // reset_after_events, close_after_events and end_after_events fields below).
@@ -57,7 +60,8 @@
 // the full Content-Length, and its first N bytes, then nothing more), reset_after_events N
 // (reset the connection, TCP RST, after N frames of a stream, or before any answer when N = 0),
 // close_after_events N (the same with a FIN), end_after_events N (a stream: N frames, then the
-// body ends cleanly, its last frames never sent: no message_stop). A whole answer (no stream)
+// body ends cleanly, its last frames never sent: no message_stop), end_after_text N (the same,
+// after the frame with the Nth piece of text, whichever the dialect). A whole answer (no stream)
 // with reset_after_events or close_after_events N > 0: its head with the full Content-Length,
 // half of its body, then the reset or the close.
 // For the OpenAI and Gemini dialects: thinking becomes reasoning_content (DeepSeek style) or
@@ -230,6 +234,14 @@ function splitPieces(s, parts) {
     return out;
 }
 
+/** Whether a stream frame carries a piece of the answer's text, in any dialect (the same
+ *  point of an answer, for end_after_text, whichever dialect streams it). */
+function textFrame(dialect, frame) {
+    if (dialect === 'anthropic') return frame.includes('"type":"text_delta"');
+    if (dialect === 'openai') return /"content":"[^"]/.test(frame);
+    return /"text":"/.test(frame) && !frame.includes('"thought":true');
+}
+
 /* ---------------------------------------------------------------- deciding the answer */
 
 function blockText(content) {
@@ -305,6 +317,18 @@ function applyDirective(step, name, arg) {
             if (type) step.error.type = type;
             break;
         }
+        case 'error_event': {
+            /* A stream that starts, then carries the error as an event (error_in_stream). */
+            const [status, type] = arg.split(/\s+/);
+            const code = status ? Number(status) : 529;
+            if (!Number.isInteger(code) || code < 400 || code > 599)
+                throw new Error('expected MOCK:error_event [<status> [<error type>]]');
+            step.status = code;
+            step.error_in_stream = true;
+            step.error = { message: code === 529 ? 'Overloaded' : `Mock error ${code}` };
+            if (type) step.error.type = type;
+            break;
+        }
         case 'slow': {
             const ms = Number(arg);
             if (!Number.isFinite(ms) || ms < 0) throw new Error('expected MOCK:slow <ms>');
@@ -315,6 +339,12 @@ function applyDirective(step, name, arg) {
             const ms = Number(arg);
             if (!Number.isFinite(ms) || ms < 0) throw new Error('expected MOCK:delay <ms>');
             step.delay_ms = ms;
+            break;
+        }
+        case 'end_text': {
+            const n = arg === '' ? 1 : Number(arg);
+            if (!Number.isInteger(n) || n < 1) throw new Error('expected MOCK:end_text [<pieces>]');
+            step.end_after_text = n;
             break;
         }
         case 'hang':
@@ -1543,6 +1573,7 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
     });
     const writer = makeWriter(res, gzip);
     const eventDelay = step.event_delay_ms || 0;
+    let textFrames = 0;
     for (let i = 0; i < frames.length; i++) {
         if (i > 0 && eventDelay) await sleep(eventDelay);
         if (isGone(res)) return;
@@ -1559,6 +1590,9 @@ async function respond(req, res, rec, step, route, body, bodyBytes) {
         }
         if (step.hang_after_events !== undefined && i + 1 >= step.hang_after_events) return;
         if (step.end_after_events !== undefined && i + 1 >= step.end_after_events) break;
+        if (step.end_after_text !== undefined && textFrame(route.dialect, frames[i]) &&
+            ++textFrames >= step.end_after_text)
+            break;
     }
     if (!isGone(res)) await writer.end();
 }

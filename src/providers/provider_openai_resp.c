@@ -97,6 +97,7 @@ static int client_status_for(int status) {
     case 429:
         return 429;
     case 503:
+    case 529: /* gateways in front of Anthropic models pass its overloaded status on */
         return 529;
     default:
         if (status >= 500 || status == 408) return 500;

@@ -163,10 +163,8 @@ export function cleanEnv(extra = {}) {
     return { ...env, ...extra };
 }
 
-/** The Claude Code native binary: $CLAUDE_BIN, node_modules/.bin/claude, or the platform package. */
-export function claudeBinary() {
-    if (process.env.CLAUDE_BIN) return process.env.CLAUDE_BIN;
-    const nm = path.join(E2E_DIR, 'node_modules');
+/** The Claude Code native binary under a node_modules dir, or null. */
+export function claudeBinaryIn(nm) {
     const candidates = [path.join(nm, '.bin', 'claude')];
     const plat = `${process.platform}-${process.arch}`;
     for (const suffix of ['', '-musl']) {
@@ -181,6 +179,15 @@ export function claudeBinary() {
             /* not there: try the next one */
         }
     }
+    return null;
+}
+
+/** The Claude Code native binary: $CLAUDE_BIN, node_modules/.bin/claude, or the platform package. */
+export function claudeBinary() {
+    if (process.env.CLAUDE_BIN) return process.env.CLAUDE_BIN;
+    const nm = path.join(E2E_DIR, 'node_modules');
+    const found = claudeBinaryIn(nm);
+    if (found) return found;
     throw new Error(
         `Claude Code binary not found under ${nm}: run 'npm ci' in ${E2E_DIR} or set CLAUDE_BIN`,
     );
