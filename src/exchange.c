@@ -4,6 +4,8 @@
  *   UPSTREAM   an attempt carries it to the deployment (attempt.c)
  *   REFRESHING a 401 to a request that used an oat_sources token: the token command runs,
  *              then a second attempt goes with the new token (or the 401 is relayed)
+ *              (a 400 from Anthropic rejecting a thinking block's signature goes again
+ *              once, at once, without the conversation's thinking blocks)
  *   ANSWERING  the chain of sinks carries the answer to the client as it arrives (sink.h);
  *              the client's write queue over its high mark pauses the attempt, draining
  *              resumes it
@@ -16,6 +18,7 @@
  * connection closes without the rest of the framing), so the client recovers as it would
  * from the upstream itself.
  */
+#define _GNU_SOURCE /* memmem */
 #include "exchange.h"
 
 #include <stdio.h>
@@ -32,6 +35,7 @@
 #include "oauth.h"
 #include "lua/pipeline.h"
 #include "preq.h"
+#include "providers/anthropic_thinking.h"
 #include "record/records.h"
 #include "routing/router.h"
 #include "sinks.h"
@@ -63,6 +67,7 @@ typedef struct {
     uint64_t attempt_ns;    /* when the current attempt started */
     cc_buf_t tried;         /* " name:status:ms" of each failed attempt, for the log line */
     bool refreshed;         /* the token was refreshed once already */
+    bool thinking_stripped; /* the request went again without its thinking blocks */
     bool token_pending;     /* a token command will call back with this exchange */
     cc_answer_t ans;
     cc_sink_t *chain;       /* the answer's sinks, first to last */
@@ -472,9 +477,43 @@ static bool retry(exchange_t *ex, int status, const char *reason, cc_failure_t f
 
 /* --- the attempt's events ----------------------------------------------------------------- */
 
+/* Whether a 400 from this attempt may be Anthropic rejecting a thinking block's signature:
+ * an Anthropic deployment, a body with thinking blocks, and no retry without them yet. */
+static bool may_strip_thinking(const exchange_t *ex) {
+    if (ex->thinking_stripped || cc_attempt_provider(ex->attempt)) return false;
+    const cc_buf_t *b = cc_preq_body(&ex->r);
+    return b->data && (memmem(b->data, b->len, "\"signature\"", 11) ||
+                       memmem(b->data, b->len, "\"redacted_thinking\"", 19));
+}
+
+/* A session resumed under another key, or moved from another model, carries thinking blocks
+ * whose signatures Anthropic no longer accepts: the request goes once more without them. */
+static bool retry_without_thinking(exchange_t *ex) {
+    ex->thinking_stripped = true;
+    const cc_buf_t *b = cc_preq_body(&ex->r);
+    cc_buf_t out = CC_BUF_INIT;
+    int n = cc_anthropic_strip_all_thinking(b->data ? b->data : "", b->len, &out);
+    if (n <= 0) {
+        cc_buf_free(&out);
+        return false;
+    }
+    cc_buf_free(&ex->r.body_out);
+    ex->r.body_out = out;
+    ex->r.body_changed = true;
+    cc_warn("%s upstream %s rejected a thinking block's signature (a resumed or moved session): "
+            "retrying once without the conversation's %d thinking block%s",
+            ex->id, ex->cfg->models[ex->dep].model_name, n, n == 1 ? "" : "s");
+    attempt_over(ex, 0);
+    cc_attempt_free(ex->attempt);
+    ex->attempt = NULL;
+    start_attempt(ex);
+    return true;
+}
+
 static bool on_attempt_head(void *arg, int status, const cc_headers_t *h, long long cl) {
     exchange_t *ex = arg;
     if (status == 401 && ex->r.oauth_provider && !ex->refreshed) return false; /* held */
+    if (status == 400 && may_strip_thinking(ex)) return false; /* held: its text tells */
     cc_failure_t fail_class = cc_failure_of_answer(status, NULL, 0);
     if (fail_class.cls >= 0) {
         const char *sr = cc_headers_get(h, "x-should-retry");
@@ -527,6 +566,9 @@ static void on_attempt_done(void *arg) {
     exchange_t *ex = arg;
     cc_attempt_answer_t held;
     if (cc_attempt_held(ex->attempt, &held)) {
+        if (held.status == 400 && may_strip_thinking(ex) &&
+            cc_anthropic_signature_rejected(held.body, held.body_len) && retry_without_thinking(ex))
+            return;
         if (held.status == 401 && ex->r.oauth_provider && !ex->refreshed) {
             refresh_token(ex);
             return;

@@ -1,4 +1,5 @@
-/* test_anthropic_thinking.c: other providers' thinking blocks never reach Anthropic. */
+/* test_anthropic_thinking.c: other providers' thinking blocks never reach Anthropic, and a
+ * request Anthropic rejected for a signature goes again without thinking blocks. */
 #include <string.h>
 
 #include "providers/anthropic_thinking.h"
@@ -59,7 +60,91 @@ static void test_broken_body(void) {
     cc_buf_free(&out);
 }
 
+static void test_strip_all_keeps_thinking_on_a_new_prompt(void) {
+    const char *b =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\","
+        "\"signature\":\"EqQBold\"},{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgB\"},"
+        "{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":\"next\"}],"
+        "\"thinking\":{\"type\":\"adaptive\"},\"context_management\":{\"edits\":[{\"type\":"
+        "\"clear_thinking_20251015\",\"keep\":\"all\"}]}}";
+    cc_buf_t out = CC_BUF_INIT;
+    CHECK_EQ_INT(cc_anthropic_strip_all_thinking(b, strlen(b), &out), 2);
+    CHECK(strstr(out.data, "EqQBold") == NULL);
+    CHECK(strstr(out.data, "EmwKAhgB") == NULL);
+    CHECK(strstr(out.data, "\"text\":\"a\"") != NULL);
+    /* A new prompt needs no thinking block before it: the request keeps its thinking. */
+    CHECK(strstr(out.data, "\"thinking\":{\"type\":\"adaptive\"}") != NULL);
+    CHECK(strstr(out.data, "clear_thinking_20251015") != NULL);
+    CHECK_EQ_INT(cc_json_validate(out.data, out.len, NULL), 0);
+    cc_buf_free(&out);
+}
+
+static void test_strip_all_in_a_tool_loop(void) {
+    const char *b =
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\","
+        "\"signature\":\"EqQBold\"},{\"type\":\"tool_use\",\"id\":\"tu1\",\"name\":\"Bash\","
+        "\"input\":{}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+        "\"tool_use_id\":\"tu1\",\"content\":\"ok\"}]}],\"thinking\":{\"type\":\"adaptive\"},"
+        "\"context_management\":{\"edits\":[{\"type\":\"clear_thinking_20251015\",\"keep\":"
+        "\"all\"},{\"type\":\"clear_tool_uses_20250919\"}]},\"stream\":true}";
+    cc_buf_t out = CC_BUF_INIT;
+    CHECK_EQ_INT(cc_anthropic_strip_all_thinking(b, strlen(b), &out), 1);
+    /* The tool loop's assistant turn lost its thinking: this request goes without thinking. */
+    CHECK(strstr(out.data, "\"thinking\":{") == NULL);
+    CHECK(strstr(out.data, "clear_thinking") == NULL);
+    CHECK(strstr(out.data, "clear_tool_uses_20250919") != NULL); /* other edits stay */
+    CHECK(strstr(out.data, "\"tool_use\"") != NULL);
+    CHECK(strstr(out.data, "\"stream\":true") != NULL);
+    CHECK_EQ_INT(cc_json_validate(out.data, out.len, NULL), 0);
+    cc_buf_free(&out);
+
+    /* Only clear_thinking edits: context_management goes as a whole. */
+    const char *c =
+        "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
+        "\"thinking\":\"t\",\"signature\":\"S\"},{\"type\":\"tool_use\",\"id\":\"tu1\","
+        "\"name\":\"X\",\"input\":{}}]},{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"tool_result\",\"tool_use_id\":\"tu1\",\"content\":\"ok\"}]}],\"thinking\":"
+        "{\"type\":\"adaptive\"},\"context_management\":{\"edits\":[{\"type\":"
+        "\"clear_thinking_20251015\"}]}}";
+    CHECK_EQ_INT(cc_anthropic_strip_all_thinking(c, strlen(c), &out), 1);
+    CHECK(strstr(out.data, "context_management") == NULL);
+    CHECK(strstr(out.data, "\"thinking\":{") == NULL);
+    CHECK_EQ_INT(cc_json_validate(out.data, out.len, NULL), 0);
+    cc_buf_free(&out);
+}
+
+static void test_strip_all_without_thinking(void) {
+    const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}";
+    cc_buf_t out = CC_BUF_INIT;
+    CHECK_EQ_INT(cc_anthropic_strip_all_thinking(b, strlen(b), &out), 0);
+    CHECK_EQ_INT(out.len, 0);
+    CHECK(cc_anthropic_strip_all_thinking("{\"messages\":[", 13, &out) <= 0);
+    CHECK_EQ_INT(out.len, 0);
+    cc_buf_free(&out);
+}
+
+static void test_signature_rejected(void) {
+    const char *yes = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                      "\"message\":\"messages.1.content.0: Invalid `signature` in `thinking` block\"}}";
+    CHECK(cc_anthropic_signature_rejected(yes, strlen(yes)));
+    const char *plain = "messages.3.content.0: Invalid signature in thinking block";
+    CHECK(cc_anthropic_signature_rejected(plain, strlen(plain)));
+    const char *other = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                        "\"message\":\"prompt is too long: 210000 tokens > 200000 maximum\"}}";
+    CHECK(!cc_anthropic_signature_rejected(other, strlen(other)));
+    const char *expected = "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                           "but found `text`";
+    CHECK(!cc_anthropic_signature_rejected(expected, strlen(expected)));
+    CHECK(!cc_anthropic_signature_rejected(NULL, 0));
+}
+
 int main(void) {
+    CC_RUN(test_strip_all_keeps_thinking_on_a_new_prompt);
+    CC_RUN(test_strip_all_in_a_tool_loop);
+    CC_RUN(test_strip_all_without_thinking);
+    CC_RUN(test_signature_rejected);
     CC_RUN(test_untouched);
     CC_RUN(test_removes_foreign);
     CC_RUN(test_removes_foreign_search);

@@ -50,36 +50,18 @@ model_list:
 end
 
 describe("an upstream answer that breaks", function()
-  local mock, proxy
-
-  setup(function()
-    mock = H.start_mock()
-    proxy = H.start_proxy({ ccproxy_yaml = CCPROXY_YAML, config_yaml = config_yaml(mock:base()) })
-  end)
-
-  teardown(function()
-    if proxy then proxy:stop() end
-    if mock then mock:stop() end
-  end)
-
-  before_each(function()
-    mock:reset()
-  end)
-
-  after_each(function()
-    proxy:check_alive()
-  end)
+  local S = H.suite({ ccproxy_yaml = CCPROXY_YAML, config_yaml = config_yaml })
 
   -- The log line of the request whose answer is `res`.
   local function log_line(res)
     local id = assert(res.headers["x-ccproxy-request-id"], "no request id")
     local line
     assert.truthy(sh.wait_for(function()
-      for l in proxy:log():gmatch("[^\n]+") do
+      for l in S.proxy:log():gmatch("[^\n]+") do
         if l:find(" " .. id .. " POST ", 1, true) then line = l end
       end
       return line
-    end, 3), "no log line for " .. id .. "\n" .. proxy:log():sub(-1500))
+    end, 3), "no log line for " .. id .. "\n" .. S.proxy:log():sub(-1500))
     return line
   end
 
@@ -90,9 +72,9 @@ describe("an upstream answer that breaks", function()
   end
 
   local function stream(model, step)
-    mock:script({ step })
-    local conn = H.connect(proxy.port)
-    local res = proxy:messages(H.messages_body({ model = model, stream = true }),
+    S.mock:script({ step })
+    local conn = H.connect(S.proxy.port)
+    local res = S.proxy:messages(H.messages_body({ model = model, stream = true }),
       { timeout = 5, conn = conn })
     conn:wait_closed(2)
     conn:close()
@@ -105,7 +87,7 @@ describe("an upstream answer that breaks", function()
       assert.equals(200, res.status)
       assert.same({ "message_start", "ping", "content_block_start" }, events_named(res))
       assert.is_false(res.complete, "a broken stream must not end its framing")
-      assert.equals("connection reset by peer", conn.eof_reason, proxy:log():sub(-600))
+      assert.equals("connection reset by peer", conn.eof_reason, S.proxy:log():sub(-600))
       assert.matches(" upstream%-broke", log_line(res))
       assert.not_matches("event: error", res.body)
     end)
@@ -121,10 +103,10 @@ describe("an upstream answer that breaks", function()
 
     it("cuts a whole answer short of its Content-Length when the upstream does", function()
       for _, how in ipairs({ "reset_after_events", "close_after_events" }) do
-        mock:reset()
-        mock:script({ { text = "a whole answer that breaks in the middle", [how] = 1 } })
-        local conn = H.connect(proxy.port)
-        local res = proxy:messages(H.messages_body(), { timeout = 5, conn = conn })
+        S.mock:reset()
+        S.mock:script({ { text = "a whole answer that breaks in the middle", [how] = 1 } })
+        local conn = H.connect(S.proxy.port)
+        local res = S.proxy:messages(H.messages_body(), { timeout = 5, conn = conn })
         conn:close()
         assert.equals(200, res.status, how)
         local promised = tonumber(res.headers["content-length"])
@@ -206,10 +188,10 @@ describe("an upstream answer that breaks", function()
 
       it("breaks a whole answer it was translating the way the provider's broke", function()
         for _, how in ipairs({ "reset_after_events", "close_after_events" }) do
-          mock:reset()
-          mock:script({ { dialect = dialect, text = "a whole answer that breaks", [how] = 1 } })
-          local conn = H.connect(proxy.port)
-          local res = proxy:messages(H.messages_body({ model = model }), { timeout = 5, conn = conn })
+          S.mock:reset()
+          S.mock:script({ { dialect = dialect, text = "a whole answer that breaks", [how] = 1 } })
+          local conn = H.connect(S.proxy.port)
+          local res = S.proxy:messages(H.messages_body({ model = model }), { timeout = 5, conn = conn })
           conn:wait_closed(2)
           conn:close()
           -- The provider's head came: so does the client's, and then the same break.

@@ -54,7 +54,10 @@
 // endpoint ("messages" | "count_tokens": the step waits for that kind of request; a Chat
 // Completions or generateContent request is "messages"), dialect ("anthropic" | "openai" |
 // "gemini": the step waits for a request of that dialect), raw {status, headers, body |
-// body_base64}, validate (false: answer even a request the dialect would reject).
+// body_base64}, validate (false: answer even a request the dialect would reject),
+// accept_signatures [...] (Anthropic: a request with a thinking or redacted_thinking block whose
+// signature is not listed gets Anthropic's 400 "messages.I.content.J: Invalid `signature` in
+// `thinking` block", and the step stays queued).
 // Misbehaving on purpose: hang_after_events N (a stream: send N frames, then nothing more, the
 // connection kept open; N = 0 is `hang`), hang_after_bytes N (a whole answer: its head, with
 // the full Content-Length, and its first N bytes, then nothing more), reset_after_events N
@@ -1755,6 +1758,14 @@ async function handleApi(req, res, path, verbose) {
         }
     }
     const plain = isObject(body) ? body : {};
+    const badSignature = step && step.accept_signatures ? unknownSignature(plain, step) : null;
+    if (badSignature) {
+        state.steps.unshift(step); // as Anthropic would, and the step waits for a better request
+        rec.invalid = badSignature;
+        rec.status = 400;
+        sendJson(res, 400, errorBody('invalid_request_error', badSignature), idHeader);
+        return;
+    }
     if (!step) step = route.endpoint === 'messages' ? dialect.stepFromBody(plain) : {};
     try {
         await respond(req, res, rec, step, route, plain, raw.length);
@@ -1764,6 +1775,24 @@ async function handleApi(req, res, path, verbose) {
             sendJson(res, 500, errorBody('api_error', `mock failure: ${err.message}`));
         else res.destroy();
     }
+}
+
+/** Anthropic's complaint about the first thinking block whose signature the step does not
+ *  accept (accept_signatures), or null. */
+function unknownSignature(body, step) {
+    const messages = Array.isArray(body.messages) ? body.messages : [];
+    for (let i = 0; i < messages.length; i++) {
+        const content = Array.isArray(messages[i].content) ? messages[i].content : [];
+        for (let j = 0; j < content.length; j++) {
+            const b = content[j] || {};
+            if (b.type !== 'thinking' && b.type !== 'redacted_thinking') continue;
+            const sig = b.type === 'thinking' ? b.signature : b.data;
+            if (!step.accept_signatures.includes(sig)) {
+                return `messages.${i}.content.${j}: Invalid \`signature\` in \`${b.type}\` block`;
+            }
+        }
+    }
+    return null;
 }
 
 /* ---------------------------------------------------------------- main */

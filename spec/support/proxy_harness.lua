@@ -1133,4 +1133,34 @@ function H.make_certs()
   }
 end
 
+-- The usual life of a describe block: a mock, and a proxy with `opts` (start_proxy's, where
+-- config_yaml may be a function of the mock's base URL) started once; the mock reset before
+-- each test; the proxy checked alive after each; both stopped at the end. Call it inside
+-- describe; returns a table whose `mock` and `proxy` are set once setup ran.
+function H.suite(opts)
+  local s = {}
+  -- busted's functions live in the calling spec's environment, not this module's.
+  local env = getfenv(2)
+  local setup, teardown, before_each, after_each =
+    env.setup, env.teardown, env.before_each, env.after_each
+  setup(function()
+    s.mock = H.start_mock()
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    if type(o.config_yaml) == "function" then o.config_yaml = o.config_yaml(s.mock:base()) end
+    s.proxy = H.start_proxy(o)
+  end)
+  teardown(function()
+    if s.proxy then s.proxy:stop() end
+    if s.mock then s.mock:stop() end
+  end)
+  before_each(function()
+    s.mock:reset()
+  end)
+  after_each(function()
+    s.proxy:check_alive()
+  end)
+  return s
+end
+
 return H
