@@ -27,6 +27,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "http/api_error.h"
 #include "attempt.h"
 #include "http/http_request.h"
@@ -68,6 +70,7 @@ typedef struct {
     cc_buf_t tried;         /* " name:status:ms" of each failed attempt, for the log line */
     bool refreshed;         /* the token was refreshed once already */
     bool thinking_stripped; /* the request went again without its thinking blocks */
+    long input_estimate;    /* its input tokens as ccproxy estimates them (0: not yet) */
     bool token_pending;     /* a token command will call back with this exchange */
     cc_answer_t ans;
     cc_sink_t *chain;       /* the answer's sinks, first to last */
@@ -692,6 +695,33 @@ static void on_client_gone(void *arg) {
 
 /* --- the request -------------------------------------------------------------------------- */
 
+/* A request clearly over its deployment's model_info.max_input_tokens (ccproxy's estimate more
+ * than 10 % above it) is not sent: it fails as the provider's context-length error would, so
+ * context_window_fallbacks take it, else the client gets Anthropic's "prompt is too long: N
+ * tokens > M maximum" at once, which Claude Code compacts on. */
+static bool over_window(exchange_t *ex) {
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(ex->cfg->models[ex->dep].model_info, "max_input_tokens");
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1) return false;
+    long max = (long)v->valuedouble;
+    if (ex->input_estimate == 0) {
+        const cc_buf_t *b = cc_preq_body(&ex->r);
+        long est = cc_tokens_estimate(b->data ? b->data : "", b->len);
+        ex->input_estimate = est > 0 ? est : -1;
+    }
+    if (ex->input_estimate <= max + max / 10) return false;
+    char msg[128];
+    snprintf(msg, sizeof msg, "prompt is too long: %ld tokens > %ld maximum", ex->input_estimate,
+             max);
+    cc_info("%s not sent to %s: its estimated %ld input tokens are over the deployment's "
+            "model_info.max_input_tokens (%ld)", ex->id, ex->cfg->models[ex->dep].model_name,
+            ex->input_estimate, max);
+    ex->attempt_ns = cc_now_ns();
+    if (retry(ex, 400, "context-window", (cc_failure_t){CC_FAIL_BAD_REQUEST, true})) return true;
+    fail(ex, 400, "invalid_request_error", msg, "over-context-window", false);
+    return true;
+}
+
 static void start_attempt(exchange_t *ex) {
     static const cc_attempt_cb_t cb = {on_attempt_head, on_attempt_body, on_attempt_done,
                                        on_attempt_fail};
@@ -703,6 +733,7 @@ static void start_attempt(exchange_t *ex) {
      * request's record, tpm limits and usage-based routing need (an encoded answer could not
      * be read as it passes). Other answers (count_tokens, ...) keep the client's encoding. */
     bool messages = !ex->r.endpoint || strcmp(ex->r.endpoint, "messages") == 0;
+    if (messages && over_window(ex)) return;
     bool read = cc_pipeline_stages(ex->wg->pipeline)->event ||
                 (messages && (cc_records_wanted() || ex->cfg->models[ex->dep].tpm));
     ex->attempt = cc_attempt_new(&ex->r, ex->dep, read,

@@ -697,6 +697,17 @@ static void test_error_mapping(void) {
         {422,
          "{\"detail\":[{\"loc\":[\"body\",\"x\"],\"msg\":\"Extra inputs are not permitted\"}]}",
          NULL, 400, "invalid_request_error", "Extra inputs are not permitted"},
+        /* Context-length errors in Anthropic's words, which Claude Code compacts on. */
+        {400,
+         "{\"error\":{\"message\":\"This model's maximum context length is 128000 tokens. "
+         "However, your messages resulted in 150000 tokens. Please reduce the length of the "
+         "messages.\",\"type\":\"invalid_request_error\",\"code\":\"context_length_exceeded\"}}",
+         NULL, 400, "invalid_request_error", "prompt is too long: 150000 tokens > 128000 maximum"},
+        {400,
+         "{\"object\":\"error\",\"message\":\"This model's maximum context length is 32768 "
+         "tokens. However, you requested 40000 tokens (35000 in the messages, 5000 in the "
+         "completion).\",\"type\":\"BadRequestError\",\"code\":400}",
+         NULL, 400, "invalid_request_error", "prompt is too long: 40000 tokens > 32768 maximum"},
         {413, "request entity too large", NULL, 413, "request_too_large",
          "request entity too large"},
         {500, "<html>oops</html>", NULL, 500, "api_error", "HTTP 500: <html>oops</html>"},

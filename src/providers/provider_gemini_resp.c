@@ -1,5 +1,6 @@
 /* provider_gemini_resp.c: the answer half of the Gemini adapter: Gemini's streamed or whole
  * answers and errors -> Anthropic events or message (see provider_gemini.c for the mapping). */
+#include "providers/context_limit.h"
 #include "providers/provider_gemini.h"
 
 #include <cjson/cJSON.h>
@@ -21,6 +22,7 @@ struct cc_xlate_resp_s {
     bool sse_in;       /* the upstream answers with SSE (else one JSON: an object or an
                           array of chunks, as streamGenerateContent without alt=sse sends) */
     bool error_status; /* the upstream answered >= 400: collect the body, answer an error */
+    long ctx_estimate, ctx_max; /* for a context-length error (context_limit.h) */
     int final_status;  /* a whole answer that failed at its end: the client's status */
     int status;
     cc_buf_t body;  /* the non-stream answer or the error body */
@@ -349,6 +351,7 @@ cc_xlate_resp_t *cc__gm_response_new(const cc_xlate_ctx_t *ctx, int status,
     }
     cc_sse_parser_init(&t->sse, on_event, t);
     if (t->error_status) {
+        cc_context_limit_note(ctx, &t->ctx_estimate, &t->ctx_max);
         *client_status = client_error_status(status);
         cc_headers_set(client_headers, "content-type", "application/json");
         const char *retry = headers ? cc_headers_get(headers, "retry-after") : NULL;
@@ -404,6 +407,9 @@ static void error_answer(cc_xlate_resp_t *t, cc_buf_t *out) {
             cc_utf8_clean(&msg, body, n); /* the message goes into JSON */
         }
     }
+    if (client_error_status(t->status) == 400 &&
+        cc_context_limit_rewrite(t->body.data, t->body.len, t->ctx_estimate, t->ctx_max, &msg))
+        type = "invalid_request_error";
     cc_api_error_json(out, type, msg.data ? msg.data : "Gemini error");
     cc_buf_free(&msg);
     cJSON_Delete(j);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "providers/context_limit.h"
 #include "providers/anthropic_stream.h"
 #include "http/api_error.h"
 #include "json/b64.h"
@@ -41,6 +42,7 @@ struct cc_xlate_resp_s {
     int mode;
     int status; /* the upstream's */
     int client_status;
+    long ctx_estimate, ctx_max; /* for a context-length error (context_limit.h) */
     bool client_stream;
     char *provider;
     cc_astream_t *as;
@@ -516,6 +518,7 @@ cc_xlate_resp_t *cc__oa_response_new(const cc_xlate_ctx_t *ctx, int status,
     if (status < 200 || status >= 300) {
         t->mode = R_ERROR;
         t->client_status = client_status_for(status);
+        cc_context_limit_note(ctx, &t->ctx_estimate, &t->ctx_max);
         cc_headers_set(client_headers, "content-type", "application/json");
         const char *ra = headers ? cc_headers_get(headers, "retry-after") : NULL;
         if (ra && (status == 429 || status >= 500))
@@ -561,6 +564,8 @@ int cc__oa_response_end(cc_xlate_resp_t *t, cc_buf_t *out) {
         t->done = true;
         cc_buf_t msg = CC_BUF_INIT;
         error_message(t, t->status, t->body.data ? t->body.data : "", t->body.len, &msg);
+        if (t->client_status == 400)
+            cc_context_limit_rewrite(t->body.data, t->body.len, t->ctx_estimate, t->ctx_max, &msg);
         cc_api_error_json(out, cc_api_error_type(t->client_status), msg.data);
         cc_buf_free(&msg);
         return 0;
