@@ -62,6 +62,7 @@ async function main() {
     try {
         for (const s of SCENARIOS.filter((x) => !o.only || o.only.includes(x.name))) {
             await h.mock.reset();
+            if (s.steps) await h.mock.script(s.steps('anthropic'));
             const run = await h.runClaude([...s.args, '--model', 'claude-sonnet-5-5'], {
                 env: s.env || {},
                 timeoutMs: s.timeoutMs || 120000,

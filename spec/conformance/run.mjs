@@ -29,9 +29,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /* A route: the model the CLI asks for, which ccproxy's e2e config sends that way. */
 export const ROUTES = {
-    anthropic: { model: 'claude-sonnet-5-5', label: 'Anthropic (pass-through)' },
-    openai: { model: TRANSLATE.openai.clientModel, label: 'OpenAI-compatible' },
-    gemini: { model: TRANSLATE.gemini.clientModel, label: 'Gemini' },
+    anthropic: { model: 'claude-sonnet-5-5', label: 'Anthropic (pass-through)', dialect: 'anthropic' },
+    openai: { model: TRANSLATE.openai.clientModel, label: 'OpenAI-compatible', dialect: 'openai' },
+    gemini: { model: TRANSLATE.gemini.clientModel, label: 'Gemini', dialect: 'gemini' },
 };
 
 function parseArgs(argv) {
@@ -95,8 +95,11 @@ function outputKey(scenario, stdout) {
 }
 
 /** One run of a scenario: exit code, output key, and the API calls the CLI made. */
-async function runOnce(h, scenario, model) {
+async function runOnce(h, scenario, route) {
+    const model = ROUTES[route].model;
     await h.mock.reset();
+    /* Scripted answers speak the dialect of whoever asks: Anthropic's directly. */
+    if (scenario.steps) await h.mock.script(scenario.steps(h.direct ? 'anthropic' : ROUTES[route].dialect));
     const logStart = h.proxyOutput.length;
     const run = await h.runClaude([...scenario.args, '--model', model], {
         env: scenario.env || {},
@@ -210,11 +213,10 @@ async function main() {
             const r = { scenario, cells: {} };
             for (const route of o.routes) {
                 if (scenario.routes && !scenario.routes.includes(route)) continue;
-                const model = ROUTES[route].model;
                 h.direct = true;
-                const base = await runOnce(h, scenario, model);
+                const base = await runOnce(h, scenario, route);
                 h.direct = false;
-                const got = await runOnce(h, scenario, model);
+                const got = await runOnce(h, scenario, route);
                 const diffs = compareRuns(scenario, base, got);
                 r.cells[route] = { base, got, diffs };
                 const mark = diffs.length ? 'DIFFERS' : 'ok';

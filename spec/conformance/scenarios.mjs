@@ -8,7 +8,8 @@
 // all three; 'attempts' counts the CLI's /v1/messages and count_tokens calls), output ('exact',
 // 'error': what Claude Code made of an error without the error's own wording, which a
 // translated provider words its own way, or 'shape': every number left out; default 'exact'),
-// routes (the routes it runs on; default all), timeoutMs.
+// routes (the routes it runs on; default all), timeoutMs, steps (dialect -> the mock's
+// scripted answers, in that dialect: 'anthropic' for the direct run, the route's otherwise).
 
 /* Claude Code retries a failed request up to 10 times, over minutes; two keep a failure
  * scenario to seconds and still show the retries. */
@@ -114,6 +115,38 @@ export const SCENARIOS = [
          * retries and fallbacks, if configured), where a direct client sees the reset: the
          * same retries and exit, other words (docs/claude-code.md). */
         compare: ['code', 'attempts'],
+    },
+    {
+        name: 'prompt-too-long',
+        what: "the model's context window is too small for the request",
+        args: ['-p', 'MOCK:text never answered'],
+        /* Each provider says it its own way; Claude Code must get Anthropic's words to take
+         * its prompt-too-long path. */
+        steps: (dialect) => [
+            {
+                status: 400,
+                error: {
+                    anthropic: {
+                        type: 'invalid_request_error',
+                        message: 'prompt is too long: 40000 tokens > 32000 maximum',
+                    },
+                    openai: {
+                        type: 'invalid_request_error',
+                        code: 'context_length_exceeded',
+                        message:
+                            "This model's maximum context length is 32000 tokens. However, " +
+                            'your messages resulted in 40000 tokens. Please reduce the length ' +
+                            'of the messages.',
+                    },
+                    gemini: {
+                        type: 'INVALID_ARGUMENT',
+                        message:
+                            'The input token count (40000) exceeds the maximum number of ' +
+                            'tokens allowed (32000).',
+                    },
+                }[dialect],
+            },
+        ],
     },
     {
         name: 'count-tokens',
