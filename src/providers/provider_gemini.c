@@ -86,6 +86,7 @@ typedef struct {
 
 typedef struct {
     cc_buf_t *err;
+    bool no_vision; /* model_info.supports_vision: false: images become a text note */
     cJSON *sys_parts; /* systemInstruction.parts */
     cJSON *contents;
     tool_use_ref_t *uses;
@@ -218,6 +219,12 @@ static cJSON *blob_part(const char *kind, const char *mime, const char *key, con
 /* An image or document block as parts appended to `parts`. */
 static int media_parts(req_t *r, const cJSON *block, const char *where, cJSON *parts) {
     bool image = is_str(member(block, "type"), "image");
+    if (image && r->no_vision) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "text", "[an image was here: this model does not take images]");
+        cJSON_AddItemToArray(parts, t);
+        return 0;
+    }
     const cJSON *src = member(block, "source");
     const char *stype = str_member(src, "type");
     if (!stype)
@@ -695,6 +702,8 @@ static void build_target(const cc_xlate_ctx_t *ctx, const char *model, cc_buf_t 
 static int gemini_request(const cc_xlate_ctx_t *ctx, const char *body, size_t len,
                           cc_xlate_request_t *out, cc_buf_t *err) {
     req_t r = {.err = err};
+    r.no_vision = ctx->deployment && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(
+                                         ctx->deployment->model_info, "supports_vision"));
     cJSON *in = NULL, *g = NULL;
     int rc = -1;
 

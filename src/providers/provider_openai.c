@@ -339,9 +339,18 @@ static void document_part(rq_t *r, cc_jv_t b, parts_t *p) {
 
 /* ---- user turns ----------------------------------------------------------------------------- */
 
+/* What a model that takes no images (model_info.supports_vision: false) gets in their place. */
+#define NO_VISION_TEXT "[an image was here: this model does not take images]"
+
+static bool no_vision(const rq_t *r) {
+    const cc_model_t *d = r->ctx->deployment;
+    const cJSON *v = d ? cJSON_GetObjectItemCaseSensitive(d->model_info, "supports_vision") : NULL;
+    return cJSON_IsFalse(v);
+}
+
 /* A tool_result's text, escaped ("Error: " first when is_error); its images go to `images`
  * since tool messages carry text only. */
-static void tool_result_text(cc_jv_t b, cc_buf_t *text, parts_t *images) {
+static void tool_result_text(const rq_t *r, cc_jv_t b, cc_buf_t *text, parts_t *images) {
     cc_jv_t c = get(b, "content"), x;
     if (cc_jv_is_true(get(b, "is_error"))) cc_buf_puts(text, "Error: ");
     size_t start = text->len;
@@ -352,6 +361,9 @@ static void tool_result_text(cc_jv_t b, cc_buf_t *text, parts_t *images) {
         if (type_is(x, "text") && cc_jv_is_string(get(x, "text"))) {
             if (text->len > start) cc_buf_puts(text, "\\n");
             put_inner(text, get(x, "text"));
+        } else if (type_is(x, "image") && no_vision(r)) {
+            if (text->len > start) cc_buf_puts(text, "\\n");
+            cc_buf_puts(text, NO_VISION_TEXT);
         } else if (type_is(x, "image")) {
             image_part(x, images);
         }
@@ -411,6 +423,8 @@ static int add_user(rq_t *r, cc_jv_t content, int mi) {
         while (cc_jv_next(&it, NULL, &b)) {
             if (type_is(b, "text")) {
                 parts_literal(&p, get(b, "text"));
+            } else if (type_is(b, "image") && no_vision(r)) {
+                parts_text(&p, NO_VISION_TEXT, strlen(NO_VISION_TEXT));
             } else if (type_is(b, "image")) {
                 image_part(b, &p);
             } else if (type_is(b, "document")) {
@@ -419,12 +433,12 @@ static int add_user(rq_t *r, cc_jv_t content, int mi) {
                 cc_buf_t text = CC_BUF_INIT;
                 if (has(r, CC_OA_NO_TOOLS)) {
                     cc_buf_puts(&text, "Result of the tool call: ");
-                    tool_result_text(b, &text, &images);
+                    tool_result_text(r, b, &text, &images);
                     parts_text(&p, text.data, text.len);
                     cc_buf_free(&text);
                     continue;
                 }
-                tool_result_text(b, &text, &images);
+                tool_result_text(r, b, &text, &images);
                 msg_t *m = &tm[n_tm++];
                 m->role = "tool";
                 m->content = C_TEXT;
